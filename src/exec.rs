@@ -1,0 +1,374 @@
+//! The one way Infinivirt runs a host command.
+//!
+//! argv only (never a shell), `LC_ALL=C` so tool output is stable to classify, a
+//! deadline with SIGTERM then SIGKILL, and captured output capped so a chatty tool
+//! cannot grow the manager's memory without bound.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::process::Command;
+
+/// Default deadline for short host tools (`ip`, `nft`, `qemu-img info`).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default cap on each captured stream.
+pub const DEFAULT_OUTPUT_CAP: usize = 4 * 1024 * 1024;
+/// Grace period between SIGTERM and SIGKILL when the deadline passes.
+pub const KILL_GRACE: Duration = Duration::from_secs(2);
+/// How much of stderr an error message repeats.
+const MESSAGE_TAIL: usize = 2048;
+
+/// A host command to run: program, arguments and limits.
+#[derive(Debug, Clone)]
+pub struct HostCommand {
+    program: String,
+    args: Vec<String>,
+    /// `None`: no deadline (long qemu-img conversions report progress instead).
+    timeout: Option<Duration>,
+    output_cap: usize,
+    stdin: Option<Vec<u8>>,
+}
+
+/// What a successful (exit 0) command produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    pub stdout: String,
+    pub stderr: String,
+    /// True when either stream exceeded the cap and was cut.
+    pub truncated: bool,
+}
+
+/// Why a host command failed. Classified once here; callers match variants, not text.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error("Error occurred while executing command: {command}: {source}")]
+    Spawn {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("Command failed with exit code {}: {command}\nstdout: {stdout}\nstderr: {stderr}", exit_label(*.code, *.signal))]
+    Exit {
+        command: String,
+        code: Option<i32>,
+        signal: Option<i32>,
+        stdout: String,
+        stderr: String,
+    },
+    #[error("Command timed out after {}ms: {command}", .after.as_millis())]
+    Timeout {
+        command: String,
+        after: Duration,
+        stdout: String,
+        stderr: String,
+    },
+    #[error("Invalid command argument for {command}: {reason}")]
+    InvalidArgument { command: String, reason: String },
+}
+
+fn exit_label(code: Option<i32>, signal: Option<i32>) -> String {
+    match (code, signal) {
+        (Some(c), _) => c.to_string(),
+        (None, Some(s)) => format!("null (signal {s})"),
+        (None, None) => "null".to_string(),
+    }
+}
+
+impl ExecError {
+    /// Exit code when the process ran and exited non-zero.
+    pub fn exit_code(&self) -> Option<i32> {
+        match self {
+            ExecError::Exit { code, .. } => *code,
+            _ => None,
+        }
+    }
+
+    /// Captured stdout of a failed run (empty for spawn failures).
+    pub fn stdout(&self) -> &str {
+        match self {
+            ExecError::Exit { stdout, .. } | ExecError::Timeout { stdout, .. } => stdout,
+            _ => "",
+        }
+    }
+
+    /// Captured stderr of a failed run (empty for spawn failures).
+    pub fn stderr(&self) -> &str {
+        match self {
+            ExecError::Exit { stderr, .. } | ExecError::Timeout { stderr, .. } => stderr,
+            _ => "",
+        }
+    }
+
+    /// The last `MESSAGE_TAIL` bytes of stderr, for messages that must stay short.
+    pub fn stderr_tail(&self) -> &str {
+        tail(self.stderr(), MESSAGE_TAIL)
+    }
+
+    /// True when the program itself was not found.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ExecError::Spawn { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+    }
+}
+
+/// The last `max` bytes of `s`, cut at a char boundary.
+pub fn tail(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut start = s.len() - max;
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    &s[start..]
+}
+
+impl HostCommand {
+    pub fn new(program: impl Into<String>) -> Self {
+        HostCommand {
+            program: program.into(),
+            args: Vec::new(),
+            timeout: Some(DEFAULT_TIMEOUT),
+            output_cap: DEFAULT_OUTPUT_CAP,
+            stdin: None,
+        }
+    }
+
+    pub fn arg(mut self, a: impl Into<String>) -> Self {
+        self.args.push(a.into());
+        self
+    }
+
+    pub fn args<I, S>(mut self, it: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.args.extend(it.into_iter().map(Into::into));
+        self
+    }
+
+    /// `None` removes the deadline.
+    pub fn timeout(mut self, t: Option<Duration>) -> Self {
+        self.timeout = t;
+        self
+    }
+
+    pub fn output_cap(mut self, bytes: usize) -> Self {
+        self.output_cap = bytes;
+        self
+    }
+
+    /// Bytes written to the child's stdin (then closed), e.g. an `nft -f -` batch.
+    pub fn stdin(mut self, data: Vec<u8>) -> Self {
+        self.stdin = Some(data);
+        self
+    }
+
+    pub fn program(&self) -> &str {
+        &self.program
+    }
+
+    pub fn argv(&self) -> &[String] {
+        &self.args
+    }
+
+    /// `program arg1 arg2`, as used in messages (never passed to a shell).
+    pub fn display(&self) -> String {
+        std::iter::once(self.program.as_str())
+            .chain(self.args.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// Runs the command; `Ok` only for exit status 0.
+    pub async fn run(&self) -> Result<Output, ExecError> {
+        let command = self.display();
+        if self.program.is_empty() || self.program.contains('\0') || self.args.iter().any(|a| a.contains('\0')) {
+            return Err(ExecError::InvalidArgument {
+                command,
+                reason: "program and arguments must be non-empty and contain no NUL byte".into(),
+            });
+        }
+        let mut cmd = Command::new(&self.program);
+        cmd.args(&self.args)
+            .env("LC_ALL", "C")
+            .stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().map_err(|source| ExecError::Spawn {
+            command: command.clone(),
+            source,
+        })?;
+
+        if let (Some(data), Some(mut pipe)) = (self.stdin.clone(), child.stdin.take()) {
+            use tokio::io::AsyncWriteExt;
+            // A child that exits without reading stdin closes the pipe; its exit
+            // status then tells the real story, so a write error is not fatal here.
+            tokio::spawn(async move {
+                let _ = pipe.write_all(&data).await;
+                let _ = pipe.shutdown().await;
+            });
+        }
+
+        let cap = self.output_cap;
+        let out = child.stdout.take().map(|s| tokio::spawn(read_capped(s, cap)));
+        let err = child.stderr.take().map(|s| tokio::spawn(read_capped(s, cap)));
+
+        let status = match self.timeout {
+            None => child.wait().await,
+            Some(limit) => match tokio::time::timeout(limit, child.wait()).await {
+                Ok(s) => s,
+                Err(_) => {
+                    terminate(&mut child).await;
+                    let (stdout, _) = join(out).await;
+                    let (stderr, _) = join(err).await;
+                    return Err(ExecError::Timeout { command, after: limit, stdout, stderr });
+                }
+            },
+        }
+        .map_err(|source| ExecError::Spawn { command: command.clone(), source })?;
+
+        let (stdout, t1) = join(out).await;
+        let (stderr, t2) = join(err).await;
+        if status.success() {
+            Ok(Output { stdout, stderr, truncated: t1 || t2 })
+        } else {
+            use std::os::unix::process::ExitStatusExt;
+            Err(ExecError::Exit {
+                command,
+                code: status.code(),
+                signal: status.signal(),
+                stdout,
+                stderr,
+            })
+        }
+    }
+}
+
+/// SIGTERM, a grace period, then SIGKILL. The child is ours (we hold its handle).
+async fn terminate(child: &mut tokio::process::Child) {
+    if let Some(pid) = child.id() {
+        if let Ok(pid) = i32::try_from(pid) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
+        }
+        if tokio::time::timeout(KILL_GRACE, child.wait()).await.is_ok() {
+            return;
+        }
+    }
+    let _ = child.kill().await;
+}
+
+async fn join(h: Option<tokio::task::JoinHandle<(String, bool)>>) -> (String, bool) {
+    match h {
+        Some(h) => h.await.unwrap_or_default(),
+        None => (String::new(), false),
+    }
+}
+
+/// Reads a stream to the end, keeping at most `cap` bytes (the rest is drained).
+async fn read_capped<R: AsyncRead + Unpin>(mut r: R, cap: usize) -> (String, bool) {
+    let mut kept = Vec::new();
+    let mut buf = [0u8; 8192];
+    let mut truncated = false;
+    loop {
+        match r.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                let room = cap.saturating_sub(kept.len());
+                if n > room {
+                    truncated = true;
+                }
+                kept.extend_from_slice(&buf[..n.min(room)]);
+            }
+        }
+    }
+    (String::from_utf8_lossy(&kept).into_owned(), truncated)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    }
+
+    #[test]
+    fn captures_stdout_and_runs_without_shell() {
+        let out = rt()
+            .block_on(HostCommand::new("echo").args(["a;b", "$(x)"]).run())
+            .unwrap();
+        assert_eq!(out.stdout, "a;b $(x)\n");
+    }
+
+    #[test]
+    fn sets_c_locale() {
+        let out = rt().block_on(HostCommand::new("printenv").arg("LC_ALL").run()).unwrap();
+        assert_eq!(out.stdout.trim(), "C");
+    }
+
+    #[test]
+    fn nonzero_exit_is_structured() {
+        let e = rt()
+            .block_on(HostCommand::new("sh").args(["-c", "echo out; echo err >&2; exit 3"]).run())
+            .unwrap_err();
+        assert_eq!(e.exit_code(), Some(3));
+        assert_eq!(e.stdout(), "out\n");
+        assert_eq!(e.stderr(), "err\n");
+        assert_eq!(
+            e.to_string(),
+            "Command failed with exit code 3: sh -c echo out; echo err >&2; exit 3\nstdout: out\n\nstderr: err\n"
+        );
+    }
+
+    #[test]
+    fn missing_program_is_spawn_error() {
+        let e = rt().block_on(HostCommand::new("no-such-program-xyz").run()).unwrap_err();
+        assert!(e.is_not_found());
+        assert!(e.to_string().starts_with("Error occurred while executing command: no-such-program-xyz: "));
+    }
+
+    #[test]
+    fn timeout_kills_the_child() {
+        let started = std::time::Instant::now();
+        let e = rt()
+            .block_on(
+                HostCommand::new("sleep")
+                    .arg("30")
+                    .timeout(Some(Duration::from_millis(200)))
+                    .run(),
+            )
+            .unwrap_err();
+        assert!(matches!(e, ExecError::Timeout { .. }));
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn output_is_capped() {
+        let out = rt()
+            .block_on(HostCommand::new("head").args(["-c", "100000", "/dev/zero"]).output_cap(1000).run())
+            .unwrap();
+        assert_eq!(out.stdout.len(), 1000);
+        assert!(out.truncated);
+    }
+
+    #[test]
+    fn stdin_is_fed() {
+        let out = rt().block_on(HostCommand::new("cat").stdin(b"hello".to_vec()).run()).unwrap();
+        assert_eq!(out.stdout, "hello");
+    }
+
+    #[test]
+    fn nul_in_argument_is_rejected() {
+        let e = rt().block_on(HostCommand::new("echo").arg("a\0b").run()).unwrap_err();
+        assert!(matches!(e, ExecError::InvalidArgument { .. }));
+    }
+
+    #[test]
+    fn tail_respects_char_boundaries() {
+        assert_eq!(tail("héllo", 4), "llo");
+        assert_eq!(tail("abc", 10), "abc");
+    }
+}

@@ -1,0 +1,21 @@
+//! Infinivirt: the VM manager core of Infinibay.
+//!
+//! The crate is plain Rust (`cargo test` needs no Node). With the `napi` feature it
+//! also compiles the Node.js binding layer in `src/napi/`, which only converts values
+//! and errors; the JS facade (`index.js`) rebuilds the public classes on top of it.
+
+pub mod display;
+pub mod error;
+pub mod exec;
+pub mod lifecycle;
+pub mod log;
+pub mod network;
+pub mod qemu;
+pub mod qmp;
+pub mod secret;
+pub mod state;
+pub mod storage;
+pub mod unattended;
+
+#[cfg(feature = "napi")]
+mod napi;

@@ -1,0 +1,67 @@
+//! VM lifecycle errors: the spec's `LifecycleError(code, message, vmId?, context?)`.
+//!
+//! The QEMU command builder reports unsafe or out-of-range values here too, as
+//! `INVALID_CONFIG`: building a VM's command line is the first step of its lifecycle.
+
+use serde_json::{json, Map, Value};
+
+use crate::error::{code_enum, fields, ErrorShape, JsClass};
+
+code_enum! {
+    /// Spec §17.9 `LifecycleErrorCode`.
+    pub enum LifecycleErrorCode {
+        VM_NOT_FOUND = "VM_NOT_FOUND",
+        ALREADY_RUNNING = "ALREADY_RUNNING",
+        ALREADY_STOPPED = "ALREADY_STOPPED",
+        CREATE_FAILED = "CREATE_FAILED",
+        START_FAILED = "START_FAILED",
+        STOP_FAILED = "STOP_FAILED",
+        CLEANUP_FAILED = "CLEANUP_FAILED",
+        TIMEOUT = "TIMEOUT",
+        QMP_ERROR = "QMP_ERROR",
+        DISK_ERROR = "DISK_ERROR",
+        NETWORK_ERROR = "NETWORK_ERROR",
+        FIREWALL_ERROR = "FIREWALL_ERROR",
+        INVALID_CONFIG = "INVALID_CONFIG",
+        PROCESS_ERROR = "PROCESS_ERROR",
+        DATABASE_ERROR = "DATABASE_ERROR",
+        INVALID_STATE = "INVALID_STATE",
+        CONCURRENT_MODIFICATION = "CONCURRENT_MODIFICATION",
+        RESOURCE_UNAVAILABLE = "RESOURCE_UNAVAILABLE",
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LifecycleError {
+    /// A value rejected before it could reach QEMU's command line.
+    #[error("Invalid {field}: {reason}")]
+    InvalidArgument { field: String, reason: String },
+    /// A check whose message the spec fixes (PCI address, ROM directory, …).
+    #[error("{message}")]
+    InvalidConfig { message: String, vm_id: Option<String>, context: Option<Value> },
+}
+
+impl ErrorShape for LifecycleError {
+    fn code(&self) -> &'static str {
+        match self {
+            LifecycleError::InvalidArgument { .. } | LifecycleError::InvalidConfig { .. } => {
+                LifecycleErrorCode::INVALID_CONFIG.as_str()
+            }
+        }
+    }
+
+    fn class(&self) -> JsClass {
+        JsClass::LifecycleError
+    }
+
+    fn fields(&self) -> Map<String, Value> {
+        match self {
+            LifecycleError::InvalidArgument { field, .. } => {
+                fields([("context", Some(json!({ "field": field })))])
+            }
+            LifecycleError::InvalidConfig { vm_id, context, .. } => {
+                fields([("vmId", vm_id.clone().map(Value::from)), ("context", context.clone())])
+            }
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! VM lifecycle: errors, constants and CPU pinning plans.
+
+pub mod error;
+pub mod pinning;

@@ -1,0 +1,225 @@
+//! CPU pinning plans (spec §12): NUMA topology, the basic and hybrid algorithms and
+//! the `numactl` wrapper they produce.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Node id → CPU ids, in ascending node order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NumaTopology {
+    pub nodes: BTreeMap<u32, Vec<u32>>,
+    pub total_cpus: usize,
+    pub is_numa_system: bool,
+}
+
+impl NumaTopology {
+    pub fn from_nodes(nodes: BTreeMap<u32, Vec<u32>>) -> Self {
+        let total_cpus = nodes.values().map(Vec::len).sum();
+        let is_numa_system = nodes.len() > 1;
+        NumaTopology { nodes, total_cpus, is_numa_system }
+    }
+
+    /// Reads `/sys/devices/system/node/node*/cpulist`, falling back to one node of
+    /// `/proc/cpuinfo`'s processors (spec §12.1).
+    pub fn detect() -> Self {
+        Self::read_from(Path::new("/sys/devices/system/node"), Path::new("/proc/cpuinfo"))
+    }
+
+    fn read_from(node_dir: &Path, cpuinfo: &Path) -> Self {
+        let Ok(entries) = std::fs::read_dir(node_dir) else {
+            let n = std::fs::read_to_string(cpuinfo)
+                .map(|s| s.lines().filter(|l| is_processor_line(l)).count())
+                .unwrap_or(0)
+                .max(1);
+            let cpus = (0..u32::try_from(n).unwrap_or(1)).collect();
+            return NumaTopology { nodes: BTreeMap::from([(0, cpus)]), total_cpus: n, is_numa_system: false };
+        };
+        let mut nodes = BTreeMap::new();
+        let mut dirs = 0;
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(id) = name.strip_prefix("node").and_then(|n| n.parse::<u32>().ok()) else { continue };
+            dirs += 1;
+            if let Ok(list) = std::fs::read_to_string(e.path().join("cpulist")) {
+                nodes.insert(id, parse_cpu_list(&list));
+            }
+        }
+        let mut t = NumaTopology::from_nodes(nodes);
+        t.is_numa_system = dirs > 1;
+        t
+    }
+}
+
+fn is_processor_line(l: &str) -> bool {
+    l.strip_prefix("processor").is_some_and(|r| r.trim_start().starts_with(':'))
+}
+
+/// `0-3,5,7-9` → `[0,1,2,3,5,7,8,9]`; malformed pieces are skipped.
+pub fn parse_cpu_list(s: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for part in s.trim().split(',').filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                if let (Ok(a), Ok(b)) = (a.trim().parse::<u32>(), b.trim().parse::<u32>()) {
+                    out.extend(a..=b.min(a.saturating_add(65535)));
+                }
+            }
+            None => out.extend(part.trim().parse::<u32>().ok()),
+        }
+    }
+    out
+}
+
+/// The cores and nodes a VM's vCPUs are placed on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PinningPlan {
+    pub cores: Vec<u32>,
+    pub nodes: Vec<u32>,
+}
+
+fn plan_from(pairs: impl IntoIterator<Item = (u32, u32)>) -> PinningPlan {
+    let mut cores: Vec<u32> = Vec::new();
+    let mut nodes: Vec<u32> = Vec::new();
+    for (c, n) in pairs {
+        cores.push(c);
+        nodes.push(n);
+    }
+    cores.sort_unstable();
+    cores.dedup();
+    nodes.sort_unstable();
+    nodes.dedup();
+    PinningPlan { cores, nodes }
+}
+
+/// Proportional spread over nodes in ascending order; the last node takes the rest.
+pub fn basic(vcpus: usize, topo: &NumaTopology) -> PinningPlan {
+    if topo.total_cpus == 0 || vcpus == 0 {
+        return PinningPlan::default();
+    }
+    let mut remaining = vcpus;
+    let mut pairs = Vec::new();
+    let last = topo.nodes.len().saturating_sub(1);
+    for (i, (node, cpus)) in topo.nodes.iter().enumerate() {
+        if cpus.is_empty() {
+            continue;
+        }
+        let alloc = if i == last {
+            remaining
+        } else {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // floor of a non-negative ratio ≤ vcpus
+            let share = (cpus.len() as f64 / topo.total_cpus as f64 * vcpus as f64).floor() as usize;
+            share.min(remaining)
+        };
+        for v in 0..alloc {
+            pairs.push((cpus[v % cpus.len()], *node));
+        }
+        remaining -= alloc;
+    }
+    plan_from(pairs)
+}
+
+/// The mulberry32 generator the original seeds its shuffle with.
+pub struct Mulberry32(u32);
+
+impl Mulberry32 {
+    pub fn new(seed: u32) -> Self {
+        Mulberry32(seed)
+    }
+
+    pub fn next_f64(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x6D2B_79F5);
+        let mut t = self.0;
+        t = (t ^ (t >> 15)).wrapping_mul(t | 1);
+        t ^= t.wrapping_add((t ^ (t >> 7)).wrapping_mul(t | 61));
+        f64::from(t ^ (t >> 14)) / 4_294_967_296.0
+    }
+
+    pub fn next_int(&mut self, max: usize) -> usize {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // value in [0,1) times max
+        let i = (self.next_f64() * max as f64).floor() as usize;
+        i
+    }
+}
+
+/// Seeded random spread: shuffle every (core, node) pair and take the first `vcpus`.
+pub fn hybrid(vcpus: usize, topo: &NumaTopology, seed: u32) -> PinningPlan {
+    let mut pairs: Vec<(u32, u32)> = topo.nodes.iter().flat_map(|(n, cpus)| cpus.iter().map(move |c| (*c, *n))).collect();
+    if pairs.is_empty() || vcpus == 0 {
+        return PinningPlan::default();
+    }
+    let mut rng = Mulberry32::new(seed);
+    for i in (1..pairs.len()).rev() {
+        let j = rng.next_int(i + 1);
+        pairs.swap(i, j);
+    }
+    let take = vcpus.min(pairs.len());
+    plan_from(pairs.into_iter().take(take))
+}
+
+/// `--physcpubind=…` then `--membind=…`, each only when non-empty.
+pub fn numactl_args(cores: &[u32], nodes: &[u32]) -> Vec<String> {
+    let join = |v: &[u32]| v.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+    let mut a = Vec::new();
+    if !cores.is_empty() {
+        a.push(format!("--physcpubind={}", join(cores)));
+    }
+    if !nodes.is_empty() {
+        a.push(format!("--membind={}", join(nodes)));
+    }
+    a
+}
+
+/// True when an executable `numactl` is on `PATH` (no `which` process needed).
+pub fn numactl_available() -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::var_os("PATH").is_some_and(|p| {
+        std::env::split_paths(&p).any(|d| {
+            std::fs::metadata(d.join("numactl")).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn topo(nodes: &[(u32, std::ops::Range<u32>)]) -> NumaTopology {
+        NumaTopology::from_nodes(nodes.iter().map(|(n, r)| (*n, r.clone().collect())).collect())
+    }
+
+    #[test]
+    fn spec_112() {
+        assert_eq!(numactl_args(&[0, 1, 2, 3], &[0]), ["--physcpubind=0,1,2,3", "--membind=0"]);
+        let two = topo(&[(0, 0..8), (1, 8..16)]);
+        assert_eq!(basic(4, &two), PinningPlan { cores: vec![0, 1, 8, 9], nodes: vec![0, 1] });
+        assert_eq!(basic(1, &topo(&[(0, 0..2), (1, 2..4)])), PinningPlan { cores: vec![2], nodes: vec![1] });
+        assert_eq!(basic(4, &topo(&[(0, 0..2), (1, 2..4)])), PinningPlan { cores: vec![0, 1, 2, 3], nodes: vec![0, 1] });
+        assert_eq!(basic(4, &topo(&[(0, 0..8)])), PinningPlan { cores: vec![0, 1, 2, 3], nodes: vec![0] });
+        assert_eq!(hybrid(4, &two, 12345), PinningPlan { cores: vec![1, 8, 9, 12], nodes: vec![0, 1] });
+    }
+
+    #[test]
+    fn overcommit_wraps() {
+        assert_eq!(basic(6, &topo(&[(0, 0..2)])).cores, vec![0, 1]);
+        assert_eq!(hybrid(10, &topo(&[(0, 0..2), (1, 2..4)]), 1).cores, vec![0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn cpu_lists() {
+        assert_eq!(parse_cpu_list("0-3,5,7-9\n"), vec![0, 1, 2, 3, 5, 7, 8, 9]);
+        assert_eq!(parse_cpu_list(""), Vec::<u32>::new());
+        assert_eq!(parse_cpu_list("x,2"), vec![2]);
+    }
+
+    #[test]
+    fn topology_fallback_uses_cpuinfo() {
+        let dir = std::env::temp_dir().join(format!("iv-topo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let info = dir.join("cpuinfo");
+        std::fs::write(&info, "processor\t: 0\nflags: x\nprocessor\t: 1\n").unwrap();
+        let t = NumaTopology::read_from(&dir.join("missing"), &info);
+        assert_eq!(t.nodes[&0], vec![0, 1]);
+        assert!(!t.is_numa_system);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,13 @@
+//! QEMU command lines: typed options, value escaping, the builder and driver presets.
+
+pub mod builder;
+pub mod error;
+pub mod options;
+pub mod pci;
+pub mod presets;
+pub mod value;
+
+#[cfg(test)]
+mod adversarial;
+#[cfg(test)]
+mod goldens;

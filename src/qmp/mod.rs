@@ -1,0 +1,3 @@
+//! The QMP client.
+
+pub mod error;

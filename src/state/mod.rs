@@ -1,0 +1,3 @@
+//! VM state stores and synchronisation.
+
+pub mod error;

@@ -1,0 +1,3 @@
+//! Disk images and snapshots through `qemu-img`.
+
+pub mod error;

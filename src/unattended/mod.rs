@@ -1,0 +1,3 @@
+//! Unattended guest OS installation.
+
+pub mod error;
