@@ -66,6 +66,38 @@ impl WireError {
     }
 }
 
+/// A filesystem failure surfaced as a plain `Error` whose `code` is the errno name
+/// (`ENOENT`, `EACCES`, …), as Node's own fs errors are.
+#[derive(Debug, thiserror::Error)]
+#[error("{action} {path}: {source}")]
+pub struct IoError {
+    pub action: &'static str,
+    pub path: String,
+    #[source]
+    pub source: std::io::Error,
+}
+
+impl ErrorShape for IoError {
+    fn code(&self) -> &'static str {
+        use std::io::ErrorKind as K;
+        match self.source.kind() {
+            K::NotFound => "ENOENT",
+            K::PermissionDenied => "EACCES",
+            K::AlreadyExists => "EEXIST",
+            K::InvalidInput => "EINVAL",
+            _ => "EIO",
+        }
+    }
+
+    fn class(&self) -> JsClass {
+        JsClass::Error
+    }
+
+    fn fields(&self) -> Map<String, Value> {
+        fields([("path", Some(Value::from(self.path.clone())))])
+    }
+}
+
 /// Builds a JSON object from `(key, value)` pairs, skipping `None` values.
 pub(crate) fn fields<const N: usize>(pairs: [(&str, Option<Value>); N]) -> Map<String, Value> {
     pairs
@@ -83,6 +115,7 @@ macro_rules! code_enum {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         $vis enum $name { $($variant),+ }
         impl $name {
+            #[allow(dead_code)]
             #[allow(dead_code)]
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
             pub fn as_str(self) -> &'static str {

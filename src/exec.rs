@@ -42,7 +42,7 @@ pub struct Output {
 /// Why a host command failed. Classified once here; callers match variants, not text.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
-    #[error("Error occurred while executing command: {command}: {source}")]
+    #[error("Error occurred while executing command: {command}: spawn {} {}", program_of(command), errno_name(source))]
     Spawn {
         command: String,
         #[source]
@@ -67,11 +67,47 @@ pub enum ExecError {
     InvalidArgument { command: String, reason: String },
 }
 
+fn program_of(command: &str) -> &str {
+    command.split(' ').next().unwrap_or(command)
+}
+
+/// `ENOENT`, `EACCES`, … as Node prints them for a failed spawn.
+pub fn errno_name(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(code) => format!("{:?}", nix::errno::Errno::from_raw(code)),
+        None => e.to_string(),
+    }
+}
+
 fn exit_label(code: Option<i32>, signal: Option<i32>) -> String {
     match (code, signal) {
         (Some(c), _) => c.to_string(),
         (None, Some(s)) => format!("null (signal {s})"),
         (None, None) => "null".to_string(),
+    }
+}
+
+impl crate::error::ErrorShape for ExecError {
+    fn code(&self) -> &'static str {
+        match self {
+            ExecError::Spawn { .. } => "SPAWN_FAILED",
+            ExecError::Exit { .. } => "COMMAND_FAILED",
+            ExecError::Timeout { .. } => "COMMAND_TIMEOUT",
+            ExecError::InvalidArgument { .. } => "INVALID_ARGUMENT",
+        }
+    }
+
+    fn class(&self) -> crate::error::JsClass {
+        crate::error::JsClass::Error
+    }
+
+    fn fields(&self) -> serde_json::Map<String, serde_json::Value> {
+        use serde_json::Value;
+        crate::error::fields([
+            ("exitCode", self.exit_code().map(Value::from)),
+            ("stdout", Some(Value::from(self.stdout()))),
+            ("stderr", Some(Value::from(self.stderr()))),
+        ])
     }
 }
 
@@ -173,12 +209,10 @@ impl HostCommand {
         &self.args
     }
 
-    /// `program arg1 arg2`, as used in messages (never passed to a shell).
+    /// `program arg1 arg2`, as used in messages (never passed to a shell). Like the
+    /// original's `${command} ${args.join(' ')}`, so a bare program keeps a trailing space.
     pub fn display(&self) -> String {
-        std::iter::once(self.program.as_str())
-            .chain(self.args.iter().map(String::as_str))
-            .collect::<Vec<_>>()
-            .join(" ")
+        format!("{} {}", self.program, self.args.join(" "))
     }
 
     /// Runs the command; `Ok` only for exit status 0.
@@ -327,7 +361,7 @@ mod tests {
     fn missing_program_is_spawn_error() {
         let e = rt().block_on(HostCommand::new("no-such-program-xyz").run()).unwrap_err();
         assert!(e.is_not_found());
-        assert!(e.to_string().starts_with("Error occurred while executing command: no-such-program-xyz: "));
+        assert_eq!(e.to_string(), "Error occurred while executing command: no-such-program-xyz : spawn no-such-program-xyz ENOENT");
     }
 
     #[test]

@@ -179,6 +179,55 @@ pub fn numactl_available() -> bool {
     })
 }
 
+/// `generatePinningCommand` result without the echoed command (spec `CpuPinningResult`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PinnedCommand {
+    pub wrapper_command: Option<&'static str>,
+    pub wrapper_args: Vec<String>,
+    pub pinning_applied: bool,
+    pub pinned_cores: Vec<u32>,
+    pub numa_nodes: Vec<u32>,
+    pub hybrid_seed: Option<u32>,
+}
+
+/// Plans pinning for `vcpus` vCPUs; "no pinning" when the strategy is `none`, there
+/// are no vCPUs, `numactl` is missing or the topology has no CPU (spec §12.1).
+pub fn plan_command(
+    vcpus: u32,
+    strategy: crate::qemu::options::PinningStrategy,
+    topo: &NumaTopology,
+    numactl: bool,
+    seed: Option<u32>,
+) -> PinnedCommand {
+    use crate::qemu::options::PinningStrategy as S;
+    if strategy == S::None || vcpus == 0 || !numactl || topo.total_cpus == 0 {
+        return PinnedCommand::default();
+    }
+    let n = vcpus as usize;
+    let (plan, hybrid_seed) = match strategy {
+        S::Hybrid => {
+            let seed = seed.unwrap_or_else(random_seed);
+            (hybrid(n, topo, seed), Some(seed))
+        }
+        _ => (basic(n, topo), None),
+    };
+    PinnedCommand {
+        wrapper_command: Some("numactl"),
+        wrapper_args: numactl_args(&plan.cores, &plan.nodes),
+        pinning_applied: true,
+        pinned_cores: plan.cores,
+        numa_nodes: plan.nodes,
+        hybrid_seed,
+    }
+}
+
+/// A seed in `[0, 2^31 - 1)` like the original's `floor(Math.random() * 2147483647)`.
+fn random_seed() -> u32 {
+    use std::hash::BuildHasher;
+    let r = std::collections::hash_map::RandomState::new().hash_one(std::time::SystemTime::now());
+    u32::try_from(r % 2_147_483_647).unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,6 +245,20 @@ mod tests {
         assert_eq!(basic(4, &topo(&[(0, 0..2), (1, 2..4)])), PinningPlan { cores: vec![0, 1, 2, 3], nodes: vec![0, 1] });
         assert_eq!(basic(4, &topo(&[(0, 0..8)])), PinningPlan { cores: vec![0, 1, 2, 3], nodes: vec![0] });
         assert_eq!(hybrid(4, &two, 12345), PinningPlan { cores: vec![1, 8, 9, 12], nodes: vec![0, 1] });
+    }
+
+    #[test]
+    fn plan_command_rules() {
+        use crate::qemu::options::PinningStrategy as S;
+        let two = topo(&[(0, 0..8), (1, 8..16)]);
+        assert_eq!(plan_command(4, S::None, &two, true, None), PinnedCommand::default());
+        assert_eq!(plan_command(4, S::Basic, &two, false, None), PinnedCommand::default());
+        assert_eq!(plan_command(0, S::Basic, &two, true, None), PinnedCommand::default());
+        let p = plan_command(4, S::Hybrid, &two, true, Some(12345));
+        assert_eq!(p.wrapper_command, Some("numactl"));
+        assert_eq!(p.wrapper_args, ["--physcpubind=1,8,9,12", "--membind=0,1"]);
+        assert_eq!(p.hybrid_seed, Some(12345));
+        assert!(plan_command(2, S::Hybrid, &two, true, None).hybrid_seed.is_some());
     }
 
     #[test]

@@ -107,3 +107,18 @@ mod tests {
         assert_eq!(rom_inside_allowed_dir("/var/lib/infinivirt/roms/./a/../b.rom").as_deref(), Some("/var/lib/infinivirt/roms/b.rom"));
     }
 }
+
+/// `normalizePciAddress` on an invalid address: a plain `Error` with the validation text.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct PciAddressError(pub String);
+
+impl crate::error::ErrorShape for PciAddressError {
+    fn code(&self) -> &'static str {
+        "INVALID_PCI_ADDRESS"
+    }
+
+    fn class(&self) -> crate::error::JsClass {
+        crate::error::JsClass::Error
+    }
+}

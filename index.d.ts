@@ -1,0 +1,2226 @@
+// Public typings of @infinibay/infinivirt (hand-written; the runtime is a
+// napi-rs native core behind a small JS facade).
+//
+// Layout follows the export order of the original `index.ts`: classes first,
+// then the `types/*` modules. Types that the public signatures reference but
+// that the package does not export at runtime are declared next to their users
+// (interfaces are exported as types; the two enums and `NftablesPersistence`
+// are exported with `export type`, because no runtime value exists for them).
+
+import { EventEmitter } from 'events';
+
+// ===========================================================================
+// core/QemuCommandBuilder
+// ===========================================================================
+
+/** Result of `QemuCommandBuilder.buildCommand()`: binary plus argv. */
+export interface QemuCommand {
+  command: string;
+  args: string[];
+}
+
+/** Result of `buildCommandWithPinning()`: the QEMU command plus an optional numactl wrapper. */
+export interface QemuCommandWithPinning extends QemuCommand {
+  /** `'numactl'` when pinning applies, otherwise `null`. */
+  wrapperCommand: string | null;
+  wrapperArgs: string[];
+  pinningApplied: boolean;
+  pinnedCores: number[];
+  numaNodes: number[];
+}
+
+/** Fluent builder of a `qemu-system-x86_64` argv; every mutator appends and returns `this`. */
+export declare class QemuCommandBuilder {
+  constructor();
+  setBinary(binary: string): this;
+  getBinary(): string;
+  isDaemonizeEnabled(): boolean;
+  getPidfilePath(): string | null;
+  /**
+   * Infinivirt addition. When strict, a SPICE/VNC console without a password on a
+   * non-loopback address is refused with `DisplayError(INVALID_PASSWORD)` instead of
+   * only logging a warning. The default comes from env `INFINIVIRT_STRICT_DISPLAY=1`.
+   */
+  setStrictDisplaySecurity(strict: boolean): this;
+  /** Infinivirt addition: whether strict display security is on for this builder. */
+  isStrictDisplaySecurity(): boolean;
+  enableKvm(): this;
+  setMachine(type: MachineType, options?: MachineOptions): this;
+  setCpu(model: string, cores?: number, threads?: number, sockets?: number): this;
+  setMemory(sizeGB: number): this;
+  addDisks(disks: DiskOptions[]): this;
+  /** Appends one `-drive`; its `index=` continues the count of disks added so far. */
+  addDisk(disk: DiskOptions): this;
+  addNetwork(options: NetworkOptions): this;
+  /** SPICE console from a validated `SpiceConfig` or a plain options object; `qxlMemoryMB` defaults to 16. */
+  addSpice(options: SpiceOptions | SpiceConfig, qxlMemoryMB?: number): this;
+  addVnc(options: VncOptions | VncConfig): this;
+  addQmp(socketPath: string): this;
+  addCdrom(isoPath: string): this;
+  addGpuPassthrough(pciBus: string, romfile?: string): this;
+  addGpuWithAudio(gpuBus: string, audioBus: string, romfile?: string): this;
+  addPciPassthrough(pciBus: string, romfile?: string): this;
+  addMemoryBalloon(): this;
+  enableHugepages(): this;
+  setFirmware(firmwarePath: string): this;
+  setUefiVars(varsPath: string): this;
+  setBootOrder(devices: BootDevice[]): this;
+  addTPM(socketPath: string): this;
+  addVirtioChannel(channelName: string, socketPath: string, chardevId: string): this;
+  addGuestAgentChannel(socketPath: string): this;
+  addInfiniServiceChannel(socketPath: string): this;
+  addSecondCdrom(isoPath: string): this;
+  addAudioDevice(): this;
+  addUsbTablet(): this;
+  addUsbKeyboard(): this;
+  setProcessOptions(options: QemuProcessOptions): this;
+  addRawArg(arg: string): this;
+  enableCpuPinning(strategy: PinningStrategy, vcpuCount: number): this;
+  isCpuPinningEnabled(): boolean;
+  getCpuPinningStrategy(): PinningStrategy;
+  buildCommand(): QemuCommand;
+  buildCommandWithPinning(): Promise<QemuCommandWithPinning>;
+  /** Copy of the argv built so far. */
+  build(): string[];
+}
+
+// ===========================================================================
+// core/QemuProcess
+// ===========================================================================
+
+/** Spawns, stops and kills one QEMU process and tracks its PID. */
+export declare class QemuProcess {
+  constructor(vmId: string, commandBuilder: QemuCommandBuilder);
+  setQmpSocketPath(path: string): void;
+  setPidFilePath(path: string): void;
+  start(): Promise<void>;
+  /** SIGTERM, then SIGKILL after `timeoutMs` (default 30000). */
+  stop(timeoutMs?: number): Promise<void>;
+  forceKill(): Promise<void>;
+  isAlive(): boolean;
+  getPid(): number | null;
+  isCpuPinningApplied(): boolean;
+  getPinnedCores(): number[];
+  getNumaNodes(): number[];
+}
+
+// ===========================================================================
+// core/QMPClient
+// ===========================================================================
+
+/**
+ * QMP client over a Unix socket. Emits every QMP event under its own name
+ * (`(data, timestamp)`), then `'event'` (full message); also `'disconnect'`,
+ * `'reconnect'` and `'reconnect_failed'`.
+ */
+export declare class QMPClient extends EventEmitter {
+  constructor(socketPath: string, options?: QMPClientOptions);
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  isConnected(): boolean;
+  getGreeting(): QMPGreeting | null;
+  execute<T = unknown>(command: string, args?: Record<string, unknown>): Promise<T>;
+  queryStatus(): Promise<QMPStatusInfo>;
+  powerdown(): Promise<void>;
+  reset(): Promise<void>;
+  /** Pauses the guest (QMP `stop`). */
+  stop(): Promise<void>;
+  /** Resumes the guest (QMP `cont`). */
+  cont(): Promise<void>;
+  quit(options?: { ignoreErrors?: boolean }): Promise<void>;
+  eject(device: string, force?: boolean): Promise<void>;
+  queryCpus(): Promise<QMPCpuInfo[]>;
+  queryBlock(): Promise<QMPBlockInfo[]>;
+  /** Sets the balloon target, in bytes. */
+  balloon(value: number): Promise<void>;
+  queryBalloon(): Promise<QMPBalloonInfo>;
+}
+
+// ===========================================================================
+// core/VMLifecycle
+// ===========================================================================
+
+/** Orchestrates create/start/stop/destroy/suspend/resume/reset/status of one VM at a time. */
+export declare class VMLifecycle {
+  constructor(
+    prisma: PrismaAdapter,
+    eventHandler: EventHandler,
+    eventManager?: EventManagerLike,
+    options?: { diskDir?: string; qmpSocketDir?: string; pidfileDir?: string },
+  );
+  create(config: VMCreateConfig): Promise<VMCreateResult>;
+  /** `_config` is accepted and ignored. */
+  start(vmId: string, _config?: VMStartConfig): Promise<VMOperationResult>;
+  stop(vmId: string, config?: VMStopConfig): Promise<VMOperationResult>;
+  destroyResources(vmId: string): Promise<VMOperationResult>;
+  restart(vmId: string): Promise<VMOperationResult>;
+  suspend(vmId: string): Promise<VMOperationResult>;
+  resume(vmId: string): Promise<VMOperationResult>;
+  reset(vmId: string): Promise<VMOperationResult>;
+  getStatus(vmId: string): Promise<VMStatusResult>;
+}
+
+// ===========================================================================
+// core/Infinivirt
+// ===========================================================================
+
+/** Top-level VM manager: owns the DB adapter, event handler, health monitor and nftables service. */
+export declare class Infinivirt {
+  constructor(config: InfinivirtConfig);
+  initialize(): Promise<void>;
+  shutdown(): Promise<void>;
+  isInitialized(): boolean;
+  createVM(config: VMCreateConfig): Promise<VMCreateResult>;
+  startVM(vmId: string, config?: VMStartConfig): Promise<VMOperationResult>;
+  stopVM(vmId: string, config?: VMStopConfig): Promise<VMOperationResult>;
+  destroyVM(vmId: string): Promise<VMOperationResult>;
+  restartVM(vmId: string): Promise<VMOperationResult>;
+  suspendVM(vmId: string): Promise<VMOperationResult>;
+  resumeVM(vmId: string): Promise<VMOperationResult>;
+  resetVM(vmId: string): Promise<VMOperationResult>;
+  getVMStatus(vmId: string): Promise<VMStatusResult>;
+  getActiveVMs(): string[];
+  getHealthMonitor(): HealthMonitor;
+  getEventHandler(): EventHandler;
+  attachToRunningVM(vmId: string, qmpSocketPath: string): Promise<void>;
+  getPrismaAdapter(): PrismaAdapter;
+  getNftablesService(): NftablesService;
+  /** `force` defaults to true. */
+  ejectCdrom(vmId: string, device: string, force?: boolean): Promise<void>;
+  queryBlockDevices(vmId: string): Promise<QMPBlockInfo[]>;
+}
+
+// ===========================================================================
+// cpu/CpuPinningAdapter
+// ===========================================================================
+
+/** `'basic'` spreads vCPUs over NUMA nodes proportionally, `'hybrid'` picks a seeded random set. */
+export type PinningStrategy = 'basic' | 'hybrid' | 'none';
+
+/** Host NUMA topology: node id -> CPU ids. */
+export interface NumaTopology {
+  nodes: Map<number, number[]>;
+  totalCpus: number;
+  isNumaSystem: boolean;
+}
+
+/** Result of `CpuPinningAdapter.generatePinningCommand()`. */
+export interface CpuPinningResult {
+  /** `'numactl'` when pinning applies, otherwise `null`. */
+  wrapperCommand: string | null;
+  wrapperArgs: string[];
+  originalCommand: string;
+  originalArgs: string[];
+  pinningApplied: boolean;
+  pinnedCores: number[];
+  numaNodes: number[];
+  /** Seed used by the hybrid strategy. */
+  hybridSeed?: number;
+}
+
+/** Options of `generatePinningCommand()` (not exported at runtime by the original). */
+export interface CpuPinningOptions {
+  seed?: number;
+}
+
+/** Computes a numactl `--physcpubind/--membind` wrapper from the host NUMA topology. */
+export declare class CpuPinningAdapter {
+  constructor();
+  generatePinningCommand(
+    vcpuCount: number,
+    strategy: PinningStrategy,
+    originalCommand: string,
+    originalArgs: string[],
+    options?: CpuPinningOptions,
+  ): Promise<CpuPinningResult>;
+  generateNumactlArgs(cores: number[], nodes: number[]): string[];
+  getNumaTopology(): Promise<NumaTopology>;
+  isNumactlAvailable(): Promise<boolean>;
+  validateCores(cores: number[]): Promise<void>;
+  clearCache(): void;
+}
+
+// ===========================================================================
+// network/*
+// ===========================================================================
+
+/** TAP devices via ip(8): create, configure, attach/detach, orphan sweep. */
+export declare class TapDeviceManager {
+  constructor();
+  /** Resolves the TAP name (`vnet-` + 10 alphanumerics of `vmId`). */
+  create(vmId: string, bridge?: string): Promise<string>;
+  configure(tapName: string, bridge?: string): Promise<void>;
+  destroy(tapName: string): Promise<void>;
+  bringDown(tapName: string): Promise<void>;
+  detachFromBridge(tapName: string): Promise<void>;
+  attachToBridge(tapName: string, bridge: string): Promise<void>;
+  exists(tapName: string): Promise<boolean>;
+  /** True when the link is up with `LOWER_UP` (a QEMU holds the device). Never rejects. */
+  hasCarrier(tapName: string): Promise<boolean>;
+  /** Names of all `vnet-*` tuntap devices on the host. Never rejects. */
+  listAllTapDevices(): Promise<string[]>;
+  /** A persistent TAP without carrier. Never rejects. */
+  isOrphaned(tapName: string): Promise<boolean>;
+  /** Host-wide sweep destroying every orphaned `vnet-*` TAP. Never rejects. */
+  cleanupOrphanedTapDevices(): Promise<{ total: number; cleaned: number; failed: number }>;
+  /** `ip link show` output, or `'Error: ' + message`. Never rejects. */
+  getDeviceState(tapName: string): Promise<string>;
+}
+
+/** Linux bridges via ip(8). */
+export declare class BridgeManager {
+  constructor();
+  exists(name: string): Promise<boolean>;
+  create(name: string): Promise<void>;
+  destroy(name: string): Promise<void>;
+  addInterface(bridge: string, iface: string): Promise<void>;
+  removeInterface(bridge: string, iface: string): Promise<void>;
+  listInterfaces(bridge: string): Promise<string[]>;
+  assignIP(bridge: string, ipWithCidr: string): Promise<void>;
+  removeIP(bridge: string, ipWithCidr: string): Promise<void>;
+  getIPs(bridge: string): Promise<string[]>;
+}
+
+/** Static helpers for `52:54:00` QEMU MAC addresses. */
+export declare class MacAddressGenerator {
+  static generate(): MacAddress;
+  static generateFromVmId(vmId: string): MacAddress;
+  static validate(mac: string): boolean;
+  static isQemuMac(mac: string): boolean;
+}
+
+/** Options of `new NftablesService(config?)` (not exported at runtime by the original). */
+export interface NftablesServiceConfig {
+  /** Default true. */
+  enablePersistence?: boolean;
+}
+
+/** Options of the persistence helper (not exported at runtime by the original). */
+export interface PersistenceConfig {
+  /** Default `/etc/infinivirt/nftables`. */
+  persistenceDir?: string;
+  /** Default true. */
+  createBackup?: boolean;
+  /** Default true. */
+  useLocking?: boolean;
+}
+
+/** Result of `NftablesPersistence.exportToDisk()`. */
+export interface PersistenceResult {
+  success: boolean;
+  filePath: string;
+  timestamp: Date;
+  error?: string;
+}
+
+/** Result of `restoreFromDisk()` / `rollbackToBackup()`. */
+export interface RestoreResult {
+  success: boolean;
+  rulesLoaded: boolean;
+  timestamp: Date;
+  error?: string;
+}
+
+/** Saves/restores the `bridge infinivirt` table to disk. Returned by `NftablesService.getPersistence()`; no runtime export. */
+declare class NftablesPersistence {
+  constructor(config?: PersistenceConfig);
+  exportToDisk(): Promise<PersistenceResult>;
+  restoreFromDisk(): Promise<RestoreResult>;
+  hasPersistenceFile(): Promise<boolean>;
+  removePersistenceFile(): Promise<boolean>;
+  rollbackToBackup(): Promise<RestoreResult>;
+  getStatus(): Promise<{
+    persistenceDir: string;
+    mainFileExists: boolean;
+    backupFileExists: boolean;
+    mainFileModified?: Date;
+    tableExists: boolean;
+  }>;
+}
+export type { NftablesPersistence };
+
+/** Per-VM nftables chains in `table bridge infinivirt`. */
+export declare class NftablesService {
+  constructor(config?: NftablesServiceConfig);
+  initialize(): Promise<void>;
+  /** Resolves the chain name. */
+  createVMChain(vmId: string, tapDeviceName: string): Promise<string>;
+  applyRules(
+    vmId: string,
+    tapDeviceName: string,
+    departmentRules: FirewallRuleInput[],
+    vmRules: FirewallRuleInput[],
+  ): Promise<FirewallApplyResult>;
+  removeVMChain(vmId: string): Promise<void>;
+  flushVMRules(vmId: string): Promise<void>;
+  listChains(): Promise<string[]>;
+  chainExists(chainName: string): Promise<boolean>;
+  ensureVMChain(vmId: string): Promise<string>;
+  attachJumpRules(vmId: string, tapDeviceName: string): Promise<void>;
+  detachJumpRules(vmId: string): Promise<void>;
+  applyRulesIfChanged(
+    vmId: string,
+    tapDeviceName: string,
+    departmentRules: FirewallRuleInput[],
+    vmRules: FirewallRuleInput[],
+  ): Promise<{ changed: boolean; result?: FirewallApplyResult }>;
+  clearRulesCache(vmId: string): void;
+  getPersistence(): NftablesPersistence;
+  forcePersist(): Promise<{ success: boolean; error?: string }>;
+}
+
+/** Static translation of firewall rules into nft rule tokens. */
+export declare class FirewallRuleTranslator {
+  static translateToTokens(rule: FirewallRuleInput, tapDeviceName: string): NftablesRuleTokens;
+  static translateDirectionToTokens(direction: 'IN' | 'OUT', tapDeviceName: string): NftablesRuleTokens;
+  static translateProtocolToTokens(protocol: 'tcp' | 'udp' | 'icmp' | 'all'): NftablesRuleTokens;
+  static translatePortsToTokens(
+    protocol: string,
+    srcPortStart?: number,
+    srcPortEnd?: number,
+    dstPortStart?: number,
+    dstPortEnd?: number,
+  ): NftablesRuleTokens;
+  static translateIpAddressesToTokens(
+    srcIpAddr?: string,
+    srcIpMask?: string,
+    dstIpAddr?: string,
+    dstIpMask?: string,
+  ): NftablesRuleTokens;
+  static translateConnectionStateToTokens(connectionState?: ConnectionStateConfig): NftablesRuleTokens;
+  /** Lower-cased nft verdict. */
+  static translateAction(action: 'ACCEPT' | 'DROP' | 'REJECT'): string;
+  /** Throws an `Error` carrying an `NftablesErrorCode` in `code`. */
+  static validateRule(rule: FirewallRuleInput): void;
+  static isValidIpAddress(ip: string): boolean;
+  static isValidCidr(cidr: string): boolean;
+  static isValidSubnetMask(mask: string): boolean;
+}
+
+/** Department masquerade rules in `table ip infinibay_nat`. */
+export declare class DepartmentNatService {
+  constructor();
+  initialize(): Promise<void>;
+  addMasquerade(subnet: string, bridgeName: string): Promise<void>;
+  removeMasquerade(bridgeName: string): Promise<void>;
+  hasMasquerade(bridgeName: string): Promise<boolean>;
+  /** Bridge names that have a masquerade rule. */
+  listMasqueradeRules(): Promise<string[]>;
+}
+
+// ===========================================================================
+// storage/*
+// ===========================================================================
+
+/** `qemu-img` create/info/resize/convert/check. Errors are `StorageError`s. */
+export declare class QemuImgService {
+  constructor();
+  createImage(options: CreateImageOptions): Promise<void>;
+  getImageInfo(path: string): Promise<ImageInfo>;
+  resizeImage(path: string, newSizeGB: number): Promise<void>;
+  convertImage(options: ConvertImageOptions): Promise<void>;
+  checkImage(path: string): Promise<ImageCheckResult>;
+}
+
+/** Internal (offline) qcow2 snapshots through `qemu-img snapshot`. */
+export declare class SnapshotManager {
+  constructor();
+  createSnapshot(options: SnapshotCreateOptions): Promise<void>;
+  listSnapshots(imagePath: string): Promise<SnapshotInfo[]>;
+  revertSnapshot(imagePath: string, snapshotName: string): Promise<void>;
+  deleteSnapshot(imagePath: string, snapshotName: string): Promise<void>;
+  snapshotExists(imagePath: string, snapshotName: string): Promise<boolean>;
+}
+
+// ===========================================================================
+// display/*
+// ===========================================================================
+
+/** Validated SPICE options producing `-spice` / `-vga qxl`. The constructor throws `DisplayError`. */
+export declare class SpiceConfig {
+  constructor(options: SpiceConfigOptions);
+  validate(): DisplayValidationResult;
+  generateArgs(): DisplayCommandArgs;
+  getPort(): number;
+  getAddr(): string;
+  hasPassword(): boolean;
+  isAgentEnabled(): boolean;
+}
+
+/** Validated VNC options producing `-vnc` / `-vga std`. The constructor throws `DisplayError`. */
+export declare class VncConfig {
+  constructor(options: VncConfigOptions);
+  validate(): DisplayValidationResult;
+  generateArgs(): DisplayCommandArgs;
+  getDisplay(): number;
+  /** 5900 + display. */
+  getPort(): number;
+  getAddr(): string;
+  hasPassword(): boolean;
+  static displayToPort(display: number): number;
+  static portToDisplay(port: number): number;
+  static getMaxPasswordLength(): number;
+}
+
+// ===========================================================================
+// sync/*
+// ===========================================================================
+
+/** Maps QMP run states to DB statuses and writes them through a `DatabaseAdapter`. */
+export declare class StateSync {
+  constructor(db: DatabaseAdapter);
+  mapQMPStatusToDBStatus(qmpStatus: QMPVMStatus): DBVMStatus;
+  syncState(vmId: string, qmpClient: QMPClient): Promise<SyncResult>;
+  updateVMStatus(vmId: string, status: string): Promise<void>;
+  getVMStatus(vmId: string): Promise<string>;
+  getVMPid(vmId: string): Promise<number | null>;
+  getVMInfo(vmId: string): Promise<{ tapDeviceName: string | null; hasCpuPinning: boolean } | null>;
+  clearVolatileMachineConfiguration(vmId: string): Promise<void>;
+  updateStatusDirect(vmId: string, newStatus: DBVMStatus): Promise<SyncResult>;
+}
+
+/**
+ * Listens to QMP events of attached VMs and updates the DB. Emits `vm:<event>`,
+ * `vm:off|suspended|running`, `vm:event` (`VMEventData`), `vm:disconnect` and `error`.
+ */
+export declare class EventHandler extends EventEmitter {
+  constructor(db: DatabaseAdapter, config?: Partial<EventHandlerConfig>);
+  attachToVM(vmId: string, qmpClient: QMPClient): Promise<void>;
+  detachFromVM(vmId: string): Promise<void>;
+  detachAll(): Promise<void>;
+  getAttachedVMs(): string[];
+  isAttached(vmId: string): boolean;
+  getQMPClient(vmId: string): QMPClient | undefined;
+}
+
+/** Periodic liveness check of running VMs. Emits `crash`, `cleanup-alert` and `error`. */
+export declare class HealthMonitor extends EventEmitter {
+  constructor(db: DatabaseAdapter, config?: Partial<HealthMonitorConfig>);
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  isMonitoring(): boolean;
+  checkAllVMs(): Promise<HealthCheckSummary>;
+  checkVM(vmId: string, pid: number): boolean;
+  retryCleanup(vmId: string, config: MachineConfigurationRecord): Promise<CleanupResult>;
+}
+
+// ===========================================================================
+// db/PrismaAdapter
+// ===========================================================================
+
+/** The Prisma model delegate members the adapter calls. */
+export interface PrismaMachineDelegateLike {
+  findUnique(args: unknown): Promise<unknown>;
+  findMany(args: unknown): Promise<unknown>;
+  update(args: unknown): Promise<unknown>;
+  updateMany(args: unknown): Promise<{ count: number }>;
+}
+
+/** The Prisma model delegate members the adapter calls. */
+export interface PrismaMachineConfigurationDelegateLike {
+  upsert(args: unknown): Promise<unknown>;
+  updateMany(args: unknown): Promise<{ count: number }>;
+}
+
+/** Transaction client handed to the `$transaction` callback. */
+export interface PrismaTransactionClientLike {
+  machine: PrismaMachineDelegateLike;
+  machineConfiguration: PrismaMachineConfigurationDelegateLike;
+}
+
+/** Structural subset of a Prisma client used by `PrismaAdapter` (a real `PrismaClient` satisfies it). */
+export interface PrismaClientLike extends PrismaTransactionClientLike {
+  $transaction<R>(fn: (tx: PrismaTransactionClientLike) => Promise<R>): Promise<R>;
+}
+
+/** `DatabaseAdapter` over a Prisma client; failures become `PrismaAdapterError`s. */
+export declare class PrismaAdapter implements DatabaseAdapter {
+  constructor(prisma: PrismaClientLike);
+  findMachine(id: string): Promise<MachineRecord | null>;
+  updateMachineStatus(id: string, status: string): Promise<void>;
+  findRunningVMs(): Promise<RunningVMRecord[]>;
+  clearMachineConfiguration(machineId: string): Promise<void>;
+  clearVolatileMachineConfiguration(machineId: string): Promise<void>;
+  findMachineWithConfig(id: string): Promise<VMConfigRecord | null>;
+  updateMachineConfiguration(machineId: string, config: Partial<MachineConfigUpdate>): Promise<void>;
+  transitionVMStatus(
+    machineId: string,
+    expectedStatus: string,
+    newStatus: string,
+    expectedVersion: number,
+  ): Promise<{ success: boolean; newVersion: number; vmConfig: VMConfigRecord }>;
+  getFirewallRules(vmId: string): Promise<FirewallRuleRecord[]>;
+  getFirewallRuleSetId(vmId: string): Promise<string | null>;
+  getMachineInternalName(id: string): Promise<string | null>;
+  getMachineDiskPath(id: string): Promise<string | null>;
+}
+
+// ===========================================================================
+// types/qemu.types
+// ===========================================================================
+
+export type MachineType = 'q35' | 'pc';
+export type DiskBus = 'virtio' | 'sata' | 'scsi' | 'ide';
+export type CacheMode = 'none' | 'writeback' | 'writethrough' | 'directsync' | 'unsafe';
+export type DisplayType = 'spice' | 'vnc' | 'none';
+export type VgaType = 'std' | 'qxl' | 'virtio' | 'cirrus' | 'none';
+export type BootDevice = 'c' | 'd' | 'n';
+
+export interface MachineOptions {
+  accel?: string;
+  kernelIrqchip?: string;
+}
+
+export interface DiskOptions {
+  path: string;
+  format: 'qcow2' | 'raw';
+  bus: DiskBus;
+  cache: CacheMode;
+  discard?: boolean;
+}
+
+export interface NetworkOptions {
+  tapName: string;
+  mac: string;
+  model: 'virtio-net-pci' | 'e1000';
+  queues?: number;
+}
+
+/** Plain-object SPICE options for `QemuCommandBuilder.addSpice()`. */
+export interface SpiceOptions {
+  port: number;
+  addr: string;
+  password?: string;
+  disableTicketing?: boolean;
+  enableAgent?: boolean;
+  /**
+   * Infinivirt addition: path of a 0600 file holding the console password. QEMU reads it
+   * through `-object secret` + `password-secret=`, so the password never appears on the command line.
+   */
+  passwordSecretFile?: string;
+}
+
+/** Plain-object VNC options for `QemuCommandBuilder.addVnc()`. */
+export interface VncOptions {
+  display: number;
+  addr: string;
+  password?: boolean;
+  /**
+   * Infinivirt addition: path of a 0600 file holding the console password. QEMU reads it
+   * through `-object secret` + `password-secret=`, so the password never appears on the command line.
+   */
+  passwordSecretFile?: string;
+}
+
+export interface QemuProcessOptions {
+  vmId: string;
+  name: string;
+  uuid?: string;
+  daemonize?: boolean;
+  pidfile?: string;
+  qmpSocket?: QMPSocketOptions;
+}
+
+export interface GpuPassthroughOptions {
+  pciBus: string;
+  romfile?: string;
+  multifunction?: boolean;
+  audioFunction?: string;
+}
+
+export interface PciAddressValidationResult {
+  valid: boolean;
+  error?: string;
+}
+
+/** Matches `XX:XX.X` or `XXXX:XX:XX.X` (hex). */
+export declare const PCI_ADDRESS_REGEX: RegExp;
+export declare function validatePciAddress(address: string): PciAddressValidationResult;
+/** Lower-case long form (`0000:01:00.0`); throws on an invalid address. */
+export declare function normalizePciAddress(address: string): string;
+
+// ===========================================================================
+// types/qmp.types
+// ===========================================================================
+
+export interface QMPVersion {
+  qemu: { micro: number; minor: number; major: number };
+  package: string;
+}
+
+export interface QMPGreeting {
+  QMP: { version: QMPVersion; capabilities: string[] };
+}
+
+export interface QMPMessage {
+  execute: string;
+  arguments?: Record<string, unknown>;
+  id?: string;
+}
+
+export interface QMPError {
+  class: string;
+  desc: string;
+}
+
+export interface QMPResponse<T = unknown> {
+  return?: T;
+  error?: QMPError;
+  id?: string;
+}
+
+export interface QMPTimestamp {
+  seconds: number;
+  microseconds: number;
+}
+
+export interface QMPEvent<T = unknown> {
+  event: string;
+  data?: T;
+  timestamp: QMPTimestamp;
+}
+
+export type QMPEventType =
+  | 'SHUTDOWN'
+  | 'POWERDOWN'
+  | 'RESET'
+  | 'STOP'
+  | 'RESUME'
+  | 'SUSPEND'
+  | 'WAKEUP'
+  | 'DEVICE_DELETED'
+  | 'BLOCK_JOB_COMPLETED';
+
+export interface QMPShutdownEventData {
+  guest: boolean;
+  reason:
+    | 'guest-shutdown'
+    | 'guest-reset'
+    | 'guest-panic'
+    | 'host-qmp-quit'
+    | 'host-qmp-system-reset'
+    | 'host-signal'
+    | 'host-ui'
+    | 'subsystem-reset'
+    | 'snapshot-load';
+}
+
+export interface QMPDeviceDeletedEventData {
+  device?: string;
+  path: string;
+}
+
+export interface QMPBlockJobCompletedEventData {
+  type: string;
+  device: string;
+  len: number;
+  offset: number;
+  speed: number;
+  error?: string;
+}
+
+export type QMPVMStatus =
+  | 'running'
+  | 'paused'
+  | 'shutdown'
+  | 'inmigrate'
+  | 'postmigrate'
+  | 'prelaunch'
+  | 'finish-migrate'
+  | 'restore-vm'
+  | 'suspended'
+  | 'watchdog'
+  | 'guest-panicked'
+  | 'io-error'
+  | 'colo';
+
+export interface QMPStatusInfo {
+  running: boolean;
+  singlestep: boolean;
+  status: QMPVMStatus;
+}
+
+export interface QMPCpuInfo {
+  'cpu-index': number;
+  'qom-path': string;
+  'thread-id': number;
+  props?: { 'core-id'?: number; 'thread-id'?: number; 'socket-id'?: number; 'node-id'?: number };
+  target?: string;
+}
+
+export interface QMPBlockImageInfo {
+  filename: string;
+  format: string;
+  'virtual-size': number;
+  'actual-size'?: number;
+  'dirty-flag'?: boolean;
+  'cluster-size'?: number;
+  encrypted?: boolean;
+  compressed?: boolean;
+  'backing-filename'?: string;
+  'full-backing-filename'?: string;
+  'backing-filename-format'?: string;
+  'backing-image'?: QMPBlockImageInfo;
+}
+
+export interface QMPBlockInsertedInfo {
+  file: string;
+  node_name?: string;
+  ro: boolean;
+  drv: string;
+  encrypted: boolean;
+  bps?: number;
+  bps_rd?: number;
+  bps_wr?: number;
+  iops?: number;
+  iops_rd?: number;
+  iops_wr?: number;
+  image?: QMPBlockImageInfo;
+  detect_zeroes?: string;
+  write_threshold?: number;
+}
+
+export interface QMPBlockInfo {
+  device: string;
+  qdev?: string;
+  type: string;
+  removable: boolean;
+  locked: boolean;
+  tray_open?: boolean;
+  io_status?: string;
+  inserted?: QMPBlockInsertedInfo;
+}
+
+export interface QMPVncClientInfo {
+  host: string;
+  service: string;
+  family: 'ipv4' | 'ipv6' | 'unix';
+  websocket: boolean;
+  x509_dname?: string;
+  sasl_username?: string;
+}
+
+export interface QMPVncInfo {
+  enabled: boolean;
+  host?: string;
+  family?: 'ipv4' | 'ipv6' | 'unix';
+  service?: string;
+  auth?: string;
+  clients?: QMPVncClientInfo[];
+}
+
+export interface QMPSpiceChannel {
+  host: string;
+  family: 'ipv4' | 'ipv6' | 'unix';
+  port: string;
+  'connection-id': number;
+  'channel-type': number;
+  'channel-id': number;
+  tls: boolean;
+}
+
+export interface QMPSpiceInfo {
+  enabled: boolean;
+  migrated?: boolean;
+  host?: string;
+  port?: number;
+  'tls-port'?: number;
+  auth?: string;
+  'compiled-version'?: string;
+  'mouse-mode'?: 'client' | 'server';
+  channels?: QMPSpiceChannel[];
+}
+
+export interface QMPMemorySizeInfo {
+  'base-memory': number;
+  'plugged-memory'?: number;
+}
+
+/** `query-balloon` result (not exported at runtime by the original). */
+export interface QMPBalloonInfo {
+  actual: number;
+}
+
+export interface QMPClientOptions {
+  connectTimeout?: number;
+  commandTimeout?: number;
+  reconnect?: boolean;
+  reconnectDelay?: number;
+  maxReconnectAttempts?: number;
+}
+
+export interface QMPSocketOptions {
+  path: string;
+  connectTimeout?: number;
+  commandTimeout?: number;
+}
+
+// ===========================================================================
+// types/network.types
+// ===========================================================================
+
+export interface TapDeviceConfig {
+  name: string;
+  vmId: string;
+  bridge?: string;
+  mac?: string;
+}
+
+export interface TapDeviceInfo {
+  name: string;
+  exists: boolean;
+  bridge?: string;
+  state: NetworkDeviceState;
+}
+
+export interface BridgeConfig {
+  name: string;
+  interfaces?: string[];
+}
+
+export interface BridgeInfo {
+  name: string;
+  exists: boolean;
+  state: NetworkDeviceState;
+  interfaces: string[];
+}
+
+export interface NetworkDeviceError {
+  code: NetworkErrorCode;
+  message: string;
+  device?: string;
+  command?: string;
+}
+
+export type MacAddress = string;
+
+export declare enum NetworkDeviceState {
+  UP = 'up',
+  DOWN = 'down',
+  UNKNOWN = 'unknown',
+}
+
+export declare enum NetworkErrorCode {
+  DEVICE_NOT_FOUND = 'DEVICE_NOT_FOUND',
+  DEVICE_ALREADY_EXISTS = 'DEVICE_ALREADY_EXISTS',
+  BRIDGE_NOT_FOUND = 'BRIDGE_NOT_FOUND',
+  BRIDGE_ALREADY_EXISTS = 'BRIDGE_ALREADY_EXISTS',
+  COMMAND_FAILED = 'COMMAND_FAILED',
+  INVALID_MAC_ADDRESS = 'INVALID_MAC_ADDRESS',
+  PERMISSION_DENIED = 'PERMISSION_DENIED',
+}
+
+export declare const QEMU_MAC_PREFIX: '52:54:00';
+export declare const MAX_TAP_NAME_LENGTH: 15;
+export declare const TAP_NAME_PREFIX: 'vnet-';
+
+// ===========================================================================
+// types/firewall.types
+// ===========================================================================
+
+export declare enum NftablesFamily {
+  BRIDGE = 'bridge',
+  INET = 'inet',
+  IP = 'ip',
+  IP6 = 'ip6',
+}
+
+export declare enum NftablesHookType {
+  PREROUTING = 'prerouting',
+  INPUT = 'input',
+  FORWARD = 'forward',
+  OUTPUT = 'output',
+  POSTROUTING = 'postrouting',
+}
+
+export declare enum NftablesChainPolicy {
+  ACCEPT = 'accept',
+  DROP = 'drop',
+}
+
+export declare enum NftablesErrorCode {
+  TABLE_NOT_FOUND = 'TABLE_NOT_FOUND',
+  TABLE_EXISTS = 'TABLE_EXISTS',
+  CHAIN_NOT_FOUND = 'CHAIN_NOT_FOUND',
+  CHAIN_EXISTS = 'CHAIN_EXISTS',
+  RULE_INVALID = 'RULE_INVALID',
+  COMMAND_FAILED = 'COMMAND_FAILED',
+  PERMISSION_DENIED = 'PERMISSION_DENIED',
+  INVALID_IP_ADDRESS = 'INVALID_IP_ADDRESS',
+  INVALID_SUBNET_MASK = 'INVALID_SUBNET_MASK',
+  INVALID_PORT_RANGE = 'INVALID_PORT_RANGE',
+  UNSUPPORTED_PROTOCOL = 'UNSUPPORTED_PROTOCOL',
+}
+
+export interface NftablesTableConfig {
+  name: string;
+  family: NftablesFamily;
+}
+
+export interface NftablesChainConfig {
+  name: string;
+  table: string;
+  family: NftablesFamily;
+  hook?: NftablesHookType;
+  priority?: number;
+  policy?: NftablesChainPolicy;
+}
+
+export interface NftablesRuleConfig {
+  chain: string;
+  table: string;
+  family: NftablesFamily;
+  expression: string;
+}
+
+export type NftablesRuleTokens = string[];
+
+export interface FirewallRuleTranslation {
+  expression: string;
+  priority: number;
+  ruleName: string;
+  success: boolean;
+  error?: string;
+}
+
+export interface VMFirewallConfig {
+  vmId: string;
+  tapDeviceName: string;
+  departmentRules: FirewallRuleInput[];
+  vmRules: FirewallRuleInput[];
+}
+
+/** A firewall rule as stored in the database. */
+export interface FirewallRuleInput {
+  id: string;
+  name: string;
+  description?: string | null;
+  action: 'ACCEPT' | 'DROP' | 'REJECT';
+  direction: 'IN' | 'OUT' | 'INOUT';
+  priority: number;
+  protocol: string;
+  srcPortStart?: number | null;
+  srcPortEnd?: number | null;
+  dstPortStart?: number | null;
+  dstPortEnd?: number | null;
+  srcIpAddr?: string | null;
+  srcIpMask?: string | null;
+  dstIpAddr?: string | null;
+  dstIpMask?: string | null;
+  connectionState?: ConnectionStateConfig | null;
+  overridesDept?: boolean;
+}
+
+export interface ConnectionStateConfig {
+  established?: boolean;
+  new?: boolean;
+  related?: boolean;
+  invalid?: boolean;
+}
+
+/** Shape of the plain `Error`s thrown by the nftables code (not a class). */
+export interface NftablesError extends Error {
+  code: NftablesErrorCode;
+  context?: { command?: string; args?: string[]; stderr?: string; exitCode?: number };
+}
+
+export interface ChainListResult {
+  chains: string[];
+  tableExists: boolean;
+}
+
+export interface FirewallApplyResult {
+  totalRules: number;
+  appliedRules: number;
+  failedRules: number;
+  chainName: string;
+  failures: Array<{ ruleName: string; error: string }>;
+}
+
+export declare const INFINIVIRT_TABLE_NAME: 'infinivirt';
+export declare const INFINIVIRT_TABLE_FAMILY: NftablesFamily.BRIDGE;
+export declare const DEFAULT_CHAIN_PRIORITY: 0;
+export declare const NFTABLES_COMMENT_PREFIX: 'infinivirt';
+export declare const SUPPORTED_PROTOCOLS: readonly ['tcp', 'udp', 'icmp', 'all'];
+export declare const CONNECTION_STATES: readonly ['established', 'new', 'related', 'invalid'];
+export declare const MAX_CHAIN_NAME_LENGTH: 31;
+export declare const VM_CHAIN_PREFIX: 'vm_';
+/** `'vm_'` + first 8 alphanumerics of `vmId`, lower-cased. */
+export declare function generateVMChainName(vmId: string): string;
+
+// ===========================================================================
+// types/storage.types
+// ===========================================================================
+
+export type ImageFormat = 'qcow2' | 'raw' | 'vmdk' | 'vdi' | 'vhdx';
+
+export declare enum StorageErrorCode {
+  IMAGE_NOT_FOUND = 'IMAGE_NOT_FOUND',
+  IMAGE_ALREADY_EXISTS = 'IMAGE_ALREADY_EXISTS',
+  SNAPSHOT_NOT_FOUND = 'SNAPSHOT_NOT_FOUND',
+  SNAPSHOT_ALREADY_EXISTS = 'SNAPSHOT_ALREADY_EXISTS',
+  INVALID_FORMAT = 'INVALID_FORMAT',
+  INVALID_SIZE = 'INVALID_SIZE',
+  IMAGE_IN_USE = 'IMAGE_IN_USE',
+  PERMISSION_DENIED = 'PERMISSION_DENIED',
+  COMMAND_FAILED = 'COMMAND_FAILED',
+  PARSE_ERROR = 'PARSE_ERROR',
+}
+
+export interface ImageInfo {
+  filename: string;
+  format: ImageFormat;
+  virtualSize: number;
+  actualSize: number;
+  clusterSize?: number;
+  encrypted?: boolean;
+  snapshots?: SnapshotInfo[];
+  backingFile?: string;
+}
+
+export interface SnapshotInfo {
+  id: string;
+  name: string;
+  vmSize: number;
+  date: string;
+  vmClock: string;
+}
+
+export interface ImageCheckResult {
+  errors: number;
+  leaks: number;
+  corruptions: number;
+  totalClusters: number;
+  allocatedClusters: number;
+}
+
+export interface CreateImageOptions {
+  path: string;
+  sizeGB: number;
+  format: ImageFormat;
+  clusterSize?: number;
+  preallocation?: 'off' | 'metadata' | 'falloc' | 'full';
+}
+
+export interface ConvertImageOptions {
+  sourcePath: string;
+  destPath: string;
+  destFormat: ImageFormat;
+  compress?: boolean;
+}
+
+export interface SnapshotCreateOptions {
+  imagePath: string;
+  name: string;
+  description?: string;
+}
+
+/** Error of the storage classes; `name` is `'StorageError'`. */
+export declare class StorageError extends Error {
+  readonly code: StorageErrorCode;
+  readonly path?: string;
+  readonly command?: string;
+  constructor(code: StorageErrorCode, message: string, path?: string, command?: string);
+  /** Plain `{ code, message, path, command }`. */
+  toInfo(): StorageErrorInfo;
+}
+
+export interface StorageErrorInfo {
+  code: StorageErrorCode;
+  message: string;
+  path?: string;
+  command?: string;
+}
+
+export declare function isValidImageFormat(format: string): format is ImageFormat;
+export declare const SUPPORTED_IMAGE_FORMATS: readonly ['qcow2', 'raw', 'vmdk', 'vdi', 'vhdx'];
+export declare const DEFAULT_CLUSTER_SIZE: 65536;
+export declare const MAX_SNAPSHOT_NAME_LENGTH: 64;
+
+// ===========================================================================
+// types/display.types
+// ===========================================================================
+
+export declare enum DisplayErrorCode {
+  INVALID_PORT = 'INVALID_PORT',
+  INVALID_PASSWORD = 'INVALID_PASSWORD',
+  INVALID_ADDRESS = 'INVALID_ADDRESS',
+  INVALID_DISPLAY_NUMBER = 'INVALID_DISPLAY_NUMBER',
+  PASSWORD_TOO_LONG = 'PASSWORD_TOO_LONG',
+  PORT_OUT_OF_RANGE = 'PORT_OUT_OF_RANGE',
+  CONFLICTING_OPTIONS = 'CONFLICTING_OPTIONS',
+  INVALID_COMPRESSION_MODE = 'INVALID_COMPRESSION_MODE',
+  INVALID_STREAMING_MODE = 'INVALID_STREAMING_MODE',
+  INVALID_GL_CONFIG = 'INVALID_GL_CONFIG',
+  RENDERNODE_NOT_FOUND = 'RENDERNODE_NOT_FOUND',
+}
+
+/** SPICE `image-compression` values (not exported at runtime by the original). */
+export type SpiceImageCompression = 'auto_glz' | 'auto_lz' | 'quic' | 'glz' | 'lz' | 'off';
+/** SPICE `jpeg-wan-compression` / `zlib-glz-wan-compression` values. */
+export type SpiceWanCompression = 'auto' | 'never' | 'always';
+/** SPICE `streaming-video` values. */
+export type SpiceStreamingMode = 'off' | 'all' | 'filter';
+/** SPICE `playback-compression` values. */
+export type SpicePlaybackCompression = 'on' | 'off';
+
+/** Input of `new SpiceConfig(options)`. */
+export interface SpiceConfigOptions {
+  port: number;
+  addr?: string;
+  password?: string;
+  disableTicketing?: boolean;
+  enableAgent?: boolean;
+  imageCompression?: SpiceImageCompression;
+  jpegWanCompression?: SpiceWanCompression;
+  zlibGlzWanCompression?: SpiceWanCompression;
+  streamingVideo?: SpiceStreamingMode;
+  playbackCompression?: SpicePlaybackCompression;
+  gl?: boolean;
+  rendernode?: string;
+  disableCopyPaste?: boolean;
+  disableAgentFileXfer?: boolean;
+  seamlessMigration?: boolean;
+  /**
+   * Infinivirt addition: path of a 0600 file holding the console password. QEMU reads it
+   * through `-object secret` + `password-secret=`, so the password never appears on the command line.
+   */
+  passwordSecretFile?: string;
+}
+
+/** Input of `new VncConfig(options)`. */
+export interface VncConfigOptions {
+  display: number;
+  addr?: string;
+  password?: boolean;
+  /**
+   * Infinivirt addition: path of a 0600 file holding the console password. QEMU reads it
+   * through `-object secret` + `password-secret=`, so the password never appears on the command line.
+   */
+  passwordSecretFile?: string;
+}
+
+export interface ValidationError {
+  code: DisplayErrorCode;
+  message: string;
+}
+
+export interface DisplayValidationResult {
+  valid: boolean;
+  errors: string[];
+  validationErrors: ValidationError[];
+}
+
+export interface DisplayCommandArgs {
+  args: string[];
+  vgaType: VgaType;
+}
+
+/** Error of the display configs; `name` is `'DisplayError'`. */
+export declare class DisplayError extends Error {
+  readonly code: DisplayErrorCode;
+  readonly context?: Record<string, unknown>;
+  constructor(code: DisplayErrorCode, message: string, context?: Record<string, unknown>);
+}
+
+export declare const VNC_BASE_PORT: 5900;
+export declare const VNC_MAX_PASSWORD_LENGTH: 8;
+export declare const SPICE_MIN_PORT: 5900;
+export declare const SPICE_MAX_PORT: 65535;
+export declare const DEFAULT_SPICE_ADDR: '0.0.0.0';
+export declare const DEFAULT_VNC_ADDR: '0.0.0.0';
+
+/**
+ * Infinivirt addition: writes `password` to a new 0600 file in `dir` (default
+ * `/var/run/infinivirt/secrets`) and resolves its path, for use as `passwordSecretFile`.
+ */
+export declare function writeDisplaySecretFile(password: string, dir?: string): Promise<string>;
+
+// ===========================================================================
+// types/sync.types
+// ===========================================================================
+
+/** Minimal database contract of `StateSync`, `EventHandler` and `HealthMonitor`. */
+export interface DatabaseAdapter {
+  findMachine(id: string): Promise<MachineRecord | null>;
+  updateMachineStatus(id: string, status: string): Promise<void>;
+  findRunningVMs(): Promise<RunningVMRecord[]>;
+  clearMachineConfiguration(machineId: string): Promise<void>;
+  clearVolatileMachineConfiguration(machineId: string): Promise<void>;
+}
+
+export interface MachineRecord {
+  id: string;
+  status: string;
+}
+
+export interface MachineConfigurationRecord {
+  qemuPid: number | null;
+  tapDeviceName: string | null;
+  qmpSocketPath: string | null;
+  guestAgentSocketPath: string | null;
+  infiniServiceSocketPath: string | null;
+}
+
+export interface RunningVMRecord {
+  id: string;
+  status: string;
+  MachineConfiguration: MachineConfigurationRecord | null;
+}
+
+export type DBVMStatus =
+  | 'building'
+  | 'running'
+  | 'off'
+  | 'suspended'
+  | 'paused'
+  | 'updating_hardware'
+  | 'powering_off_update'
+  | 'error';
+
+export interface StatusMapping {
+  qmpStatus: QMPVMStatus;
+  dbStatus: DBVMStatus;
+  timestamp: Date;
+}
+
+export interface SyncResult {
+  success: boolean;
+  vmId: string;
+  previousStatus: string;
+  newStatus: string;
+  timestamp: Date;
+  /** A `SyncErrorCode` value. */
+  error?: string;
+}
+
+export interface SyncError {
+  code: SyncErrorCode;
+  message: string;
+  vmId: string;
+  timestamp: Date;
+}
+
+export declare enum SyncErrorCode {
+  QMP_UNAVAILABLE = 'QMP_UNAVAILABLE',
+  DB_ERROR = 'DB_ERROR',
+  VM_NOT_FOUND = 'VM_NOT_FOUND',
+  INVALID_STATUS = 'INVALID_STATUS',
+}
+
+export interface HealthMonitorConfig {
+  checkIntervalMs: number;
+  enableCleanup: boolean;
+  pidfileDir?: string;
+  onCrashDetected?: (vmId: string) => Promise<void>;
+  onCleanupAlert?: (alert: CleanupAlertEvent) => Promise<void>;
+}
+
+export interface HealthCheckResult {
+  vmId: string;
+  pid: number | null;
+  isAlive: boolean;
+  status: string;
+  timestamp: Date;
+}
+
+export interface HealthCheckSummary {
+  totalChecked: number;
+  alive: number;
+  crashed: number;
+  errors: number;
+  timestamp: Date;
+  results: HealthCheckResult[];
+}
+
+export interface CrashEvent {
+  vmId: string;
+  pid: number;
+  lastKnownStatus: string;
+  detectedAt: Date;
+  cleanupPerformed: boolean;
+  cleanupResult?: CleanupResult;
+}
+
+export interface EventHandlerConfig {
+  enableLogging: boolean;
+  emitCustomEvents: boolean;
+}
+
+export interface VMEventData {
+  vmId: string;
+  event: QMPEventType;
+  previousStatus: string;
+  newStatus: string;
+  timestamp: Date;
+  qmpData?: unknown;
+}
+
+/** Kind of resource handled by the crash cleanup (no runtime export). */
+declare enum CleanupResourceType {
+  TAP_DEVICE = 'TAP_DEVICE',
+  FIREWALL_CHAIN = 'FIREWALL_CHAIN',
+  QMP_SOCKET = 'QMP_SOCKET',
+  PIDFILE = 'PIDFILE',
+  DB_CONFIGURATION = 'DB_CONFIGURATION',
+}
+
+/** State of one resource in the crash cleanup (no runtime export). */
+declare enum CleanupStatus {
+  PENDING = 'PENDING',
+  SUCCESS = 'SUCCESS',
+  FAILED = 'FAILED',
+  RETRYING = 'RETRYING',
+}
+export type { CleanupResourceType, CleanupStatus };
+
+export interface CleanupResourceState {
+  type: CleanupResourceType;
+  identifier: string;
+  status: CleanupStatus;
+  attempts: number;
+  lastError?: string;
+  lastAttemptAt?: Date;
+}
+
+export interface CleanupResult {
+  vmId: string;
+  totalResources: number;
+  successfulCleanups: number;
+  failedCleanups: number;
+  resources: CleanupResourceState[];
+  timestamp: Date;
+}
+
+export interface CleanupAlertEvent {
+  vmId: string;
+  failedResources: CleanupResourceState[];
+  timestamp: Date;
+  severity: 'warning' | 'error';
+}
+
+export declare const DEFAULT_HEALTH_CHECK_INTERVAL: 30000;
+export declare const DEFAULT_SYNC_TIMEOUT: 5000;
+export declare const MAX_SYNC_RETRIES: 3;
+export declare function isValidDBStatus(status: string): status is DBVMStatus;
+export declare function isValidQMPStatus(status: string): status is QMPVMStatus;
+
+// ===========================================================================
+// types/db.types
+// ===========================================================================
+
+export declare enum PrismaAdapterErrorCode {
+  MACHINE_NOT_FOUND = 'MACHINE_NOT_FOUND',
+  DB_CONNECTION_ERROR = 'DB_CONNECTION_ERROR',
+  UPDATE_FAILED = 'UPDATE_FAILED',
+  QUERY_FAILED = 'QUERY_FAILED',
+  INVALID_INPUT = 'INVALID_INPUT',
+  CONSTRAINT_VIOLATION = 'CONSTRAINT_VIOLATION',
+  VERSION_CONFLICT = 'VERSION_CONFLICT',
+}
+
+/** Error of `PrismaAdapter`; note the argument order (message first). `name` is `'PrismaAdapterError'`. */
+export declare class PrismaAdapterError extends Error {
+  readonly code: PrismaAdapterErrorCode;
+  readonly vmId?: string;
+  readonly details?: unknown;
+  constructor(message: string, code: PrismaAdapterErrorCode, vmId?: string, details?: unknown);
+}
+
+/** Partial update of a `MachineConfiguration` row; `null` clears a column. */
+export interface MachineConfigUpdate {
+  qmpSocketPath?: string | null;
+  qemuPid?: number | null;
+  tapDeviceName?: string | null;
+  graphicProtocol?: string | null;
+  graphicPort?: number | null;
+  graphicPassword?: string | null;
+  graphicHost?: string | null;
+  assignedGpuBus?: string | null;
+  bridge?: string | null;
+  machineType?: string | null;
+  cpuModel?: string | null;
+  diskBus?: string | null;
+  diskCacheMode?: string | null;
+  networkModel?: string | null;
+  networkQueues?: number | null;
+  memoryBalloon?: boolean | null;
+  diskPaths?: string[] | null;
+  uefiFirmware?: string | null;
+  hugepages?: boolean | null;
+  cpuPinning?: { cores: number[] } | null;
+  enableNumaCtlPinning?: boolean | null;
+  cpuPinningStrategy?: string | null;
+  tpmSocketPath?: string | null;
+  guestAgentSocketPath?: string | null;
+  infiniServiceSocketPath?: string | null;
+  virtioDriversIso?: string | null;
+  enableAudio?: boolean | null;
+  enableUsbTablet?: boolean | null;
+}
+
+export interface VMConfigRecord extends MachineRecord {
+  name: string;
+  internalName: string;
+  os: string;
+  cpuCores: number;
+  ramGB: number;
+  diskSizeGB: number;
+  gpuPciAddress: string | null;
+  configuration: ExtendedMachineConfigurationRecord | null;
+  firewallRuleSet: FirewallRuleSetRecord | null;
+  department: DepartmentRecord | null;
+  /** Optimistic-lock version. */
+  version: number;
+}
+
+export interface DepartmentRecord {
+  id: string;
+  name: string;
+  firewallRuleSet: FirewallRuleSetRecord | null;
+}
+
+export interface FirewallRuleSetRecord {
+  id: string;
+  name: string;
+  internalName: string;
+  priority: number;
+  isActive: boolean;
+  rules: FirewallRuleRecord[];
+}
+
+export interface FirewallRuleRecord {
+  id: string;
+  name: string;
+  description: string | null;
+  action: 'ACCEPT' | 'DROP' | 'REJECT';
+  direction: 'IN' | 'OUT' | 'INOUT';
+  priority: number;
+  protocol: string;
+  srcPortStart: number | null;
+  srcPortEnd: number | null;
+  dstPortStart: number | null;
+  dstPortEnd: number | null;
+  srcIpAddr: string | null;
+  srcIpMask: string | null;
+  dstIpAddr: string | null;
+  dstIpMask: string | null;
+  connectionState: ConnectionStateConfig | null;
+  overridesDept: boolean;
+}
+
+export interface ExtendedMachineConfigurationRecord extends MachineConfigurationRecord {
+  graphicProtocol: string | null;
+  graphicPort: number | null;
+  graphicPassword: string | null;
+  graphicHost: string | null;
+  assignedGpuBus: string | null;
+  bridge: string | null;
+  machineType: string | null;
+  cpuModel: string | null;
+  diskBus: string | null;
+  diskCacheMode: string | null;
+  networkModel: string | null;
+  networkQueues: number | null;
+  memoryBalloon: boolean | null;
+  diskPaths: string[] | null;
+  uefiFirmware: string | null;
+  hugepages: boolean | null;
+  cpuPinning: { cores: number[] } | null;
+  enableNumaCtlPinning: boolean | null;
+  cpuPinningStrategy: string | null;
+  tpmSocketPath: string | null;
+  guestAgentSocketPath: string | null;
+  infiniServiceSocketPath: string | null;
+  virtioDriversIso: string | null;
+  enableAudio: boolean | null;
+  enableUsbTablet: boolean | null;
+}
+
+export declare function isPrismaAdapterError(error: unknown): error is PrismaAdapterError;
+export declare const DEFAULT_DISK_PATH_PREFIX: '/var/lib/infinivirt/disks';
+export declare const DEFAULT_QMP_SOCKET_PATH_PREFIX: '/var/run/infinivirt';
+export declare const DEFAULT_DISK_FORMAT: 'qcow2';
+export declare const DEFAULT_DISK_EXTENSION: '.qcow2';
+
+// ===========================================================================
+// types/lifecycle.types
+// ===========================================================================
+
+export type DisplayProtocol = 'spice' | 'vnc';
+
+export interface DiskConfig {
+  sizeGB: number;
+  format?: 'qcow2' | 'raw';
+  bus?: string;
+  cache?: string;
+  discard?: boolean;
+}
+
+/** Input of `VMLifecycle.create()` / `Infinivirt.createVM()`. */
+export interface VMCreateConfig {
+  vmId: string;
+  name: string;
+  internalName: string;
+  os: string;
+  cpuCores: number;
+  ramGB: number;
+  disks: DiskConfig[];
+  bridge: string;
+  macAddress?: string;
+  displayType: DisplayProtocol;
+  displayPort: number;
+  displayPassword?: string;
+  displayAddr?: string;
+  gpuPciAddress?: string;
+  gpuRomfile?: string;
+  machineType?: string;
+  cpuModel?: string;
+  diskBus?: string;
+  diskCacheMode?: string;
+  networkModel?: string;
+  networkQueues?: number;
+  memoryBalloon?: boolean;
+  hugepages?: boolean;
+  uefiFirmware?: string;
+  isoPath?: string;
+  uuid?: string;
+  unattendedInstall?: UnattendedInstallConfig;
+  cpuPinning?: number[];
+  enableNumaCtlPinning?: boolean;
+  cpuPinningStrategy?: 'basic' | 'hybrid';
+  tpmSocketPath?: string;
+  guestAgentSocketPath?: string;
+  infiniServiceSocketPath?: string;
+  virtioDriversIso?: string;
+  enableAudio?: boolean;
+  enableUsbTablet?: boolean;
+}
+
+export interface VMCreateResult {
+  vmId: string;
+  tapDevice: string;
+  qmpSocketPath: string;
+  displayPort: number;
+  pid: number;
+  diskPaths: string[];
+  pidFilePath: string;
+  success: true;
+  installationIsoPath?: string;
+  installingOS?: boolean;
+}
+
+/** Accepted by `start()` but ignored. */
+export interface VMStartConfig {
+  waitForBoot?: boolean;
+  bootTimeout?: number;
+}
+
+/** Defaults: graceful true, timeout 30000 ms, force true. */
+export interface VMStopConfig {
+  graceful?: boolean;
+  timeout?: number;
+  force?: boolean;
+}
+
+export interface VMOperationResult {
+  success: boolean;
+  message: string;
+  error?: string;
+  vmId: string;
+  timestamp: Date;
+  forced?: boolean;
+}
+
+export interface VMStatusResult {
+  vmId: string;
+  status: string;
+  qmpStatus: string | null;
+  pid: number | null;
+  uptime: number | null;
+  processAlive: boolean;
+  consistent: boolean;
+  tapDevice: string | null;
+  qmpSocketPath: string | null;
+}
+
+export declare enum LifecycleErrorCode {
+  VM_NOT_FOUND = 'VM_NOT_FOUND',
+  ALREADY_RUNNING = 'ALREADY_RUNNING',
+  ALREADY_STOPPED = 'ALREADY_STOPPED',
+  CREATE_FAILED = 'CREATE_FAILED',
+  START_FAILED = 'START_FAILED',
+  STOP_FAILED = 'STOP_FAILED',
+  CLEANUP_FAILED = 'CLEANUP_FAILED',
+  TIMEOUT = 'TIMEOUT',
+  QMP_ERROR = 'QMP_ERROR',
+  DISK_ERROR = 'DISK_ERROR',
+  NETWORK_ERROR = 'NETWORK_ERROR',
+  FIREWALL_ERROR = 'FIREWALL_ERROR',
+  INVALID_CONFIG = 'INVALID_CONFIG',
+  PROCESS_ERROR = 'PROCESS_ERROR',
+  DATABASE_ERROR = 'DATABASE_ERROR',
+  INVALID_STATE = 'INVALID_STATE',
+  CONCURRENT_MODIFICATION = 'CONCURRENT_MODIFICATION',
+  RESOURCE_UNAVAILABLE = 'RESOURCE_UNAVAILABLE',
+}
+
+/** Error of the VM lifecycle; `name` is `'LifecycleError'`. */
+export declare class LifecycleError extends Error {
+  readonly code: LifecycleErrorCode;
+  readonly vmId?: string;
+  readonly context?: Record<string, unknown>;
+  constructor(code: LifecycleErrorCode, message: string, vmId?: string, context?: Record<string, unknown>);
+}
+
+export declare const DEFAULT_STOP_TIMEOUT: 30000;
+export declare const DEFAULT_BOOT_TIMEOUT: 60000;
+export declare const DEFAULT_QMP_CONNECT_TIMEOUT: 5000;
+export declare const DEFAULT_QMP_SOCKET_DIR: '/var/run/infinivirt';
+export declare const DEFAULT_DISK_DIR: '/var/lib/infinivirt/disks';
+export declare const DEFAULT_PIDFILE_DIR: '/var/run/infinivirt/pids';
+export declare const DEFAULT_NETWORK_MODEL: 'virtio-net-pci';
+export declare const DEFAULT_DISK_BUS: 'virtio';
+export declare const DEFAULT_DISK_CACHE: 'writeback';
+export declare const RESTART_DELAY_MS: 2000;
+export declare const PROCESS_EXIT_POLL_INTERVAL: 100;
+export declare const RUNTIME_DISK_SIZE_PLACEHOLDER_GB: 1;
+
+/** Input of `new Infinivirt(config)`. */
+export interface InfinivirtConfig {
+  /** A live Prisma client (structurally a `PrismaClientLike`). */
+  prismaClient: unknown;
+  eventManager?: EventManagerLike;
+  healthMonitorInterval?: number;
+  autoStartHealthMonitor?: boolean;
+  diskDir?: string;
+  qmpSocketDir?: string;
+  pidfileDir?: string;
+  /**
+   * Infinivirt addition: refuse (`DisplayError` INVALID_PASSWORD) instead of warning about a
+   * password-less SPICE/VNC console on a non-loopback address. Defaults to env `INFINIVIRT_STRICT_DISPLAY=1`.
+   */
+  strictDisplaySecurity?: boolean;
+}
+
+/** Backend event sink. */
+export interface EventManagerLike {
+  emitCRUD?: (resource: string, action: string, id: string, data?: unknown) => void;
+  emit?: (event: string, data: unknown) => void;
+}
+
+export interface ActiveVMResources {
+  tapDevice?: string;
+  createdAt: Date;
+  internalName: string;
+}
+
+export declare function isLifecycleError(error: unknown): error is LifecycleError;
+export declare function createLifecycleError(
+  code: LifecycleErrorCode,
+  message: string,
+  vmId?: string,
+  context?: Record<string, unknown>,
+): LifecycleError;
+
+// ===========================================================================
+// types/vm.types
+// ===========================================================================
+
+export type VMDisplayProtocol = DisplayProtocol;
+export type VMCreateConfigFromHub = VMCreateConfig;
+export type VMCreateResultFromHub = VMCreateResult;
+export type VMStartConfigFromHub = VMStartConfig;
+export type VMStopConfigFromHub = VMStopConfig;
+export type VMOperationResultFromHub = VMOperationResult;
+export type VMStatusResultFromHub = VMStatusResult;
+export type VMStatus = DBVMStatus;
+export type VMMachineOptions = MachineOptions;
+
+export interface VMInfo {
+  id: string;
+  name: string;
+  internalName: string;
+  os: string;
+  resources: VMResourceConfig;
+  status: VMStatus;
+  network?: VMNetworkInfo;
+  display?: VMDisplayInfo;
+  hardware?: VMHardwareConfig;
+  pid?: number | null;
+  qmpSocketPath?: string | null;
+  createdAt?: Date;
+  updatedAt?: Date;
+}
+
+export interface VMResourceConfig {
+  cpuCores: number;
+  ramGB: number;
+  diskSizeGB: number;
+}
+
+export interface VMNetworkInfo {
+  bridge: string;
+  macAddress?: string;
+  tapDevice?: string;
+}
+
+export interface VMDisplayInfo {
+  protocol: 'spice' | 'vnc';
+  port: number;
+  address?: string;
+  hasPassword?: boolean;
+}
+
+export interface VMHardwareConfig {
+  gpuPciAddress?: string;
+  gpuRomfile?: string;
+  iommuGroup?: number;
+}
+
+export declare enum VMOperation {
+  CREATE = 'CREATE',
+  START = 'START',
+  STOP = 'STOP',
+  RESTART = 'RESTART',
+  SUSPEND = 'SUSPEND',
+  RESUME = 'RESUME',
+  RESET = 'RESET',
+  DELETE = 'DELETE',
+}
+
+export declare enum VMOperationStatus {
+  PENDING = 'PENDING',
+  IN_PROGRESS = 'IN_PROGRESS',
+  SUCCESS = 'SUCCESS',
+  FAILED = 'FAILED',
+  TIMEOUT = 'TIMEOUT',
+}
+
+export interface VMOperationHistory {
+  id: string;
+  vmId: string;
+  operation: VMOperation;
+  status: VMOperationStatus;
+  startedAt: Date;
+  completedAt?: Date | null;
+  message?: string;
+  error?: string;
+  forced?: boolean;
+  context?: Record<string, unknown>;
+}
+
+export declare function isValidVMStatus(status: string): status is VMStatus;
+export declare function isValidVMOperation(operation: string): operation is VMOperation;
+export declare function isValidVMInfo(obj: unknown): obj is VMInfo;
+export declare const DEFAULT_VM_CPU_CORES: 2;
+export declare const DEFAULT_VM_RAM_GB: 4;
+export declare const DEFAULT_VM_DISK_SIZE_GB: 20;
+export declare const MIN_VM_CPU_CORES: 1;
+export declare const MAX_VM_CPU_CORES: 64;
+export declare const MIN_VM_RAM_GB: 1;
+export declare const MAX_VM_RAM_GB: 512;
+export declare const MIN_VM_DISK_SIZE_GB: 10;
+export declare const MAX_VM_DISK_SIZE_GB: 2048;
+
+// ===========================================================================
+// types/config.types
+// ===========================================================================
+
+export type ConfigMachineType = MachineType;
+export type ConfigDiskBus = DiskBus;
+export type ConfigCacheMode = CacheMode;
+export type ConfigDisplayType = DisplayType;
+export type ConfigVgaType = VgaType;
+export type ConfigBootDevice = BootDevice;
+export type ConfigMachineOptions = MachineOptions;
+export type ConfigDiskOptions = DiskOptions;
+export type ConfigNetworkOptions = NetworkOptions;
+export type ConfigSpiceOptions = SpiceOptions;
+export type ConfigVncOptions = VncOptions;
+export type ConfigQemuProcessOptions = QemuProcessOptions;
+export type ConfigSpiceConfigOptions = SpiceConfigOptions;
+export type ConfigVncConfigOptions = VncConfigOptions;
+export type ConfigTapDeviceConfig = TapDeviceConfig;
+export type ConfigBridgeConfig = BridgeConfig;
+export type ConfigCreateImageOptions = CreateImageOptions;
+export type ConfigConvertImageOptions = ConvertImageOptions;
+export type ConfigSnapshotCreateOptions = SnapshotCreateOptions;
+export type ConfigVMFirewallConfig = VMFirewallConfig;
+export type ConfigFirewallRuleInput = FirewallRuleInput;
+export type ConfigInfinivirtConfig = InfinivirtConfig;
+export type ConfigHealthMonitorConfig = HealthMonitorConfig;
+export type ConfigEventHandlerConfig = EventHandlerConfig;
+
+export type VMDisplayType = Exclude<DisplayType, 'none'>;
+export type NetworkModel = NetworkOptions['model'];
+export type StorageFormat = 'qcow2' | 'raw';
+
+export interface DisplayConfig {
+  type: VMDisplayType;
+  port: number;
+  address?: string;
+  password?: string;
+  passwordEnabled?: boolean;
+  disableTicketing?: boolean;
+  enableAgent?: boolean;
+}
+
+export interface NetworkConfig {
+  bridge: string;
+  macAddress?: string;
+  tapDevice?: string;
+  model?: NetworkModel;
+  queues?: number;
+  firewall?: FirewallConfig;
+}
+
+export interface FirewallConfig {
+  enabled: boolean;
+  departmentRules?: FirewallRuleInput[];
+  vmRules?: FirewallRuleInput[];
+}
+
+export interface StorageConfig {
+  path: string;
+  format?: StorageFormat;
+  sizeGB: number;
+  bus?: DiskBus;
+  cache?: CacheMode;
+  discard?: boolean;
+  preallocation?: 'off' | 'metadata' | 'falloc' | 'full';
+  backingFile?: string;
+}
+
+export interface QemuConfig {
+  machine?: QemuMachineConfig;
+  cpu?: QemuCpuConfig;
+  memory?: QemuMemoryConfig;
+  boot?: QemuBootConfig;
+  process?: QemuProcessConfig;
+}
+
+export interface QemuMachineConfig {
+  type?: MachineType;
+  accel?: string;
+  kernelIrqchip?: string;
+}
+
+export interface QemuCpuConfig {
+  model?: string;
+  cores: number;
+  sockets?: number;
+  threads?: number;
+}
+
+export interface QemuMemoryConfig {
+  sizeGB: number;
+}
+
+export interface QemuBootConfig {
+  order?: BootDevice;
+  menu?: boolean;
+  isoPath?: string;
+}
+
+export interface QemuProcessConfig {
+  daemonize?: boolean;
+  pidfile?: string;
+  qmpSocket?: string;
+  uuid?: string;
+}
+
+export interface VMCompleteConfig {
+  vm: VMIdentityConfig;
+  resources?: VMResourcesConfig;
+  display?: DisplayConfig;
+  network?: NetworkConfig;
+  storage?: StorageConfig;
+  qemu?: QemuConfig;
+  hardware?: VMHardwarePassthroughConfig;
+}
+
+export interface VMIdentityConfig {
+  id: string;
+  name: string;
+  internalName: string;
+  os?: string;
+}
+
+export interface VMResourcesConfig {
+  cpuCores: number;
+  ramGB: number;
+  diskSizeGB: number;
+}
+
+export interface VMHardwarePassthroughConfig {
+  gpuPciAddress?: string;
+  gpuAudioPciAddress?: string;
+  gpuRomfile?: string;
+  usbDevices?: USBDeviceConfig[];
+  pciDevices?: PCIDeviceConfig[];
+}
+
+export interface USBDeviceConfig {
+  vendorId: string;
+  productId: string;
+}
+
+export interface PCIDeviceConfig {
+  address: string;
+  romfile?: string;
+}
+
+export interface ConfigValidationResult {
+  valid: boolean;
+  errors: ConfigValidationError[];
+  warnings: ConfigValidationWarning[];
+}
+
+export interface ConfigValidationError {
+  field: string;
+  code: string;
+  message: string;
+}
+
+export interface ConfigValidationWarning {
+  field: string;
+  code: string;
+  message: string;
+}
+
+/** Default values and limits (a plain nested object at runtime). */
+export declare const ConfigDefaults: {
+  readonly display: {
+    readonly spicePort: 5900;
+    readonly vncDisplay: 0;
+    readonly address: '0.0.0.0';
+    readonly enableAgent: true;
+  };
+  readonly network: {
+    readonly bridge: 'virbr0';
+    readonly model: 'virtio-net-pci';
+  };
+  readonly storage: {
+    readonly format: 'qcow2';
+    readonly bus: 'virtio';
+    readonly cache: 'writeback';
+    readonly sizeGB: 20;
+  };
+  readonly qemu: {
+    readonly machineType: 'q35';
+    readonly cpuModel: 'host';
+    readonly cpuCores: 2;
+    readonly ramGB: 4;
+  };
+  readonly limits: {
+    readonly minCpuCores: 1;
+    readonly maxCpuCores: 64;
+    readonly minRamGB: 1;
+    readonly maxRamGB: 512;
+    readonly minDiskSizeGB: 10;
+    readonly maxDiskSizeGB: 2048;
+    readonly minSpicePort: 5900;
+    readonly maxSpicePort: 65535;
+    readonly maxVncDisplay: 99;
+  };
+};
+
+export declare function isValidDisplayConfig(obj: unknown): obj is DisplayConfig;
+export declare function isValidNetworkConfig(obj: unknown): obj is NetworkConfig;
+export declare function isValidStorageConfig(obj: unknown): obj is StorageConfig;
+export declare function isValidVMCompleteConfig(obj: unknown): obj is VMCompleteConfig;
+export declare function isValidGpuPassthroughConfig(obj: unknown): obj is VMHardwarePassthroughConfig;
+
+// ===========================================================================
+// unattended/*
+// ===========================================================================
+
+export interface UnattendedInstallerOptions {
+  /** Directory of the backend's unattended managers; else env `INFINIBAY_BACKEND_SERVICES_PATH`. */
+  backendServicesPath?: string;
+  monitorConfig?: Partial<MonitorConfig>;
+}
+
+/** Generates the install ISO through the backend managers, mounts it and monitors the install. */
+export declare class UnattendedInstaller {
+  constructor(config: UnattendedInstallConfig, options?: UnattendedInstallerOptions);
+  /** Resolves the path of the generated ISO. */
+  generateInstallationISO(): Promise<string>;
+  mountInstallationMedia(builder: QemuCommandBuilder, isoPath: string): void;
+  monitorInstallation(qmpClient: QMPClient, isoPath: string): Promise<InstallationResult>;
+  cleanupInstallationMedia(qmpClient: QMPClient, isoPath: string): Promise<void>;
+  getConfig(): UnattendedInstallConfig;
+}
+
+/**
+ * Watches QMP events during an OS install. Emits `progress` (`InstallationProgress`),
+ * `timeout-check`, `complete` (`InstallationResult`) and `error`.
+ */
+export declare class InstallationMonitor extends EventEmitter {
+  constructor(qmpClient: QMPClient, config?: Partial<MonitorConfig>);
+  start(): Promise<InstallationResult>;
+  stop(): void;
+  isRunning(): boolean;
+  getCurrentPhase(): InstallationPhase;
+  getPhases(): InstallationProgress[];
+  getElapsedTime(): number;
+}
+
+// ===========================================================================
+// types/unattended.types
+// ===========================================================================
+
+export type OSType = 'windows10' | 'windows11' | 'ubuntu' | 'fedora';
+export type InstallationPhase =
+  | 'generating_iso'
+  | 'mounting_media'
+  | 'installing'
+  | 'completing'
+  | 'cleanup'
+  | 'completed'
+  | 'failed';
+export type InstallCommandType = Record<string, string> | string[];
+
+export interface UnattendedApplication {
+  id: string;
+  name: string;
+  description?: string | null;
+  version?: string | null;
+  url?: string | null;
+  icon?: string | null;
+  os: string[];
+  installCommand: InstallCommandType;
+  parameters: Record<string, unknown>;
+}
+
+export type ScriptShell = 'POWERSHELL' | 'CMD' | 'BASH' | 'SH';
+
+export interface UnattendedScript {
+  id: string;
+  name: string;
+  fileName: string;
+  shell: ScriptShell;
+  description?: string | null;
+  category?: string | null;
+  tags?: string[];
+}
+
+export interface ScriptExecutionConfig {
+  script: UnattendedScript;
+  inputValues: Record<string, unknown>;
+  executionId: string;
+}
+
+export interface UnattendedInstallConfig {
+  vmId: string;
+  os: OSType;
+  username: string;
+  password: string;
+  productKey?: string;
+  applications?: UnattendedApplication[];
+  scripts?: ScriptExecutionConfig[];
+  locale?: string;
+  timezone?: string;
+  hostname?: string;
+}
+
+export interface MonitorConfig {
+  timeout: number;
+  maxResets: number;
+  checkInterval: number;
+}
+
+export interface InstallationProgress {
+  phase: InstallationPhase;
+  message: string;
+  timestamp: Date;
+  error?: Error;
+}
+
+export interface InstallationResult {
+  success: boolean;
+  isoPath: string;
+  duration: number;
+  phases: InstallationProgress[];
+  error?: Error;
+}
+
+export declare enum UnattendedErrorCode {
+  INVALID_CONFIG = 'INVALID_CONFIG',
+  ISO_GENERATION_FAILED = 'ISO_GENERATION_FAILED',
+  MOUNT_FAILED = 'MOUNT_FAILED',
+  INSTALLATION_TIMEOUT = 'INSTALLATION_TIMEOUT',
+  INSTALLATION_RESET_LIMIT_EXCEEDED = 'INSTALLATION_RESET_LIMIT_EXCEEDED',
+  INSTALLATION_FAILED = 'INSTALLATION_FAILED',
+  CLEANUP_FAILED = 'CLEANUP_FAILED',
+  UNSUPPORTED_OS = 'UNSUPPORTED_OS',
+  MANAGER_NOT_FOUND = 'MANAGER_NOT_FOUND',
+  QMP_ERROR = 'QMP_ERROR',
+  MONITORING_ERROR = 'MONITORING_ERROR',
+}
+
+/** Error of the unattended-install code; `name` is `'UnattendedError'`. */
+export declare class UnattendedError extends Error {
+  readonly code: UnattendedErrorCode;
+  readonly cause?: Error;
+  readonly vmId?: string;
+  readonly context?: Record<string, unknown>;
+  constructor(
+    code: UnattendedErrorCode,
+    message: string,
+    cause?: Error,
+    vmId?: string,
+    context?: Record<string, unknown>,
+  );
+}
+
+export declare const DEFAULT_INSTALLATION_TIMEOUT: number;
+export declare const CDROM_DEVICE_NAME: 'ide1-cd0';
+export declare const ISO_BOOT_ORDER: BootDevice[];
+export declare const DEFAULT_MAX_RESETS: 5;
+export declare const DEFAULT_CHECK_INTERVAL: 5000;
+export declare const DEFAULT_LOCALE: 'en_US';
+export declare const DEFAULT_TIMEZONE: 'UTC';
+export declare function isValidOSType(os: string): os is OSType;
+export declare function isValidInstallationPhase(phase: string): phase is InstallationPhase;
+export declare function isValidInstallConfig(config: unknown): config is UnattendedInstallConfig;
+export declare function isUnattendedError(error: unknown): error is UnattendedError;
+export declare function createUnattendedError(
+  code: UnattendedErrorCode,
+  message: string,
+  cause?: Error,
+  vmId?: string,
+  context?: Record<string, unknown>,
+): UnattendedError;
+
+// ===========================================================================
+// system/CgroupsManager
+// ===========================================================================
+
+/** cgroups v2 cpuset pinning of a QEMU PID. */
+export declare class CgroupsManager {
+  constructor();
+  /** Best effort; never rejects. */
+  applyCpuPinning(pid: number, cores: number[]): Promise<void>;
+  /** Resolves the number of empty scopes removed. */
+  cleanupEmptyScopes(): Promise<number>;
+  getHostCpuCount(): Promise<number>;
+  validateCores(cores: number[]): Promise<void>;
+}
+
+// ===========================================================================
+// utils/*
+// ===========================================================================
+
+/** Logger on the `debug` namespace `infinivirt:<module>`; `(level, message)` logs to `infinivirt:<module>:<level>`. */
+export declare class Debugger {
+  constructor(module: string);
+  log(...args: string[]): void;
+}
+
+/** Runs a command without a shell; resolves stdout on exit code 0. */
+export declare class CommandExecutor {
+  constructor();
+  execute(command: string, args: string[]): Promise<string>;
+}

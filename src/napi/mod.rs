@@ -1,0 +1,7 @@
+//! napi bindings: conversion only. Each file mirrors one core module; errors cross in
+//! `error.rs`.
+
+mod builder;
+mod display;
+mod error;
+mod misc;
