@@ -364,7 +364,7 @@ fn property_no_input_adds_an_option() {
             let mut x = b();
             x.set_process_options(&p);
             let parts = qemu_split(&x.build()[1]);
-            assert_eq!(parts, [input.clone()], "{ctx}");
+            assert_eq!(parts, std::slice::from_ref(&input), "{ctx}");
         }
 
         // Identifiers: never accepted with a separator in them.
