@@ -1,3 +1,5 @@
-//! The QMP client.
+//! The QMP client: wire format, shared per-socket connections, events.
 
+pub mod client;
 pub mod error;
+pub mod wire;
