@@ -3,6 +3,8 @@
 pub mod builder;
 pub mod error;
 pub mod options;
+pub mod pid;
+pub mod process;
 pub mod pci;
 pub mod presets;
 pub mod value;
