@@ -9,11 +9,15 @@ const guards = require('./lib/guards')
 const utils = require('./lib/utils')
 const { QemuCommandBuilder } = require('./lib/builder')
 const { SpiceConfig, VncConfig, writeDisplaySecretFile } = require('./lib/display')
+const { QemuProcess } = require('./lib/process')
+const { QMPClient } = require('./lib/qmp')
 
 const C = native.specConstants()
 
 module.exports = {
   QemuCommandBuilder,
+  QemuProcess,
+  QMPClient,
   MacAddressGenerator: utils.MacAddressGenerator,
   SpiceConfig,
   VncConfig,

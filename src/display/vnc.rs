@@ -65,7 +65,7 @@ impl VncConfig {
     /// `-object secret,…` first and `password-secret=` instead of `password=on`.
     pub fn generate_args(&self) -> DisplayCommandArgs {
         let mut args = Vec::new();
-        let mut vnc = format!("{}:{}", self.addr, self.display);
+        let mut vnc = format!("{}:{}", vnc_host(&self.addr), self.display);
         if let Some(file) = &self.password_secret_file {
             args.extend(super::secret_object_args(VNC_SECRET_ID, file));
             vnc.push_str(&format!(",password-secret={VNC_SECRET_ID}"));
@@ -90,6 +90,16 @@ impl VncConfig {
 
     pub fn has_password(&self) -> bool {
         self.password || self.password_secret_file.is_some()
+    }
+}
+
+/// The host part of `-vnc <host>:<display>`: IPv6 addresses need brackets there, or
+/// QEMU would read their last group as the display number.
+pub fn vnc_host(addr: &str) -> String {
+    if addr.contains(':') {
+        format!("[{addr}]")
+    } else {
+        addr.to_string()
     }
 }
 
@@ -149,6 +159,12 @@ mod tests {
         assert_eq!(VncConfig::new(disp(1.5)).unwrap_err().to_string(), "VNC configuration validation failed: Display number must be an integer");
         let e = VncConfig::new(VncConfigOptions { addr: Some(String::new()), ..disp(1.0) }).unwrap_err();
         assert_eq!((e.code(), e.to_string().as_str()), ("INVALID_ADDRESS", "VNC configuration validation failed: Address cannot be empty"));
+    }
+
+    #[test]
+    fn ipv6_hosts_are_bracketed() {
+        let c = VncConfig::new(VncConfigOptions { addr: Some("::1".into()), ..disp(1.0) }).unwrap();
+        assert_eq!(c.generate_args().args[1], "[::1]:1");
     }
 
     #[test]

@@ -5,3 +5,5 @@ mod builder;
 mod display;
 mod error;
 mod misc;
+mod process;
+mod qmp;

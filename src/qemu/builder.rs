@@ -309,7 +309,7 @@ impl QemuCommandBuilder {
             return Err(unsafe_display(Console::Spice, DisplayErrorCode::INVALID_PASSWORD, "password", "must not contain control characters".into()));
         }
         let secret = match &o.password_secret_file {
-            Some(f) if password.is_none() => Some(opt_path("SPICE password secret file", f)?),
+            Some(f) if password.is_none() => Some(secret_path(Console::Spice, f)?),
             _ => None,
         };
         self.check_console(Console::Spice, &o.addr, password.is_none() && secret.is_none())?;
@@ -354,9 +354,9 @@ impl QemuCommandBuilder {
         if let Some(p) = address_problem(&o.addr) {
             return Err(unsafe_display(Console::Vnc, DisplayErrorCode::INVALID_ADDRESS, "address", p));
         }
-        let secret = o.password_secret_file.as_deref().map(|f| opt_path("VNC password secret file", f)).transpose()?;
+        let secret = o.password_secret_file.as_deref().map(|f| secret_path(Console::Vnc, f)).transpose()?;
         self.check_console(Console::Vnc, &o.addr, !o.password && secret.is_none())?;
-        let mut v = format!("{}:{display}", o.addr);
+        let mut v = format!("{}:{display}", crate::display::vnc::vnc_host(&o.addr));
         if let Some(f) = &secret {
             self.args.extend(secret_object_args(crate::display::vnc::VNC_SECRET_ID, f));
             v.push_str(&format!(",password-secret={}", crate::display::vnc::VNC_SECRET_ID));
@@ -551,10 +551,8 @@ impl QemuCommandBuilder {
 
     /// One verbatim argv element (no shell is involved, so it cannot split).
     pub fn add_raw_arg(&mut self, arg: &str) -> Result<&mut Self, QemuError> {
-        if arg.contains('\0') {
-            return Err(LifecycleError::InvalidArgument { field: "raw argument".into(), reason: "must not contain a NUL byte".into() }.into());
-        }
-        Ok(self.push([arg.to_string()]))
+        let a = raw_path("raw argument", arg)?;
+        Ok(self.push([a]))
     }
 
     /// Enables pinning only for a real strategy and a positive vCPU count; otherwise
@@ -607,6 +605,14 @@ impl QemuCommandBuilder {
     pub fn args(&self) -> &[String] {
         &self.args
     }
+}
+
+/// A password file path for `-object secret` (escaped later, where it is rendered).
+fn secret_path(console: Console, f: &str) -> Result<String, QemuError> {
+    if f.is_empty() || f.chars().any(char::is_control) {
+        return Err(unsafe_display(console, DisplayErrorCode::INVALID_PASSWORD, "passwordSecretFile", "must be a non-empty path without control characters".into()));
+    }
+    Ok(f.to_string())
 }
 
 fn unsafe_display(console: Console, code: DisplayErrorCode, field: &'static str, reason: String) -> QemuError {

@@ -59,7 +59,19 @@ const SLOW_COMMANDS: [(&str, u64); 6] = [
     ("blockdev-snapshot-delete-internal-sync", 600_000),
 ];
 
+/// Longest deadline or delay accepted from a caller (one day).
+const MAX_MS: f64 = 86_400_000.0;
+
 impl QmpOptions {
+    /// A millisecond option from JS: finite, ≥ 0 and at most a day.
+    pub fn millis(field: &str, v: f64) -> Result<Duration, QmpError> {
+        if v.is_finite() && (0.0..=MAX_MS).contains(&v) {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // range-checked above
+            return Ok(Duration::from_millis(v as u64));
+        }
+        Err(QmpError::InvalidOption { field: field.to_string(), reason: format!("must be a number of milliseconds between 0 and {MAX_MS}, got {v}") })
+    }
+
     /// The deadline for `command`: an explicit override, else the built-in table for
     /// slow commands (never shorter than `command_timeout`), else `command_timeout`.
     pub fn timeout_for(&self, command: &str) -> Duration {

@@ -15,6 +15,7 @@ code_enum! {
         QMP_COMMAND_ERROR = "QMP_COMMAND_ERROR",
         QMP_CONNECTION_CLOSED = "QMP_CONNECTION_CLOSED",
         QMP_PROTOCOL_ERROR = "QMP_PROTOCOL_ERROR",
+        QMP_INVALID_OPTION = "QMP_INVALID_OPTION",
     }
 }
 
@@ -38,6 +39,8 @@ pub enum QmpError {
     Closed { reason: &'static str },
     #[error("QMP protocol error: {message}")]
     Protocol { message: String },
+    #[error("Invalid QMP client option {field}: {reason}")]
+    InvalidOption { field: String, reason: String },
 }
 
 impl QmpError {
@@ -55,6 +58,7 @@ impl ErrorShape for QmpError {
             QmpError::Command { .. } => QmpErrorCode::QMP_COMMAND_ERROR,
             QmpError::Closed { .. } => QmpErrorCode::QMP_CONNECTION_CLOSED,
             QmpError::Protocol { .. } => QmpErrorCode::QMP_PROTOCOL_ERROR,
+            QmpError::InvalidOption { .. } => QmpErrorCode::QMP_INVALID_OPTION,
         }
         .as_str()
     }
