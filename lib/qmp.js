@@ -26,18 +26,22 @@ class QMPClient extends EventEmitter {
   }
 
   _notice (json) {
-    // A throwing listener must not break the connection (spec §4.1): log and go on.
+    const n = JSON.parse(json)
+    if (n.type === 'event') {
+      const ev = n.event
+      this._safeEmit(ev.event, ev.data, ev.timestamp)
+      this._safeEmit('event', ev)
+    } else {
+      this._safeEmit(n.type)
+    }
+  }
+
+  // A throwing listener must not break the connection (spec §4.1): log and go on.
+  _safeEmit (...args) {
     try {
-      const n = JSON.parse(json)
-      if (n.type === 'event') {
-        const ev = n.event
-        this.emit(ev.event, ev.data, ev.timestamp)
-        this.emit('event', ev)
-      } else {
-        this.emit(n.type)
-      }
+      this.emit(...args)
     } catch (e) {
-      log.log('error', `listener failed: ${e && e.message}`)
+      log.log('error', `'${args[0]}' listener failed: ${e && e.message}`)
     }
   }
 
