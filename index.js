@@ -122,5 +122,6 @@ module.exports = {
   Debugger: utils.Debugger,
   CommandExecutor: utils.CommandExecutor,
   // Infinivirt additions (see COMPATIBILITY.md).
-  writeDisplaySecretFile
+  writeDisplaySecretFile,
+  detectAccelerator: () => native.detectAccelerator()
 }

@@ -82,3 +82,23 @@ pub async fn exec_host(command: String, args: Vec<String>) -> napi::Result<Strin
 pub fn rom_inside_allowed_dir(romfile: String) -> bool {
     pci::rom_inside_allowed_dir(&romfile).is_some()
 }
+
+#[napi(object)]
+pub struct JsAccelerator {
+    /// `'kvm'` or `'tcg'`.
+    pub accel: String,
+    /// `'host'` with KVM, `'max'` with TCG (never `host` without KVM).
+    pub cpu_model: String,
+    pub reason: String,
+}
+
+/// Which accelerator QEMU can really use on this host (an Infinivirt addition).
+#[napi]
+pub fn detect_accelerator() -> JsAccelerator {
+    let c = crate::qemu::accel::detect();
+    JsAccelerator {
+        accel: c.accel.as_str().to_string(),
+        cpu_model: crate::qemu::accel::cpu_model_for(c.accel).to_string(),
+        reason: c.reason,
+    }
+}

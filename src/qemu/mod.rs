@@ -1,5 +1,6 @@
 //! QEMU command lines: typed options, value escaping, the builder and driver presets.
 
+pub mod accel;
 pub mod builder;
 pub mod error;
 pub mod options;
