@@ -89,7 +89,11 @@ export declare class QemuCommandBuilder {
 // ===========================================================================
 
 /** Spawns, stops and kills one QEMU process and tracks its PID. */
-export declare class QemuProcess {
+/**
+ * One QEMU process. Emits `'exit'` with `{ vmId, pid }` the moment the adopted QEMU
+ * exits (an Infinivirt addition; the event never keeps Node alive on its own).
+ */
+export declare class QemuProcess extends EventEmitter {
   constructor(vmId: string, commandBuilder: QemuCommandBuilder);
   setQmpSocketPath(path: string): void;
   setPidFilePath(path: string): void;
@@ -102,6 +106,10 @@ export declare class QemuProcess {
   isCpuPinningApplied(): boolean;
   getPinnedCores(): number[];
   getNumaNodes(): number[];
+  /** Re-adopts a running QEMU from the pidfile after a manager restart; false when none of ours runs. */
+  attach(): Promise<boolean>;
+  /** Resolves when the adopted QEMU has exited (immediately if none). */
+  waitForExit(): Promise<void>;
 }
 
 // ===========================================================================
@@ -134,6 +142,23 @@ export declare class QMPClient extends EventEmitter {
   /** Sets the balloon target, in bytes. */
   balloon(value: number): Promise<void>;
   queryBalloon(): Promise<QMPBalloonInfo>;
+  // Infinivirt additions.
+  queryVnc(): Promise<QMPVncInfo>;
+  querySpice(): Promise<QMPSpiceInfo>;
+  queryMemorySizeSummary(): Promise<QMPMemorySizeInfo>;
+  /** Writes a PNG screenshot of the primary display to `filename` (on the QEMU host). */
+  screendump(filename: string, options?: { device?: string; head?: number }): Promise<void>;
+  /** Sets a SPICE/VNC console password over QMP (never on a command line). */
+  setPassword(protocol: 'spice' | 'vnc', password: string, options?: { connected?: 'keep' | 'disconnect' | 'fail' }): Promise<void>;
+  /** Inserts `filename` into removable drive `device` (QMP `blockdev-change-medium`, by qdev id). */
+  blockdevChangeMedium(device: string, filename: string, format?: string): Promise<void>;
+  /** HMP passthrough: returns the monitor's text output. */
+  humanMonitorCommand(commandLine: string): Promise<string>;
+  /** Internal snapshot of a running VM's drive. */
+  blockdevSnapshotInternalSync(device: string, name: string): Promise<void>;
+  blockdevSnapshotDeleteInternalSync(device: string, name: string): Promise<void>;
+  /** Live resize of a drive, `size` in bytes. */
+  blockResize(device: string, size: number): Promise<void>;
 }
 
 // ===========================================================================
@@ -847,6 +872,8 @@ export interface QMPClientOptions {
   reconnect?: boolean;
   reconnectDelay?: number;
   maxReconnectAttempts?: number;
+  /** Per-command deadlines in ms, overriding `commandTimeout` (an Infinivirt addition). */
+  commandTimeouts?: Record<string, number>;
 }
 
 export interface QMPSocketOptions {
@@ -1235,6 +1262,17 @@ export declare const DEFAULT_VNC_ADDR: '0.0.0.0';
  * `/var/run/infinivirt/secrets`) and resolves its path, for use as `passwordSecretFile`.
  */
 export declare function writeDisplaySecretFile(password: string, dir?: string): Promise<string>;
+
+/** What `detectAccelerator()` found. */
+export interface AcceleratorInfo {
+  accel: 'kvm' | 'tcg';
+  /** `'host'` with KVM, `'max'` with TCG (never `host` without KVM). */
+  cpuModel: 'host' | 'max';
+  reason: string;
+}
+
+/** KVM only when it really works (vmx/svm, no PVM, /dev/kvm opens), else TCG (an Infinivirt addition). */
+export declare function detectAccelerator(): AcceleratorInfo;
 
 // ===========================================================================
 // types/sync.types

@@ -22,7 +22,6 @@ class QMPClient extends EventEmitter {
         if (me) me._notice(json)
       }))
     })
-    this.socketPath = socketPath
   }
 
   _notice (json) {
