@@ -1,6 +1,8 @@
 //! Per-VM nftables firewall: rule model, translation and atomic apply.
 
 pub mod error;
+pub mod rule;
+pub mod translate;
 
 pub const INFINIVIRT_TABLE_NAME: &str = "infinivirt";
 pub const DEFAULT_CHAIN_PRIORITY: i32 = 0;
