@@ -5,6 +5,7 @@
 //! cannot grow the manager's memory without bound.
 
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -28,6 +29,27 @@ pub struct HostCommand {
     timeout: Option<Duration>,
     output_cap: usize,
     stdin: Option<Vec<u8>>,
+    /// Sees each chunk of stdout as it arrives (progress reports of long runs).
+    stdout_observer: Option<OutputObserver>,
+}
+
+/// A callback that sees stdout chunks while the command runs. The captured output
+/// (and its cap) is unchanged by observing it.
+#[derive(Clone)]
+pub struct OutputObserver(Arc<ObserverFn>);
+
+type ObserverFn = dyn Fn(&[u8]) + Send + Sync;
+
+impl OutputObserver {
+    pub fn new(f: impl Fn(&[u8]) + Send + Sync + 'static) -> Self {
+        OutputObserver(Arc::new(f))
+    }
+}
+
+impl std::fmt::Debug for OutputObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OutputObserver")
+    }
 }
 
 /// What a successful (exit 0) command produced.
@@ -167,6 +189,7 @@ impl HostCommand {
             timeout: Some(DEFAULT_TIMEOUT),
             output_cap: DEFAULT_OUTPUT_CAP,
             stdin: None,
+            stdout_observer: None,
         }
     }
 
@@ -198,6 +221,12 @@ impl HostCommand {
     /// Bytes written to the child's stdin (then closed), e.g. an `nft -f -` batch.
     pub fn stdin(mut self, data: Vec<u8>) -> Self {
         self.stdin = Some(data);
+        self
+    }
+
+    /// Calls `observer` with each stdout chunk as it is read.
+    pub fn observe_stdout(mut self, observer: OutputObserver) -> Self {
+        self.stdout_observer = Some(observer);
         self
     }
 
@@ -247,8 +276,9 @@ impl HostCommand {
         }
 
         let cap = self.output_cap;
-        let out = child.stdout.take().map(|s| tokio::spawn(read_capped(s, cap)));
-        let err = child.stderr.take().map(|s| tokio::spawn(read_capped(s, cap)));
+        let observer = self.stdout_observer.clone();
+        let out = child.stdout.take().map(|s| tokio::spawn(read_capped(s, cap, observer)));
+        let err = child.stderr.take().map(|s| tokio::spawn(read_capped(s, cap, None)));
 
         let status = match self.timeout {
             None => child.wait().await,
@@ -301,8 +331,9 @@ async fn join(h: Option<tokio::task::JoinHandle<(String, bool)>>) -> (String, bo
     }
 }
 
-/// Reads a stream to the end, keeping at most `cap` bytes (the rest is drained).
-async fn read_capped<R: AsyncRead + Unpin>(mut r: R, cap: usize) -> (String, bool) {
+/// Reads a stream to the end, keeping at most `cap` bytes (the rest is drained) and
+/// showing every chunk to `observer`.
+async fn read_capped<R: AsyncRead + Unpin>(mut r: R, cap: usize, observer: Option<OutputObserver>) -> (String, bool) {
     let mut kept = Vec::new();
     let mut buf = [0u8; 8192];
     let mut truncated = false;
@@ -310,6 +341,9 @@ async fn read_capped<R: AsyncRead + Unpin>(mut r: R, cap: usize) -> (String, boo
         match r.read(&mut buf).await {
             Ok(0) | Err(_) => break,
             Ok(n) => {
+                if let Some(o) = &observer {
+                    (o.0)(&buf[..n]);
+                }
                 let room = cap.saturating_sub(kept.len());
                 if n > room {
                     truncated = true;
@@ -398,6 +432,22 @@ mod tests {
     fn nul_in_argument_is_rejected() {
         let e = rt().block_on(HostCommand::new("echo").arg("a\0b").run()).unwrap_err();
         assert!(matches!(e, ExecError::InvalidArgument { .. }));
+    }
+
+    #[test]
+    fn stdout_can_be_observed_while_captured() {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let s = seen.clone();
+        let out = rt()
+            .block_on(
+                HostCommand::new("sh")
+                    .args(["-c", "printf 'a\\r'; sleep 0.1; printf 'b\\r'"])
+                    .observe_stdout(OutputObserver::new(move |c| s.lock().unwrap().extend_from_slice(c)))
+                    .run(),
+            )
+            .unwrap();
+        assert_eq!(out.stdout, "a\rb\r");
+        assert_eq!(&*seen.lock().unwrap(), b"a\rb\r");
     }
 
     #[test]

@@ -1,3 +1,18 @@
-//! Disk images and snapshots through `qemu-img`.
+//! Disk images and snapshots: `qemu-img` for stopped VMs, QMP for running ones.
+//!
+//! * [`values`]: validated inputs (paths, formats, sizes, …)
+//! * [`qemu_img`]: `QemuImgService` — argv rendering and the runners
+//! * [`snapshot`]: `SnapshotManager` — names, listing, internal snapshots
+//! * [`info`]: `qemu-img` JSON into the spec's result types
+//! * [`live`]: the QMP alternatives for a running VM's disk
+//! * [`lock`]: per-image locks; [`progress`]: percent reports of long runs
+//! * [`error`]: `StorageError` and the one classifier of qemu-img failures
 
 pub mod error;
+pub mod info;
+pub mod live;
+pub mod lock;
+pub mod progress;
+pub mod qemu_img;
+pub mod snapshot;
+pub mod values;
