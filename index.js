@@ -11,6 +11,7 @@ const { QemuCommandBuilder } = require('./lib/builder')
 const { SpiceConfig, VncConfig, writeDisplaySecretFile } = require('./lib/display')
 const { QemuProcess } = require('./lib/process')
 const { QMPClient } = require('./lib/qmp')
+const { QemuImgService, SnapshotManager } = require('./lib/storage')
 
 const C = native.specConstants()
 
@@ -19,6 +20,8 @@ module.exports = {
   QemuProcess,
   QMPClient,
   MacAddressGenerator: utils.MacAddressGenerator,
+  QemuImgService,
+  SnapshotManager,
   SpiceConfig,
   VncConfig,
   PCI_ADDRESS_REGEX: utils.PCI_ADDRESS_REGEX,

@@ -11,3 +11,4 @@ mod error;
 mod misc;
 mod process;
 mod qmp;
+mod storage;

@@ -1,0 +1,139 @@
+'use strict'
+// QemuImgService and SnapshotManager (API.md §9). Validation, qemu-img runs, image
+// locks and error classification are native; this file names the methods, keeps a
+// throwing progress callback away from the native side, and drives the caller's
+// QMPClient for the live (running VM) operations.
+
+const native = require('./native')
+const { call } = require('./errors')
+const { Debugger } = require('./utils')
+
+const log = new Debugger('qemu-img')
+
+// The native side calls this; a throwing user callback is logged, never propagated.
+function progressCallback (fn) {
+  if (typeof fn !== 'function') return undefined
+  return (percent) => {
+    try {
+      fn(percent)
+    } catch (e) {
+      log.log('error', `onProgress callback failed: ${e && e.message}`)
+    }
+  }
+}
+
+// A live command failed on the QMP side: the native classifier turns it into a
+// StorageError, or returns when there is nothing to report (deleting a snapshot
+// that is already gone).
+function liveFailure (op, device, name, err) {
+  const code = err && typeof err.code === 'string' ? err.code : undefined
+  const message = err && typeof err.message === 'string' ? err.message : String(err)
+  call(() => native.storageLiveFailure(op, device, name, code, message))
+}
+
+// The spec's key order (§9.1): optional fields stay as keys, `snapshots` comes last.
+function imageInfo (i) {
+  const out = {
+    filename: i.filename,
+    format: i.format,
+    virtualSize: i.virtualSize,
+    actualSize: i.actualSize,
+    clusterSize: i.clusterSize,
+    encrypted: i.encrypted,
+    backingFile: i.backingFile
+  }
+  if (i.snapshots) out.snapshots = i.snapshots
+  return out
+}
+
+class QemuImgService {
+  async createImage (options) {
+    const o = options || {}
+    return call(() => native.qemuImgCreate(o, progressCallback(o.onProgress)))
+  }
+
+  async getImageInfo (path) {
+    return imageInfo(await call(() => native.qemuImgInfo(path)))
+  }
+
+  // Grows only; `{ allowShrink: true }` permits a smaller size.
+  async resizeImage (path, newSizeGB, options) {
+    return call(() => native.qemuImgResize(path, newSizeGB, Boolean(options && options.allowShrink)))
+  }
+
+  async convertImage (options) {
+    const o = options || {}
+    return call(() => native.qemuImgConvert(o, progressCallback(o.onProgress)))
+  }
+
+  async checkImage (path) {
+    return call(() => native.qemuImgCheck(path))
+  }
+
+  // Beyond the spec: resizes a running VM's disk through its QMP connection
+  // (`block_resize`); grows only unless `{ allowShrink: true }`.
+  async resizeImageLive (qmp, device, newSizeGB, options) {
+    const allowShrink = Boolean(options && options.allowShrink)
+    call(() => native.storageLiveResizeTarget(device, newSizeGB, allowShrink, undefined))
+    let blocks
+    try {
+      blocks = await qmp.queryBlock()
+    } catch (e) {
+      liveFailure('resize', device, undefined, e)
+      return
+    }
+    const target = call(() => native.storageLiveResizeTarget(device, newSizeGB, allowShrink, blocks))
+    try {
+      await qmp.blockResize(target.device, target.size)
+    } catch (e) {
+      liveFailure('resize', device, undefined, e)
+    }
+  }
+}
+
+class SnapshotManager {
+  async createSnapshot (options) {
+    const o = options || {}
+    if (o.description) log.log(`snapshot ${o.name} of ${o.imagePath}: ${o.description}`)
+    return call(() => native.snapshotCreate(o.imagePath, o.name))
+  }
+
+  async listSnapshots (imagePath) {
+    return call(() => native.snapshotList(imagePath))
+  }
+
+  async revertSnapshot (imagePath, snapshotName) {
+    return call(() => native.snapshotRevert(imagePath, snapshotName))
+  }
+
+  async deleteSnapshot (imagePath, snapshotName) {
+    return call(() => native.snapshotDelete(imagePath, snapshotName))
+  }
+
+  // Rejects when the image cannot be read: never a "no" that only means "failed".
+  async snapshotExists (imagePath, snapshotName) {
+    return call(() => native.snapshotExists(imagePath, snapshotName))
+  }
+
+  // Beyond the spec: internal snapshots of a running VM's disk through its QMP
+  // connection (`blockdev-snapshot-internal-sync` and its delete counterpart).
+  async createLiveSnapshot (qmp, device, name) {
+    const t = call(() => native.storageLiveSnapshotTarget('snapshot', device, name))
+    try {
+      await qmp.blockdevSnapshotInternalSync(t.device, t.name)
+    } catch (e) {
+      liveFailure('snapshot', device, name, e)
+    }
+  }
+
+  async deleteLiveSnapshot (qmp, device, name) {
+    const t = call(() => native.storageLiveSnapshotTarget('delete', device, name))
+    try {
+      await qmp.blockdevSnapshotDeleteInternalSync(t.device, t.name)
+    } catch (e) {
+      liveFailure('delete', device, name, e)
+    }
+  }
+}
+
+module.exports = { QemuImgService, SnapshotManager }
