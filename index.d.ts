@@ -442,9 +442,12 @@ export declare class QemuImgService {
   constructor();
   createImage(options: CreateImageOptions): Promise<void>;
   getImageInfo(path: string): Promise<ImageInfo>;
-  resizeImage(path: string, newSizeGB: number): Promise<void>;
+  /** Grows the image; shrinking needs `{ allowShrink: true }` (an Infinivirt addition). */
+  resizeImage(path: string, newSizeGB: number, options?: { allowShrink?: boolean }): Promise<void>;
   convertImage(options: ConvertImageOptions): Promise<void>;
   checkImage(path: string): Promise<ImageCheckResult>;
+  /** Live resize of a running VM's drive over QMP `block_resize` (an Infinivirt addition). */
+  resizeImageLive(qmp: Pick<QMPClient, 'queryBlock' | 'blockResize'>, device: string, newSizeGB: number, options?: { allowShrink?: boolean }): Promise<void>;
 }
 
 /** Internal (offline) qcow2 snapshots through `qemu-img snapshot`. */
@@ -455,6 +458,9 @@ export declare class SnapshotManager {
   revertSnapshot(imagePath: string, snapshotName: string): Promise<void>;
   deleteSnapshot(imagePath: string, snapshotName: string): Promise<void>;
   snapshotExists(imagePath: string, snapshotName: string): Promise<boolean>;
+  /** Internal snapshot of a running VM's drive over QMP (an Infinivirt addition). */
+  createLiveSnapshot(qmp: Pick<QMPClient, 'blockdevSnapshotInternalSync'>, device: string, name: string): Promise<void>;
+  deleteLiveSnapshot(qmp: Pick<QMPClient, 'blockdevSnapshotDeleteInternalSync'>, device: string, name: string): Promise<void>;
 }
 
 // ===========================================================================
@@ -1092,6 +1098,8 @@ export declare enum StorageErrorCode {
   PERMISSION_DENIED = 'PERMISSION_DENIED',
   COMMAND_FAILED = 'COMMAND_FAILED',
   PARSE_ERROR = 'PARSE_ERROR',
+  /** A snapshot name that fails validation (an Infinivirt addition; the original used COMMAND_FAILED). */
+  INVALID_SNAPSHOT_NAME = 'INVALID_SNAPSHOT_NAME',
 }
 
 export interface ImageInfo {
@@ -1127,6 +1135,11 @@ export interface CreateImageOptions {
   format: ImageFormat;
   clusterSize?: number;
   preallocation?: 'off' | 'metadata' | 'falloc' | 'full';
+  /** Backing file of a qcow2 overlay; needs `backingFormat` (Infinivirt addition). */
+  backingFile?: string;
+  backingFormat?: ImageFormat;
+  /** Progress in percent for long creations (full preallocation). */
+  onProgress?: (percent: number) => void;
 }
 
 export interface ConvertImageOptions {
@@ -1134,6 +1147,8 @@ export interface ConvertImageOptions {
   destPath: string;
   destFormat: ImageFormat;
   compress?: boolean;
+  /** Progress in percent (Infinivirt addition). */
+  onProgress?: (percent: number) => void;
 }
 
 export interface SnapshotCreateOptions {

@@ -466,7 +466,7 @@ describe('SnapshotManager (§20.6 #85–87)', () => {
         () => snapshots.deleteSnapshot(p, name),
         () => snapshots.snapshotExists(p, name)
       ]) {
-        expectStorageError(await rejection(op()), 'COMMAND_FAILED', { message, path: p, command: 'qemu-img snapshot' })
+        expectStorageError(await rejection(op()), 'INVALID_SNAPSHOT_NAME', { message, path: p, command: 'qemu-img snapshot' })
       }
     }
     await expect(snapshots.createSnapshot({ imagePath: p, name: 'a'.repeat(64) })).resolves.toBeUndefined()
@@ -629,7 +629,7 @@ describe('with a running QEMU', () => {
       { message: `Cannot revert snapshot: image ${disk} is in use. Stop the VM first.` })
     expectStorageError(await rejection(snapshots.createLiveSnapshot(qmp, 'disk0', 'live1')), 'SNAPSHOT_ALREADY_EXISTS', { path: 'disk0', command: 'blockdev-snapshot-internal-sync' })
     expectStorageError(await rejection(snapshots.createLiveSnapshot(qmp, 'nodisk', 'x')), 'IMAGE_NOT_FOUND', { message: 'Block device not found: nodisk', path: 'nodisk' })
-    expectStorageError(await rejection(snapshots.createLiveSnapshot(qmp, 'disk0', 'bad name')), 'COMMAND_FAILED',
+    expectStorageError(await rejection(snapshots.createLiveSnapshot(qmp, 'disk0', 'bad name')), 'INVALID_SNAPSHOT_NAME',
       { message: 'Snapshot name can only contain alphanumeric characters, hyphens, and underscores', command: 'blockdev-snapshot-internal-sync' })
     expectStorageError(await rejection(snapshots.createLiveSnapshot(qmp, 'disk 0', 'x')), 'COMMAND_FAILED', { path: 'disk 0' })
     await snapshots.deleteLiveSnapshot(qmp, 'disk0', 'live1')

@@ -358,7 +358,7 @@ declare namespace SpecClasses {
   interface Class_QemuImgService {
     createImage(options: CreateImageOptions): Promise<void>;
     getImageInfo(path: string): Promise<ImageInfo>;
-    resizeImage(path: string, newSizeGB: number): Promise<void>;
+    resizeImage(path: string, newSizeGB: number, options?: { allowShrink?: boolean }): Promise<void>;
     convertImage(options: ConvertImageOptions): Promise<void>;
     checkImage(path: string): Promise<ImageCheckResult>;
   }
@@ -599,7 +599,7 @@ assertTrue<Equals<ConstructorParameters<typeof api.QemuCommandBuilder>, Construc
 assertTrue<Equals<Exclude<keyof typeof api.QemuCommandBuilder, 'prototype'>, never>>();
 // QemuImgService
 assertTrue<Equals<Pick<api.QemuImgService, keyof SpecClasses.Class_QemuImgService>, Pick<SpecClasses.Class_QemuImgService, keyof SpecClasses.Class_QemuImgService>>>();
-assertTrue<Equals<Exclude<keyof api.QemuImgService, keyof SpecClasses.Class_QemuImgService>, never>>();
+assertTrue<Equals<Exclude<keyof api.QemuImgService, keyof SpecClasses.Class_QemuImgService>, 'resizeImageLive'>>();
 assertTrue<Equals<ConstructorParameters<typeof api.QemuImgService>, ConstructorParameters<SpecClasses.Ctor_QemuImgService>>>();
 assertTrue<Equals<Exclude<keyof typeof api.QemuImgService, 'prototype'>, never>>();
 // QemuProcess
@@ -610,7 +610,7 @@ assertTrue<Equals<ConstructorParameters<typeof api.QemuProcess>, ConstructorPara
 assertTrue<Equals<Exclude<keyof typeof api.QemuProcess, 'prototype' | keyof typeof EventEmitter>, never>>();
 // SnapshotManager
 assertTrue<Equals<Pick<api.SnapshotManager, keyof SpecClasses.Class_SnapshotManager>, Pick<SpecClasses.Class_SnapshotManager, keyof SpecClasses.Class_SnapshotManager>>>();
-assertTrue<Equals<Exclude<keyof api.SnapshotManager, keyof SpecClasses.Class_SnapshotManager>, never>>();
+assertTrue<Equals<Exclude<keyof api.SnapshotManager, keyof SpecClasses.Class_SnapshotManager>, 'createLiveSnapshot' | 'deleteLiveSnapshot'>>();
 assertTrue<Equals<ConstructorParameters<typeof api.SnapshotManager>, ConstructorParameters<SpecClasses.Ctor_SnapshotManager>>>();
 assertTrue<Equals<Exclude<keyof typeof api.SnapshotManager, 'prototype'>, never>>();
 // SpiceConfig

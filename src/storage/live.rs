@@ -170,7 +170,7 @@ mod tests {
         let (d, n) = snapshot_target(Op::LiveSnapshotCreate, "disk0", "s1").unwrap();
         assert_eq!(snapshot_args(&d, &n), json!({"device": "disk0", "name": "s1"}));
         let e = snapshot_target(Op::LiveSnapshotCreate, "disk0", "a b").unwrap_err();
-        assert_eq!((e.code(), e.path()), ("COMMAND_FAILED", "disk0"));
+        assert_eq!((e.code(), e.path()), ("INVALID_SNAPSHOT_NAME", "disk0"));
         assert_eq!(e.fields()["command"], "blockdev-snapshot-internal-sync");
         let e = snapshot_target(Op::LiveSnapshotDelete, "disk 0", "s").unwrap_err();
         assert!(matches!(e, StorageError::InvalidDevice { .. }));

@@ -296,7 +296,7 @@ mod tests {
             ("snäp", "Snapshot name can only contain alphanumeric characters, hyphens, and underscores"),
         ] {
             let e = snapshot_name(Op::SnapshotName, "/d.qcow2", raw).unwrap_err();
-            assert_eq!((e.code(), e.to_string().as_str()), ("COMMAND_FAILED", message), "{raw:?}");
+            assert_eq!((e.code(), e.to_string().as_str()), ("INVALID_SNAPSHOT_NAME", message), "{raw:?}");
             assert_eq!(e.fields()["command"], "qemu-img snapshot");
         }
         assert!(SnapshotName::new(&"a".repeat(64)).is_ok());
