@@ -1,3 +1,4 @@
 //! VM state stores and synchronisation.
 
 pub mod error;
+pub mod status;
