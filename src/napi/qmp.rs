@@ -4,13 +4,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use napi::bindgen_prelude::Function;
+use napi::bindgen_prelude::{Function, Object};
+use napi::Env;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi_derive::napi;
 use serde_json::{json, Value};
 
-use super::error::{guarded, IntoNapi};
-use crate::qmp::client::{Notice, QmpClient, QmpOptions, Sink};
+use super::error::{guarded, to_napi, IntoNapi};
+use crate::qmp::client::{Notice, QmpClient, QmpOptions, Reply, Sink};
 
 #[napi(object)]
 pub struct JsQmpOptions {
@@ -101,9 +102,19 @@ impl NativeQmpClient {
         self.inner.greeting()
     }
 
-    #[napi]
-    pub async fn execute(&self, command: String, args: Option<Value>) -> napi::Result<Value> {
-        let c = self.inner.clone();
-        guarded(async move { c.execute(&command, args).await.napi() }).await
+    /// Sends the command on the calling (JS) thread and returns a promise that the
+    /// connection's reader settles directly: no task per call, one wake-up per reply.
+    #[napi(ts_return_type = "Promise<any>", catch_unwind)]
+    pub fn execute<'e>(&self, env: &'e Env, command: String, args: Option<Value>) -> napi::Result<Object<'e>> {
+        let (deferred, promise) = env.create_deferred()?;
+        self.inner.execute_with(
+            &command,
+            args.as_ref(),
+            Reply::new(move |r| match r {
+                Ok(v) => deferred.resolve(move |_| Ok(v)),
+                Err(e) => deferred.reject(to_napi(&e)),
+            }),
+        );
+        Ok(promise)
     }
 }

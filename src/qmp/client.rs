@@ -5,18 +5,25 @@
 //! therefore share one [`Connection`]: commands carry connection-wide request ids,
 //! replies are matched by id (events in between are fanned out to every client), and
 //! the socket closes when its last client disconnects.
+//!
+//! A command costs no task of its own: [`QmpClient::execute_with`] registers a
+//! [`Reply`] and writes the line on the caller's thread (a non-blocking write that
+//! a flush task finishes only if the socket is full); the connection's reader settles
+//! the reply, and one sweeper task per connection enforces every command's deadline.
+//! A caller on another thread (the Node event loop) therefore waits for exactly one
+//! wake-up, the reply's, instead of a hop into the runtime and back.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::UnixStream;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Notify};
 use tokio::task::JoinHandle;
 
 use super::error::{connect_error, QmpError};
@@ -97,18 +104,78 @@ pub enum Notice {
 
 pub type Sink = Arc<dyn Fn(Notice) + Send + Sync>;
 
-type Reply = oneshot::Sender<Result<Value, QmpError>>;
+type Settle = Box<dyn FnOnce(Result<Value, QmpError>) + Send>;
+
+/// Receives one command's outcome, exactly once, on whichever thread settles it
+/// (the caller's, the reader's or the sweeper's). Dropped unsettled, it reports
+/// `Connection closed`, so no caller is ever left waiting.
+pub struct Reply(Option<Settle>);
+
+impl Reply {
+    pub fn new(settle: impl FnOnce(Result<Value, QmpError>) + Send + 'static) -> Self {
+        Reply(Some(Box::new(settle)))
+    }
+
+    pub fn send(mut self, result: Result<Value, QmpError>) {
+        if let Some(settle) = self.0.take() {
+            settle(result);
+        }
+    }
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        if let Some(settle) = self.0.take() {
+            settle(Err(QmpError::CONNECTION_CLOSED));
+        }
+    }
+}
+
+/// A command waiting for its reply.
+struct Waiter {
+    client: u64,
+    command: String,
+    limit: Duration,
+    deadline: Instant,
+    reply: Reply,
+}
+
+#[derive(Default)]
+struct Waiters {
+    by_id: HashMap<u64, Waiter>,
+    /// When the sweeper wakes next; no waiter's deadline is earlier, or the sweeper
+    /// has been notified. `None`: it sleeps until notified.
+    armed: Option<Instant>,
+}
+
+/// The write side: lines go straight to the socket unless a flush task is already
+/// writing queued bytes, in which case they queue behind them (order is kept).
+#[derive(Default)]
+struct Outbox {
+    half: Option<Arc<OwnedWriteHalf>>,
+    queued: Vec<u8>,
+    flusher: Option<JoinHandle<()>>,
+}
 
 /// One live socket to a QEMU QMP server.
 struct Connection {
     path: PathBuf,
-    writer: tokio::sync::Mutex<Option<OwnedWriteHalf>>,
-    pending: Mutex<HashMap<u64, (u64, Reply)>>,
+    outbox: Mutex<Outbox>,
+    waiters: Mutex<Waiters>,
+    sweep: Arc<Notify>,
+    runtime: tokio::runtime::Handle,
     next_id: AtomicU64,
     clients: Mutex<HashMap<u64, Weak<QmpClient>>>,
     greeting: Value,
     alive: AtomicBool,
     reader: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        // The sweeper holds only a weak reference: wake it so it sees we are gone.
+        self.sweep.notify_one();
+    }
 }
 
 static REGISTRY: LazyLock<Mutex<HashMap<PathBuf, Weak<Connection>>>> = LazyLock::new(Default::default);
@@ -178,14 +245,17 @@ impl Connection {
         }
         let conn = Arc::new(Connection {
             path: path.to_path_buf(),
-            writer: tokio::sync::Mutex::new(Some(wr)),
-            pending: Mutex::new(HashMap::new()),
+            outbox: Mutex::new(Outbox { half: Some(Arc::new(wr)), ..Outbox::default() }),
+            waiters: Mutex::new(Waiters::default()),
+            sweep: Arc::new(Notify::new()),
+            runtime: tokio::runtime::Handle::current(),
             next_id: AtomicU64::new(1),
             clients: Mutex::new(HashMap::new()),
             greeting,
             alive: AtomicBool::new(true),
             reader: Mutex::new(None),
         });
+        tokio::spawn(sweep_loop(Arc::downgrade(&conn), conn.sweep.clone()));
         let task = tokio::spawn(read_loop(Arc::downgrade(&conn), rd));
         *lock(&conn.reader) = Some(task);
         Ok(conn)
@@ -195,44 +265,90 @@ impl Connection {
         self.alive.load(Ordering::Acquire)
     }
 
-    async fn request(&self, client: u64, command: &str, args: Option<&Value>, limit: Duration) -> Result<Value, QmpError> {
+    /// Registers `reply` and sends the command; never blocks. Runs on any thread.
+    fn request(self: &Arc<Self>, client: u64, command: &str, args: Option<&Value>, limit: Duration, reply: Reply) {
         if !self.is_alive() {
-            return Err(QmpError::NotConnected);
+            return reply.send(Err(QmpError::NotConnected));
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = oneshot::channel();
-        lock(&self.pending).insert(id, (client, tx));
-        let line = wire::encode(command, &id.to_string(), args);
-        let written = match self.writer.lock().await.as_mut() {
-            Some(w) => w.write_all(line.as_bytes()).await.is_ok(),
-            None => false,
-        };
-        if !written {
-            lock(&self.pending).remove(&id);
-            return Err(QmpError::CONNECTION_CLOSED);
-        }
-        match tokio::time::timeout(limit, rx).await {
-            Ok(Ok(r)) => r,
-            Ok(Err(_)) => Err(QmpError::CONNECTION_CLOSED),
-            Err(_) => {
-                lock(&self.pending).remove(&id);
-                Err(QmpError::Timeout { command: command.to_string(), ms: u64::try_from(limit.as_millis()).unwrap_or(u64::MAX) })
+        let now = Instant::now();
+        // A limit is at most a day (QmpOptions::millis); the fallback only guards overflow.
+        let deadline = now.checked_add(limit).unwrap_or(now + Duration::from_secs(86_400));
+        let wake = {
+            let mut w = lock(&self.waiters);
+            w.by_id.insert(id, Waiter { client, command: command.to_string(), limit, deadline, reply });
+            let earlier = w.armed.is_none_or(|a| deadline < a);
+            if earlier {
+                w.armed = Some(deadline);
             }
+            earlier
+        };
+        if wake {
+            self.sweep.notify_one();
         }
+        // closed() may have drained the table just before our insert: settle it here.
+        if !self.is_alive() || !self.send(wire::encode(command, &id.to_string(), args).as_bytes()) {
+            self.settle(id, Err(QmpError::CONNECTION_CLOSED));
+        }
+    }
+
+    fn settle(&self, id: u64, result: Result<Value, QmpError>) {
+        let waiter = lock(&self.waiters).by_id.remove(&id);
+        if let Some(w) = waiter {
+            w.reply.send(result);
+        }
+    }
+
+    /// Writes `line` now if the socket takes it, else queues the rest for a flush task.
+    /// False when the socket is closed or broken.
+    fn send(self: &Arc<Self>, line: &[u8]) -> bool {
+        let mut ob = lock(&self.outbox);
+        let Some(half) = ob.half.clone() else { return false };
+        if ob.flusher.is_some() {
+            ob.queued.extend_from_slice(line);
+            return true;
+        }
+        let written = match half.try_write(line) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
+            Err(_) => return false,
+        };
+        if written < line.len() {
+            ob.queued.extend_from_slice(&line[written..]);
+            ob.flusher = Some(self.runtime.spawn(flush(Arc::downgrade(self), half)));
+        }
+        true
+    }
+
+    /// Times out every waiter whose deadline has passed and re-arms the sweeper.
+    fn expire(&self, now: Instant) -> Option<Instant> {
+        let (expired, next) = {
+            let mut w = lock(&self.waiters);
+            let ids: Vec<u64> = w.by_id.iter().filter(|(_, x)| x.deadline <= now).map(|(id, _)| *id).collect();
+            let expired: Vec<Waiter> = ids.iter().filter_map(|id| w.by_id.remove(id)).collect();
+            w.armed = w.by_id.values().map(|x| x.deadline).min();
+            (expired, w.armed)
+        };
+        for x in expired {
+            let ms = u64::try_from(x.limit.as_millis()).unwrap_or(u64::MAX);
+            x.reply.send(Err(QmpError::Timeout { command: x.command, ms }));
+        }
+        next
     }
 
     /// Rejects the pending commands of one client (it disconnected).
     fn fail_pending_of(&self, client: u64, err: &QmpError) {
-        let mut pending = lock(&self.pending);
-        let ids: Vec<u64> = pending.iter().filter(|(_, (c, _))| *c == client).map(|(id, _)| *id).collect();
-        for id in ids {
-            if let Some((_, tx)) = pending.remove(&id) {
-                let _ = tx.send(Err(err.clone()));
-            }
+        let gone: Vec<Waiter> = {
+            let mut w = lock(&self.waiters);
+            let ids: Vec<u64> = w.by_id.iter().filter(|(_, x)| x.client == client).map(|(id, _)| *id).collect();
+            ids.iter().filter_map(|id| w.by_id.remove(id)).collect()
+        };
+        for x in gone {
+            x.reply.send(Err(err.clone()));
         }
     }
 
-    /// Marks the connection dead, rejects everything pending and tells the clients.
+    /// Marks the connection dead, tells the clients and rejects everything pending.
     fn closed(&self) {
         if !self.alive.swap(false, Ordering::AcqRel) {
             return;
@@ -243,22 +359,31 @@ impl Connection {
                 reg.remove(&self.path);
             }
         }
-        for (_, (_, tx)) in lock(&self.pending).drain() {
-            let _ = tx.send(Err(QmpError::CONNECTION_CLOSED));
+        {
+            // Dropping the write half shuts the socket's write side down.
+            let mut ob = lock(&self.outbox);
+            ob.half = None;
+            ob.queued = Vec::new();
+            if let Some(f) = ob.flusher.take() {
+                f.abort();
+            }
         }
+        self.sweep.notify_one();
         let clients: Vec<Arc<QmpClient>> = lock(&self.clients).drain().filter_map(|(_, w)| w.upgrade()).collect();
         for c in clients {
             c.connection_lost(self);
         }
+        // After the clients heard of the loss, so a rejected caller finds it reported.
+        let waiting: Vec<Waiter> = lock(&self.waiters).by_id.drain().map(|(_, x)| x).collect();
+        for x in waiting {
+            x.reply.send(Err(QmpError::CONNECTION_CLOSED));
+        }
     }
 
     /// Closes the socket (last client gone).
-    async fn shutdown(&self) {
+    fn shutdown(&self) {
         if let Some(task) = lock(&self.reader).take() {
             task.abort();
-        }
-        if let Some(mut w) = self.writer.lock().await.take() {
-            let _ = w.shutdown().await;
         }
         self.closed();
     }
@@ -267,9 +392,7 @@ impl Connection {
         match incoming {
             Incoming::Response { id, result } => {
                 let Some(id) = id.and_then(|i| i.parse::<u64>().ok()) else { return };
-                if let Some((_, tx)) = lock(&self.pending).remove(&id) {
-                    let _ = tx.send(result.map_err(|(class, desc)| QmpError::Command { class, desc }));
-                }
+                self.settle(id, result.map_err(|(class, desc)| QmpError::Command { class, desc }));
             }
             Incoming::Event { name, data, seconds, microseconds, raw } => {
                 let clients: Vec<Arc<QmpClient>> = lock(&self.clients).values().filter_map(Weak::upgrade).collect();
@@ -286,6 +409,60 @@ impl Connection {
             Incoming::Greeting(_) | Incoming::Other(_) => {
                 crate::log::log("infinivirt:qmp-client", "ignoring an unexpected QMP message");
             }
+        }
+    }
+}
+
+/// Writes the queued bytes as the socket drains, then hands writing back to callers.
+async fn flush(conn: Weak<Connection>, half: Arc<OwnedWriteHalf>) {
+    loop {
+        let ready = half.writable().await;
+        let Some(c) = conn.upgrade() else { return };
+        let broken = {
+            let mut ob = lock(&c.outbox);
+            let r = match ready {
+                Ok(()) => half.try_write(&ob.queued),
+                Err(e) => Err(e),
+            };
+            match r {
+                Ok(n) => {
+                    ob.queued.drain(..n);
+                    if ob.queued.is_empty() {
+                        ob.flusher = None;
+                        return;
+                    }
+                    false
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => false,
+                Err(_) => true,
+            }
+        };
+        if broken {
+            // The peer is gone; the reader sees EOF too, closed() is idempotent.
+            c.closed();
+            return;
+        }
+    }
+}
+
+/// Enforces the deadlines of one connection's commands with a single timer.
+async fn sweep_loop(conn: Weak<Connection>, wake: Arc<Notify>) {
+    loop {
+        let next = {
+            let Some(c) = conn.upgrade() else { return };
+            if !c.is_alive() {
+                return;
+            }
+            c.expire(Instant::now())
+        };
+        match next {
+            Some(at) => {
+                tokio::select! {
+                    () = tokio::time::sleep_until(at.into()) => {}
+                    () = wake.notified() => {}
+                }
+            }
+            None => wake.notified().await,
         }
     }
 }
@@ -418,14 +595,25 @@ impl QmpClient {
         };
         conn.fail_pending_of(self.id, &QmpError::CLIENT_DISCONNECTED);
         if last {
-            conn.shutdown().await;
+            conn.shutdown();
         }
         self.notify(Notice::Disconnected);
     }
 
     pub async fn execute(&self, command: &str, args: Option<Value>) -> Result<Value, QmpError> {
-        let conn = self.current().ok_or(QmpError::NotConnected)?;
-        conn.request(self.id, command, args.as_ref(), self.opts.timeout_for(command)).await
+        let (tx, rx) = oneshot::channel();
+        self.execute_with(command, args.as_ref(), Reply::new(move |r| drop(tx.send(r))));
+        rx.await.unwrap_or(Err(QmpError::CONNECTION_CLOSED))
+    }
+
+    /// Sends `command` and returns at once; `reply` is settled with the outcome
+    /// (reply, QMP error, timeout, disconnect), possibly before this returns.
+    /// Never blocks, so it may be called from a thread outside the runtime.
+    pub fn execute_with(&self, command: &str, args: Option<&Value>, reply: Reply) {
+        match self.current() {
+            Some(conn) => conn.request(self.id, command, args, self.opts.timeout_for(command), reply),
+            None => reply.send(Err(QmpError::NotConnected)),
+        }
     }
 
     /// Called by the connection when the socket went away under us.

@@ -249,3 +249,87 @@ fn timeout_table() {
     o.command_timeouts.insert("screendump".into(), Duration::from_millis(5));
     assert_eq!(o.timeout_for("screendump"), Duration::from_millis(5));
 }
+
+#[test]
+fn a_line_larger_than_the_socket_buffer_is_flushed_whole_and_in_order() {
+    rt().block_on(async {
+        let p = sock("flush");
+        let l = UnixListener::bind(&p).unwrap();
+        // The peer reads slowly at first, so the big line cannot go out in one write.
+        let server = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            serve_one(&l, |v| vec![ok_reply(v, json!({"len": v["arguments"]["blob"].as_str().map_or(0, str::len)}))]).await
+        });
+        let (sink, _) = recorder();
+        let c = QmpClient::new(&p, QmpOptions::default(), sink);
+        c.connect().await.unwrap();
+        let blob = "x".repeat(4 * 1024 * 1024);
+        let big = c.execute("big", Some(json!({ "blob": blob })));
+        let small = c.execute("small", None);
+        let (big, small) = tokio::join!(big, small);
+        assert_eq!(big.unwrap()["len"], 4 * 1024 * 1024);
+        assert_eq!(small.unwrap()["len"], 0);
+        c.execute("after", None).await.unwrap();
+        c.disconnect().await;
+        let lines = server.await.unwrap();
+        let names: Vec<String> = lines.iter().map(|l| serde_json::from_str::<Value>(l).unwrap()["execute"].as_str().unwrap().to_string()).collect();
+        assert_eq!(names, ["qmp_capabilities", "big", "small", "after"]);
+    });
+}
+
+#[test]
+fn execute_with_settles_a_caller_outside_the_runtime() {
+    let rt = rt();
+    let p = sock("foreign");
+    let l = rt.block_on(async { UnixListener::bind(&p).unwrap() });
+    let server = rt.spawn(async move { serve_one(&l, |v| vec![ok_reply(v, json!({"status": "paused"}))]).await });
+    let (sink, _) = recorder();
+    let c = QmpClient::new(&p, QmpOptions::default(), sink);
+    rt.block_on(c.connect()).unwrap();
+    // Like the Node event loop: a plain thread with no runtime context.
+    let c2 = c.clone();
+    let got = std::thread::spawn(move || {
+        let (tx, rx) = std::sync::mpsc::channel();
+        for _ in 0..100 {
+            let tx = tx.clone();
+            c2.execute_with("query-status", None, Reply::new(move |r| tx.send(r).unwrap()));
+        }
+        (0..100).map(|_| rx.recv_timeout(Duration::from_secs(5)).unwrap().unwrap()).collect::<Vec<_>>()
+    })
+    .join()
+    .unwrap();
+    assert!(got.iter().all(|v| v["status"] == "paused"));
+    rt.block_on(c.disconnect());
+    assert_eq!(rt.block_on(server).unwrap().len(), 101);
+}
+
+#[test]
+fn a_short_deadline_behind_a_long_one_fires_on_time_and_a_dropped_reply_reports_closed() {
+    rt().block_on(async {
+        let p = sock("deadlines");
+        let l = UnixListener::bind(&p).unwrap();
+        let server = tokio::spawn(async move { serve_one(&l, |_| vec![]).await });
+        let (sink, _) = recorder();
+        let mut opts = QmpOptions { command_timeout: Duration::from_millis(5000), ..Default::default() };
+        opts.command_timeouts.insert("short".into(), Duration::from_millis(100));
+        let c = QmpClient::new(&p, opts, sink);
+        c.connect().await.unwrap();
+        let long = tokio::spawn({
+            let c = c.clone();
+            async move { c.execute("long", None).await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let t0 = Instant::now();
+        let e = c.execute("short", None).await.unwrap_err();
+        assert_eq!(e.to_string(), "Command 'short' timed out after 100ms");
+        assert!(t0.elapsed() < Duration::from_millis(1000), "the sweeper re-armed for the earlier deadline");
+        // Disconnecting rejects the long one at once instead of at its deadline.
+        c.disconnect().await;
+        assert_eq!(long.await.unwrap().unwrap_err().to_string(), "Client disconnected");
+        server.await.unwrap();
+
+        let (tx, rx) = oneshot::channel();
+        drop(Reply::new(move |r| drop(tx.send(r))));
+        assert_eq!(rx.await.unwrap().unwrap_err().to_string(), "Connection closed");
+    });
+}

@@ -1,0 +1,43 @@
+"""The peer for bench/qmp.js: QEMU's own Python QMP library (`qemu.qmp`, PyPI).
+
+Connects to the QMP socket given as argv[1], sends argv[2] (default 10000)
+`query-status` commands in sequence with `await qmp.execute(...)`, timing each
+with time.perf_counter_ns, and prints {"n", "p50_us", "p99_us"} as JSON.
+Run with the interpreter of bench/.venv (bench/qmp.js sets it up).
+"""
+
+import asyncio
+import json
+import math
+import sys
+import time
+
+from qemu.qmp import QMPClient
+
+
+def percentile(sorted_ns, p):
+    # Nearest-rank, the same rule bench/qmp.js and examples/qmp_floor.rs use.
+    rank = math.ceil(p / 100 * len(sorted_ns))
+    return sorted_ns[min(max(rank, 1), len(sorted_ns)) - 1] / 1000
+
+
+async def main(path, count):
+    qmp = QMPClient("bench")
+    await qmp.connect(path)
+    samples = []
+    try:
+        for _ in range(count):
+            t0 = time.perf_counter_ns()
+            reply = await qmp.execute("query-status")
+            samples.append(time.perf_counter_ns() - t0)
+            if "status" not in reply:
+                raise RuntimeError(f"query-status reply without a status: {reply!r}")
+    finally:
+        await qmp.disconnect()
+    samples.sort()
+    print(json.dumps({"n": len(samples), "p50_us": round(percentile(samples, 50), 1),
+                      "p99_us": round(percentile(samples, 99), 1)}))
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 10000))
