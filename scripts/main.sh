@@ -12,14 +12,7 @@ say "checking system packages"
 bash scripts/setup-system.sh
 
 say "checking npm dependencies"
-if [ -f package-lock.json ]; then
-  if [ ! -d node_modules ] || [ ! -f node_modules/.package-lock.json ] \
-     || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-    npm ci --no-audit --no-fund
-  fi
-elif [ ! -d node_modules ]; then
-  npm install --no-audit --no-fund
-fi
+bash scripts/npm-deps.sh
 
 # Rebuild the addon when it is missing or older than any source file.
 addon="$(ls -t infinivirt.*.node 2>/dev/null | head -n 1 || true)"
