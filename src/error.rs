@@ -22,6 +22,9 @@ pub enum JsClass {
     LifecycleError,
     UnattendedError,
     PrismaAdapterError,
+    /// An error thrown by a caller's own JS object (a `DatabaseAdapter`, a hook):
+    /// the facade rethrows that very object (`fields.ref`).
+    Foreign,
 }
 
 /// Implemented by every domain error enum.

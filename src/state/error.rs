@@ -1,6 +1,7 @@
-//! Database errors: the spec's `PrismaAdapterError(message, code, vmId?, details?)`.
+//! Database errors: the spec's `PrismaAdapterError(message, code, vmId?, details?)`,
+//! and the errors of the sync layer itself.
 
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 use crate::error::{code_enum, fields, ErrorShape, JsClass};
 
@@ -27,43 +28,201 @@ code_enum! {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+/// Whether retrying the same operation later may succeed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// The store was unreachable, restarting, or refused a transaction for
+    /// serialisation reasons: a later attempt may well succeed.
+    Transient,
+    /// The store answered and said no (bad input, constraint, missing table).
+    Permanent,
+}
+
+/// An error thrown by a caller's JS object (a `DatabaseAdapter`, a Prisma client, a
+/// hook). It is rethrown to JS callers as the very object that was thrown
+/// (`reference`), so a `PrismaAdapterError` from a `PrismaAdapter` stays one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForeignError {
+    /// `String(error)`-like text of what was thrown.
+    pub message: String,
+    /// Its `code` property, if any.
+    pub code: Option<String>,
+    /// Handle of the thrown object in the facade's registry.
+    pub reference: Option<u64>,
+    pub retry: Retry,
+}
+
+impl std::fmt::Display for ForeignError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// What a store operation can fail with. Messages and codes follow spec §11.1.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum DatabaseError {
-    /// A read failed (`Failed to <action>: <cause>`).
+    /// A read failed (`Failed to <action>: <cause>`, `QUERY_FAILED`).
     #[error("Failed to {action}: {cause}")]
-    Query { action: &'static str, vm_id: Option<String>, cause: String },
-    /// A write failed.
+    Query { action: &'static str, vm_id: Option<String>, cause: String, sql_state: Option<String>, retry: Retry },
+    /// A write failed (`UPDATE_FAILED`).
     #[error("Failed to {action}: {cause}")]
-    Update { action: &'static str, vm_id: Option<String>, cause: String },
-    /// The store could not be reached.
-    #[error("Database unavailable: {cause}")]
-    Connection { cause: String },
-    #[error("Version conflict for machine {vm_id}: expected version {expected}")]
-    VersionConflict { vm_id: String, expected: i64 },
+    Update { action: &'static str, vm_id: Option<String>, cause: String, sql_state: Option<String>, retry: Retry },
+    #[error("Machine not found: {vm_id}")]
+    MachineNotFound { vm_id: String },
+    #[error("Version conflict: expected {expected}, found {found}. Another process may have modified this VM.")]
+    VersionConflict { vm_id: String, expected: i64, found: i64 },
+    #[error("Status conflict: expected '{expected}', found '{found}'. VM may already be {found}.")]
+    StatusConflict { vm_id: String, expected: String, found: String },
+    #[error("Failed to transition VM status: concurrent modification detected")]
+    ConcurrentModification { vm_id: String, expected_status: String, expected_version: i64 },
+    #[error("{message}")]
+    InvalidInput { message: String, vm_id: Option<String> },
+    /// The operation is not available on this store (a plain JS adapter without the
+    /// extended methods, or an embedded-only operation on PostgreSQL).
+    #[error("{message}")]
+    Unsupported { message: String },
+    /// Thrown by a caller's JS adapter.
+    #[error("{0}")]
+    Foreign(ForeignError),
+}
+
+impl DatabaseError {
+    pub fn retry(&self) -> Retry {
+        match self {
+            DatabaseError::Query { retry, .. } | DatabaseError::Update { retry, .. } => *retry,
+            DatabaseError::Foreign(f) => f.retry,
+            DatabaseError::MachineNotFound { .. }
+            | DatabaseError::VersionConflict { .. }
+            | DatabaseError::StatusConflict { .. }
+            | DatabaseError::ConcurrentModification { .. }
+            | DatabaseError::InvalidInput { .. }
+            | DatabaseError::Unsupported { .. } => Retry::Permanent,
+        }
+    }
+
+    pub fn is_transient(&self) -> bool {
+        self.retry() == Retry::Transient
+    }
+
+    /// The spec's rule for `updateStatusDirect` (§10.1): a message mentioning
+    /// `not found` reads as `VM_NOT_FOUND`. Only used for that result code, never for a
+    /// decision that kills or cleans up.
+    pub fn mentions_not_found(&self) -> bool {
+        matches!(self, DatabaseError::MachineNotFound { .. }) || self.to_string().contains("not found")
+    }
 }
 
 impl ErrorShape for DatabaseError {
     fn code(&self) -> &'static str {
+        use PrismaAdapterErrorCode as C;
         match self {
-            DatabaseError::Query { .. } => PrismaAdapterErrorCode::QUERY_FAILED,
-            DatabaseError::Update { .. } => PrismaAdapterErrorCode::UPDATE_FAILED,
-            DatabaseError::Connection { .. } => PrismaAdapterErrorCode::DB_CONNECTION_ERROR,
-            DatabaseError::VersionConflict { .. } => PrismaAdapterErrorCode::VERSION_CONFLICT,
+            DatabaseError::Query { .. } | DatabaseError::Unsupported { .. } => C::QUERY_FAILED.as_str(),
+            DatabaseError::Update { .. } | DatabaseError::StatusConflict { .. } => C::UPDATE_FAILED.as_str(),
+            DatabaseError::MachineNotFound { .. } => C::MACHINE_NOT_FOUND.as_str(),
+            DatabaseError::VersionConflict { .. } | DatabaseError::ConcurrentModification { .. } => C::VERSION_CONFLICT.as_str(),
+            DatabaseError::InvalidInput { .. } => C::INVALID_INPUT.as_str(),
+            // Not a PrismaAdapterError of ours: the facade rethrows the original object.
+            DatabaseError::Foreign(_) => "FOREIGN_ERROR",
         }
-        .as_str()
     }
 
     fn class(&self) -> JsClass {
-        JsClass::PrismaAdapterError
+        match self {
+            DatabaseError::Foreign(_) => JsClass::Foreign,
+            _ => JsClass::PrismaAdapterError,
+        }
     }
 
     fn fields(&self) -> Map<String, Value> {
         match self {
-            DatabaseError::Query { vm_id, .. } | DatabaseError::Update { vm_id, .. } => {
-                fields([("vmId", vm_id.clone().map(Value::from))])
+            DatabaseError::Query { vm_id, cause, sql_state, retry, .. } | DatabaseError::Update { vm_id, cause, sql_state, retry, .. } => {
+                let details = json!({ "message": cause, "sqlState": sql_state, "transient": *retry == Retry::Transient });
+                fields([("vmId", vm_id.clone().map(Value::from)), ("details", Some(details))])
             }
-            DatabaseError::VersionConflict { vm_id, .. } => fields([("vmId", Some(Value::from(vm_id.clone())))]),
-            DatabaseError::Connection { .. } => Map::new(),
+            DatabaseError::MachineNotFound { vm_id } => fields([("vmId", Some(Value::from(vm_id.clone())))]),
+            DatabaseError::VersionConflict { vm_id, expected, found } => fields([
+                ("vmId", Some(Value::from(vm_id.clone()))),
+                ("details", Some(json!({ "expectedVersion": expected, "currentVersion": found }))),
+            ]),
+            DatabaseError::StatusConflict { vm_id, expected, found } => fields([
+                ("vmId", Some(Value::from(vm_id.clone()))),
+                ("details", Some(json!({ "expectedStatus": expected, "currentStatus": found }))),
+            ]),
+            DatabaseError::ConcurrentModification { vm_id, expected_status, expected_version } => fields([
+                ("vmId", Some(Value::from(vm_id.clone()))),
+                ("details", Some(json!({ "expectedStatus": expected_status, "expectedVersion": expected_version }))),
+            ]),
+            DatabaseError::InvalidInput { vm_id, .. } => fields([("vmId", vm_id.clone().map(Value::from))]),
+            DatabaseError::Unsupported { .. } => Map::new(),
+            DatabaseError::Foreign(f) => fields([
+                ("ref", f.reference.map(Value::from)),
+                ("foreignCode", f.code.clone().map(Value::from)),
+            ]),
         }
+    }
+}
+
+/// Errors of `StateSync` itself (not of the store).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StateError {
+    /// `getVMStatus` / `updateStatusDirect` on a machine the store does not have.
+    #[error("VM {vm_id} not found")]
+    VmNotFound { vm_id: String },
+    #[error(transparent)]
+    Database(#[from] DatabaseError),
+    /// A QMP status source failed (not connected, command failed).
+    #[error("{message}")]
+    Qmp { message: String },
+    /// A caller-supplied option is out of range.
+    #[error("Invalid {field}: {reason}")]
+    InvalidOption { field: String, reason: String },
+}
+
+impl ErrorShape for StateError {
+    fn code(&self) -> &'static str {
+        match self {
+            StateError::VmNotFound { .. } => SyncErrorCode::VM_NOT_FOUND.as_str(),
+            StateError::Database(e) => e.code(),
+            StateError::Qmp { .. } => SyncErrorCode::QMP_UNAVAILABLE.as_str(),
+            StateError::InvalidOption { .. } => "INVALID_OPTION",
+        }
+    }
+
+    fn class(&self) -> JsClass {
+        match self {
+            StateError::Database(e) => e.class(),
+            // The spec throws plain `Error('VM <id> not found')`.
+            StateError::VmNotFound { .. } | StateError::Qmp { .. } | StateError::InvalidOption { .. } => JsClass::Error,
+        }
+    }
+
+    fn fields(&self) -> Map<String, Value> {
+        match self {
+            StateError::Database(e) => e.fields(),
+            StateError::VmNotFound { vm_id } => fields([("vmId", Some(Value::from(vm_id.clone())))]),
+            StateError::Qmp { .. } | StateError::InvalidOption { .. } => Map::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_messages_and_codes() {
+        let e = DatabaseError::VersionConflict { vm_id: "v".into(), expected: 1, found: 2 };
+        assert_eq!(e.to_string(), "Version conflict: expected 1, found 2. Another process may have modified this VM.");
+        assert_eq!(e.code(), "VERSION_CONFLICT");
+        assert_eq!(e.fields()["details"], json!({"expectedVersion": 1, "currentVersion": 2}));
+        let e = DatabaseError::StatusConflict { vm_id: "v".into(), expected: "off".into(), found: "running".into() };
+        assert_eq!(e.to_string(), "Status conflict: expected 'off', found 'running'. VM may already be running.");
+        assert_eq!(e.code(), "UPDATE_FAILED");
+        let e = DatabaseError::Update { action: "update machine status", vm_id: Some("v".into()), cause: "boom".into(), sql_state: None, retry: Retry::Transient };
+        assert_eq!(e.to_string(), "Failed to update machine status: boom");
+        assert!(e.is_transient());
+        assert!(!DatabaseError::MachineNotFound { vm_id: "x".into() }.is_transient());
+        assert!(DatabaseError::MachineNotFound { vm_id: "x".into() }.mentions_not_found());
+        assert_eq!(StateError::VmNotFound { vm_id: "a".into() }.to_string(), "VM a not found");
     }
 }
