@@ -12,6 +12,7 @@ const { SpiceConfig, VncConfig, writeDisplaySecretFile } = require('./lib/displa
 const { QemuProcess } = require('./lib/process')
 const { QMPClient } = require('./lib/qmp')
 const { QemuImgService, SnapshotManager } = require('./lib/storage')
+const { StateSync, EventHandler, HealthMonitor, PrismaAdapter, createStore } = require('./lib/state')
 
 const C = native.specConstants()
 
@@ -24,6 +25,10 @@ module.exports = {
   SnapshotManager,
   SpiceConfig,
   VncConfig,
+  StateSync,
+  EventHandler,
+  HealthMonitor,
+  PrismaAdapter,
   PCI_ADDRESS_REGEX: utils.PCI_ADDRESS_REGEX,
   validatePciAddress: utils.validatePciAddress,
   normalizePciAddress: utils.normalizePciAddress,
@@ -126,5 +131,6 @@ module.exports = {
   CommandExecutor: utils.CommandExecutor,
   // Infinivirt additions (see COMPATIBILITY.md).
   writeDisplaySecretFile,
-  detectAccelerator: () => native.detectAccelerator()
+  detectAccelerator: () => native.detectAccelerator(),
+  createStore
 }

@@ -71,6 +71,20 @@ const builders = {
   PrismaAdapterError: (w) => new PrismaAdapterError(w.message, w.code, w.fields.vmId, w.fields.details)
 }
 
+// Errors thrown by a caller's own JS objects (a DatabaseAdapter, a hook) while native
+// code was calling them: kept here by handle so the very object comes back out.
+const foreign = new Map()
+let nextForeign = 1
+const FOREIGN_CAP = 256
+
+function keepForeign (err) {
+  const id = nextForeign++
+  foreign.set(id, err)
+  // Bounded: an error native code handled itself is never asked for again.
+  if (foreign.size > FOREIGN_CAP) foreign.delete(foreign.keys().next().value)
+  return id
+}
+
 function plainError (w) {
   const e = new Error(w.message)
   e.code = w.code
@@ -86,6 +100,14 @@ function adopt (err) {
     wire = JSON.parse(err.message.slice(WIRE_PREFIX.length))
   } catch {
     return err
+  }
+  if (wire.class === 'Foreign') {
+    const ref = wire.fields && wire.fields.ref
+    if (foreign.has(ref)) {
+      const original = foreign.get(ref)
+      foreign.delete(ref)
+      return original
+    }
   }
   const build = builders[wire.class] || plainError
   const e = build(wire)
@@ -120,6 +142,7 @@ module.exports = {
   PrismaAdapterError,
   adopt,
   call,
+  keepForeign,
   isLifecycleError: (e) => e instanceof LifecycleError,
   isUnattendedError: (e) => e instanceof UnattendedError,
   isPrismaAdapterError: (e) => e instanceof PrismaAdapterError,

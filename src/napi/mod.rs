@@ -11,4 +11,5 @@ mod error;
 mod misc;
 mod process;
 mod qmp;
+mod state;
 mod storage;

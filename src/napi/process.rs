@@ -29,6 +29,11 @@ pub struct NativeQemuProcess {
 }
 
 impl NativeQemuProcess {
+    /// The core process (the state layer watches its pidfd).
+    pub(crate) fn core(&self) -> Arc<QemuProcess> {
+        self.inner.clone()
+    }
+
     /// Reports the exit of the adopted PID to JS as soon as the pidfd fires.
     fn watch(&self, pid: i32) {
         let p = self.inner.clone();

@@ -32,6 +32,15 @@ pub fn now_ms() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64() * 1000.0).floor()
 }
 
+/// A millisecond option from JS: finite, ≥ 0 and at most a day.
+pub fn option_millis(field: &str, v: f64) -> Result<std::time::Duration, super::error::StateError> {
+    if v.is_finite() && (0.0..=86_400_000.0).contains(&v) {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // range-checked above
+        return Ok(std::time::Duration::from_millis(v as u64));
+    }
+    Err(super::error::StateError::InvalidOption { field: field.into(), reason: format!("must be a number of milliseconds between 0 and 86400000, got {v}") })
+}
+
 /// A date in a payload.
 pub fn date(ms: f64) -> Value {
     json!({ "$date": ms })

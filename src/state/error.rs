@@ -52,6 +52,31 @@ pub struct ForeignError {
     pub retry: Retry,
 }
 
+/// Error codes (Node's errno names, PostgreSQL SQLSTATEs, Prisma's P-codes) that mean
+/// "the database is unreachable, restarting or busy": worth retrying later.
+const TRANSIENT_CODES: [&str; 26] = [
+    "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH",
+    "ECONNABORTED", "57P01", "57P02", "57P03", "53300", "40001", "40P01", "08000", "08001", "08003", "08004", "08006",
+    "P1001", "P1002", "P1008", "P1017", "P2024", "P2034",
+];
+
+/// Messages of connection loss that carry no code (node-postgres' "Connection terminated").
+const TRANSIENT_MESSAGES: [&str; 4] =
+    ["Connection terminated", "Can't reach database server", "Timed out fetching a new connection", "Client has encountered a connection error"];
+
+impl ForeignError {
+    /// Classifies an error thrown by a JS adapter from the codes found on it (its own
+    /// `code`, its `details`/`cause` chain) and, for node-postgres' code-less
+    /// connection errors only, its message.
+    pub fn classify(codes: &[String], message: &str) -> Retry {
+        if codes.iter().any(|c| TRANSIENT_CODES.contains(&c.as_str())) || TRANSIENT_MESSAGES.iter().any(|m| message.contains(m)) {
+            Retry::Transient
+        } else {
+            Retry::Permanent
+        }
+    }
+}
+
 impl std::fmt::Display for ForeignError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)
@@ -224,5 +249,10 @@ mod tests {
         assert!(!DatabaseError::MachineNotFound { vm_id: "x".into() }.is_transient());
         assert!(DatabaseError::MachineNotFound { vm_id: "x".into() }.mentions_not_found());
         assert_eq!(StateError::VmNotFound { vm_id: "a".into() }.to_string(), "VM a not found");
+        let codes = |c: &[&str]| c.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(ForeignError::classify(&codes(&["UPDATE_FAILED", "ECONNREFUSED"]), "x"), Retry::Transient);
+        assert_eq!(ForeignError::classify(&codes(&["P1001"]), "x"), Retry::Transient);
+        assert_eq!(ForeignError::classify(&[], "Failed: Error: Connection terminated unexpectedly"), Retry::Transient);
+        assert_eq!(ForeignError::classify(&codes(&["UPDATE_FAILED"]), "Error: boom"), Retry::Permanent);
     }
 }

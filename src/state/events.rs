@@ -46,7 +46,7 @@ impl Default for EventHandlerConfig {
 pub enum Job {
     /// A QMP event: name, `data`, `timestamp` in ms (None: now).
     Event { event: String, data: Option<Value>, timestamp: Option<f64>, done: Option<oneshot::Sender<()>> },
-    /// The QMP connection went away.
+    /// The QMP connection went away: the VM counts as detached from here on.
     Disconnect { done: Option<oneshot::Sender<()>> },
     /// The QMP connection came back: re-read the run state.
     Resync { source: Arc<dyn StatusSource>, done: Option<oneshot::Sender<()>> },
@@ -133,11 +133,10 @@ impl EventHandlerCore {
                 }
             }
             Job::Disconnect { done } => {
+                // In order behind the events before it: a SHUTDOWN still queued was
+                // received while attached and keeps its cleanup. (`vm:disconnect`
+                // itself is emitted by the facade at once, as the spec does.)
                 self.detach(vm);
-                let payload = json!({ "vmId": vm, "timestamp": date(now_ms()) });
-                if let Err(e) = self.emitter.emit("vm:disconnect", payload).await {
-                    self.report(vm, "disconnect", &e).await;
-                }
                 if let Some(d) = done {
                     let _ = d.send(());
                 }
@@ -350,7 +349,8 @@ mod tests {
             assert_eq!(rec.names(), ["vm:reset", "vm:event"]);
             rec.take();
             send(&h, "vm1", "SHUTDOWN", Some(json!({"guest": true, "reason": "guest-shutdown"})), None).await;
-            assert_eq!(rec.names(), ["vm:shutdown", "vm:off", "vm:event"]);
+            // the events come first; the cleanup (QEMU is already gone here) follows
+            assert_eq!(rec.names()[..3], ["vm:shutdown", "vm:off", "vm:event"]);
             // the runtime state was read before the write
             let calls = store.calls();
             let read = calls.iter().position(|c| c == "findRunningVMs").unwrap();

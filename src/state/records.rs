@@ -358,6 +358,47 @@ fn to_value_or_null<T: Serialize>(v: Option<&T>) -> Value {
     v.and_then(|x| serde_json::to_value(x).ok()).unwrap_or(Value::Null)
 }
 
+impl FirewallRuleSetRecord {
+    fn from_js(v: &Value) -> Option<Self> {
+        v.is_object().then(|| FirewallRuleSetRecord {
+            id: v.text("id").unwrap_or_default(),
+            name: v.text("name").unwrap_or_default(),
+            internal_name: v.text("internalName").unwrap_or_default(),
+            priority: v.int("priority").unwrap_or(500),
+            is_active: v.boolean("isActive").unwrap_or(true),
+            rules: v.get("rules").and_then(Value::as_array).map(|a| a.iter().map(FirewallRuleRecord::read).collect()).unwrap_or_default(),
+        })
+    }
+}
+
+impl VmConfigRecord {
+    /// A JS adapter's `findMachineWithConfig` result (spec defaults for missing fields).
+    pub fn from_js(v: &Value) -> Option<Self> {
+        if !v.is_object() {
+            return None;
+        }
+        Some(VmConfigRecord {
+            id: v.text("id").unwrap_or_default(),
+            status: js_status(v),
+            name: v.text("name").unwrap_or_default(),
+            internal_name: v.text("internalName").unwrap_or_default(),
+            os: v.text("os").unwrap_or_default(),
+            cpu_cores: v.int("cpuCores").unwrap_or(0),
+            ram_gb: v.int("ramGB").unwrap_or(0),
+            disk_size_gb: v.int("diskSizeGB").unwrap_or(0),
+            gpu_pci_address: v.text("gpuPciAddress"),
+            version: v.int("version").unwrap_or(1),
+            configuration: v.get("configuration").filter(|c| c.is_object()).map(ExtendedMachineConfigurationRecord::read),
+            firewall_rule_set: v.get("firewallRuleSet").and_then(FirewallRuleSetRecord::from_js),
+            department: v.get("department").filter(|d| d.is_object()).map(|d| DepartmentRecord {
+                id: d.text("id").unwrap_or_default(),
+                name: d.text("name").unwrap_or_default(),
+                firewall_rule_set: d.get("firewallRuleSet").and_then(FirewallRuleSetRecord::from_js),
+            }),
+        })
+    }
+}
+
 /// `transitionVMStatus` result.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TransitionResult {

@@ -61,7 +61,7 @@ pub trait Store: Send + Sync + 'static {
     fn get_machine_internal_name<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<String>>;
 
     fn get_machine_disk_path<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<String>> {
-        Box::pin(async move { Ok(self.get_machine_internal_name(id).await?.map(|n| format!("{DISK_PATH_PREFIX}{n}.qcow2"))) })
+        Box::pin(async move { Ok(self.get_machine_internal_name(id).await?.filter(|n| !n.is_empty()).map(|n| format!("{DISK_PATH_PREFIX}{n}.qcow2"))) })
     }
 
     /// An automatic status write (crash, QMP event): never overwrites `error` with a

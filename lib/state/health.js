@@ -1,0 +1,77 @@
+'use strict'
+// HealthMonitor (spec §10.3): the periodic sweep of running VMs, crash handling and
+// cleanup, natively; plus pushed crash detection (watchVM: pidfd + QMP EOF), which
+// reports a killed QEMU within milliseconds instead of at the next sweep.
+
+const { EventEmitter } = require('events')
+const native = require('../native')
+const { call } = require('../errors')
+const { makeHost, parse, nativeStoreOf, Debugger } = require('./host')
+
+const log = new Debugger('health-monitor')
+
+class HealthMonitor extends EventEmitter {
+  constructor (db, config = {}) {
+    super()
+    const cfg = { checkIntervalMs: 30000, enableCleanup: true, pidfileDir: '/var/run/infinivirt/pids', ...config }
+    const store = nativeStoreOf(db)
+    const targets = { db: store ? null : db }
+    if (cfg.tapManager) targets.tapManager = cfg.tapManager
+    if (cfg.nftables) targets.nftables = cfg.nftables
+    if (cfg.cgroups) targets.cgroups = cfg.cgroups
+    const hooks = {}
+    if (typeof cfg.onCrashDetected === 'function') hooks.onCrashDetected = cfg.onCrashDetected
+    if (typeof cfg.onCleanupAlert === 'function') hooks.onCleanupAlert = cfg.onCleanupAlert
+    targets.hooks = hooks
+    const host = makeHost({ targets, facade: new WeakRef(this), log })
+    Object.defineProperty(this, '_n', {
+      value: call(() => new native.NativeHealthMonitor(store, host, {
+        checkIntervalMs: cfg.checkIntervalMs,
+        enableCleanup: cfg.enableCleanup !== false,
+        pidfileDir: cfg.pidfileDir,
+        cleanupRetryBaseMs: cfg.cleanupRetryBaseMs,
+        hasNetwork: Boolean(cfg.tapManager || cfg.nftables || cfg.cgroups),
+        hasHooks: Object.keys(hooks).length > 0
+      }))
+    })
+  }
+
+  async start () { return call(() => this._n.start()) }
+  async stop () { this._n.stop() }
+  isMonitoring () { return this._n.isMonitoring() }
+  async checkAllVMs () { return parse(await call(() => this._n.checkAllVMs())) }
+  checkVM (vmId, pid) { return this._n.checkVM(Number(pid)) }
+  async retryCleanup (vmId, config) { return parse(await call(() => this._n.retryCleanup(String(vmId), config ?? {}))) }
+
+  /**
+   * Infinivirt addition: watch one VM for a crash. `target` is its QemuProcess (the
+   * pidfd held since start) or its PID. Options: qmpSocketPath (a SHUTDOWN seen first
+   * makes the exit a shutdown, not a crash), tapDeviceName, guestAgentSocketPath,
+   * infiniServiceSocketPath, pidfile, stderrPath.
+   */
+  watchVM (vmId, target, options = {}) {
+    const opts = {
+      pid: typeof target === 'number' ? target : options.pid,
+      qmpSocketPath: options.qmpSocketPath,
+      tapDeviceName: options.tapDeviceName,
+      guestAgentSocketPath: options.guestAgentSocketPath,
+      infiniServiceSocketPath: options.infiniServiceSocketPath,
+      pidfile: options.pidfile,
+      stderrPath: options.stderrPath
+    }
+    if (target && typeof target === 'object' && target._n) {
+      call(() => this._n.watchProcess(String(vmId), target._n, opts))
+    } else {
+      call(() => this._n.watchPid(String(vmId), opts))
+    }
+  }
+
+  /** Infinivirt addition: stop watching (before a deliberate stop). */
+  unwatchVM (vmId) { return this._n.unwatch(String(vmId)) }
+  /** Infinivirt addition: the VMs being watched. */
+  getWatchedVMs () { return this._n.watched() }
+  /** Infinivirt addition: status writes queued because the database was unreachable. */
+  getPendingWrites () { return this._n.pendingWrites() }
+}
+
+module.exports = { HealthMonitor }
