@@ -269,38 +269,67 @@ export declare class CpuPinningAdapter {
 // network/*
 // ===========================================================================
 
-/** TAP devices via ip(8): create, configure, attach/detach, orphan sweep. */
+/**
+ * Persistent TAP devices for VMs, made and configured through netlink and the TUN
+ * ioctls (no `ip`/`ethtool` processes). Each TAP this process creates or attaches
+ * is claimed for its VM until `destroy` or `detachFromBridge`; the orphan sweep
+ * never removes a claimed TAP or one a QEMU holds open.
+ */
 export declare class TapDeviceManager {
-  constructor();
-  /** Resolves the TAP name (`vnet-` + 10 alphanumerics of `vmId`). */
+  /**
+   * Infinivirt addition: `orphanGraceMs` (default 30000) is how long a TAP this
+   * process has not claimed must look orphaned, unchanged, before
+   * `cleanupOrphanedTapDevices` removes it; `sweepOnCreate` (default false) runs
+   * that sweep at the start of every `create`, as 5b14fc8 did.
+   */
+  constructor(options?: { orphanGraceMs?: number; sweepOnCreate?: boolean });
+  /**
+   * Creates the TAP (`vnet-` + 10 alphanumerics of `vmId`) and resolves its name.
+   * Rejects with `DEVICE_ALREADY_EXISTS` naming both VMs when the name belongs to
+   * another VM, or when a running QEMU holds it. `bridge` is only logged.
+   */
   create(vmId: string, bridge?: string): Promise<string>;
+  /** Up, TX/RX checksum offload off (a warning if the device refuses), and a port of `bridge`. */
   configure(tapName: string, bridge?: string): Promise<void>;
+  /** Deletes the TAP; a missing one is fine. Refuses devices that are not tun/tap. */
   destroy(tapName: string): Promise<void>;
+  /** Never rejects. */
   bringDown(tapName: string): Promise<void>;
+  /** `nomaster` and down, keeping the device; releases the claim. Never rejects. */
   detachFromBridge(tapName: string): Promise<void>;
-  attachToBridge(tapName: string, bridge: string): Promise<void>;
+  /**
+   * Up and a port of `bridge`; claims the TAP. Infinivirt addition: with `vmId`,
+   * rejects when the TAP carries another VM's owner tag.
+   */
+  attachToBridge(tapName: string, bridge: string, vmId?: string): Promise<void>;
   exists(tapName: string): Promise<boolean>;
-  /** True when the link is up with `LOWER_UP` (a QEMU holds the device). Never rejects. */
+  /** True when the device has carrier (a QEMU holds it open), in any admin state. Never rejects. */
   hasCarrier(tapName: string): Promise<boolean>;
-  /** Names of all `vnet-*` tuntap devices on the host. Never rejects. */
+  /** Names of the `vnet-*` tun/tap devices. Never rejects. */
   listAllTapDevices(): Promise<string[]>;
-  /** A persistent TAP without carrier. Never rejects. */
+  /** A persistent tun/tap without carrier that this process has not claimed. Never rejects. */
   isOrphaned(tapName: string): Promise<boolean>;
-  /** Host-wide sweep destroying every orphaned `vnet-*` TAP. Never rejects. */
+  /**
+   * Removes `vnet-*` TAPs that are persistent, carrier-less, unclaimed and have
+   * looked so for `orphanGraceMs`. Never rejects.
+   */
   cleanupOrphanedTapDevices(): Promise<{ total: number; cleaned: number; failed: number }>;
-  /** `ip link show` output, or `'Error: ' + message`. Never rejects. */
+  /** One line describing the device (any kind), in `ip -d link` words, or `'Error: ' + message`. Never rejects. */
   getDeviceState(tapName: string): Promise<string>;
 }
 
-/** Linux bridges via ip(8). */
+/** Linux bridges, their ports and IPv4 addresses, through netlink. */
 export declare class BridgeManager {
   constructor();
   exists(name: string): Promise<boolean>;
+  /** Rejects `Bridge <name> already exists` (`BRIDGE_ALREADY_EXISTS`) when the name is taken. */
   create(name: string): Promise<void>;
+  /** A missing bridge is fine; a device that is not a bridge is refused. */
   destroy(name: string): Promise<void>;
   addInterface(bridge: string, iface: string): Promise<void>;
   removeInterface(bridge: string, iface: string): Promise<void>;
   listInterfaces(bridge: string): Promise<string[]>;
+  /** `ipWithCidr` is `a.b.c.d/n`; already assigned is fine. */
   assignIP(bridge: string, ipWithCidr: string): Promise<void>;
   removeIP(bridge: string, ipWithCidr: string): Promise<void>;
   getIPs(bridge: string): Promise<string[]>;
@@ -941,6 +970,12 @@ export declare enum NetworkErrorCode {
   COMMAND_FAILED = 'COMMAND_FAILED',
   INVALID_MAC_ADDRESS = 'INVALID_MAC_ADDRESS',
   PERMISSION_DENIED = 'PERMISSION_DENIED',
+  /** An interface name (or a VM id a TAP name comes from) that fails validation (Infinivirt addition). */
+  INVALID_INTERFACE_NAME = 'INVALID_INTERFACE_NAME',
+  /** An address that is not `a.b.c.d/n` (Infinivirt addition). */
+  INVALID_IP_ADDRESS = 'INVALID_IP_ADDRESS',
+  /** An option out of range, e.g. `orphanGraceMs` (Infinivirt addition). */
+  INVALID_ARGUMENT = 'INVALID_ARGUMENT',
 }
 
 export declare const QEMU_MAC_PREFIX: '52:54:00';

@@ -13,6 +13,7 @@ const { QemuProcess } = require('./lib/process')
 const { QMPClient } = require('./lib/qmp')
 const { QemuImgService, SnapshotManager } = require('./lib/storage')
 const { StateSync, EventHandler, HealthMonitor, PrismaAdapter, createStore } = require('./lib/state')
+const { TapDeviceManager, BridgeManager } = require('./lib/network')
 
 const C = native.specConstants()
 
@@ -20,6 +21,8 @@ module.exports = {
   QemuCommandBuilder,
   QemuProcess,
   QMPClient,
+  TapDeviceManager,
+  BridgeManager,
   MacAddressGenerator: utils.MacAddressGenerator,
   QemuImgService,
   SnapshotManager,

@@ -63,7 +63,8 @@ isValidInstallConfig isUnattendedError createUnattendedError CgroupsManager Debu
 
 // The names implemented so far, in §1.2 order (host-bound classes come later).
 const IMPLEMENTED = [
-  'QemuCommandBuilder', 'MacAddressGenerator', 'SpiceConfig', 'VncConfig', 'PCI_ADDRESS_REGEX',
+  'QemuCommandBuilder', 'TapDeviceManager', 'BridgeManager',
+  'MacAddressGenerator', 'SpiceConfig', 'VncConfig', 'PCI_ADDRESS_REGEX',
   'validatePciAddress', 'normalizePciAddress', 'NetworkDeviceState', 'NetworkErrorCode', 'QEMU_MAC_PREFIX',
   'MAX_TAP_NAME_LENGTH', 'TAP_NAME_PREFIX', 'NftablesFamily', 'NftablesHookType', 'NftablesChainPolicy',
   'NftablesErrorCode', 'INFINIVIRT_TABLE_NAME', 'INFINIVIRT_TABLE_FAMILY', 'DEFAULT_CHAIN_PRIORITY',
@@ -89,7 +90,8 @@ const IMPLEMENTED = [
 ]
 
 const CLASSES = [
-  'QemuCommandBuilder', 'MacAddressGenerator', 'SpiceConfig', 'VncConfig', 'StorageError', 'DisplayError',
+  'QemuCommandBuilder', 'TapDeviceManager', 'BridgeManager',
+  'MacAddressGenerator', 'SpiceConfig', 'VncConfig', 'StorageError', 'DisplayError',
   'PrismaAdapterError', 'LifecycleError', 'UnattendedError', 'Debugger', 'CommandExecutor'
 ]
 const FUNCTIONS = [
@@ -145,7 +147,8 @@ const ENUMS = {
   NetworkErrorCode: {
     DEVICE_NOT_FOUND: 'DEVICE_NOT_FOUND', DEVICE_ALREADY_EXISTS: 'DEVICE_ALREADY_EXISTS', BRIDGE_NOT_FOUND: 'BRIDGE_NOT_FOUND',
     BRIDGE_ALREADY_EXISTS: 'BRIDGE_ALREADY_EXISTS', COMMAND_FAILED: 'COMMAND_FAILED', INVALID_MAC_ADDRESS: 'INVALID_MAC_ADDRESS',
-    PERMISSION_DENIED: 'PERMISSION_DENIED'
+    PERMISSION_DENIED: 'PERMISSION_DENIED', INVALID_INTERFACE_NAME: 'INVALID_INTERFACE_NAME',
+    INVALID_IP_ADDRESS: 'INVALID_IP_ADDRESS', INVALID_ARGUMENT: 'INVALID_ARGUMENT'
   },
   NftablesFamily: { BRIDGE: 'bridge', INET: 'inet', IP: 'ip', IP6: 'ip6' },
   NftablesHookType: { PREROUTING: 'prerouting', INPUT: 'input', FORWARD: 'forward', OUTPUT: 'output', POSTROUTING: 'postrouting' },

@@ -420,7 +420,7 @@ declare namespace SpecClasses {
     destroy(tapName: string): Promise<void>;
     bringDown(tapName: string): Promise<void>;
     detachFromBridge(tapName: string): Promise<void>;
-    attachToBridge(tapName: string, bridge: string): Promise<void>;
+    attachToBridge(tapName: string, bridge: string, vmId?: string): Promise<void>;
     exists(tapName: string): Promise<boolean>;
     hasCarrier(tapName: string): Promise<boolean>;
     listAllTapDevices(): Promise<string[]>;
@@ -428,7 +428,7 @@ declare namespace SpecClasses {
     cleanupOrphanedTapDevices(): Promise<{ total: number; cleaned: number; failed: number }>;
     getDeviceState(tapName: string): Promise<string>;
   }
-  type Ctor_TapDeviceManager = new () => unknown;
+  type Ctor_TapDeviceManager = new (options?: { orphanGraceMs?: number; sweepOnCreate?: boolean }) => unknown;
 
   /** UnattendedInstaller instance members. */
   interface Class_UnattendedInstaller {

@@ -186,7 +186,9 @@ for n in names+['UnattendedInstallerOptions']:
         checks.append(f"assertTrue<Equals<api.{n}, Spec.{n}>>();")
 typeonly_enums={'CleanupResourceType','CleanupStatus'}
 # Codes Infinivirt adds to the spec's enums.
-enum_additions={'StorageErrorCode':[('INVALID_SNAPSHOT_NAME','INVALID_SNAPSHOT_NAME')]}
+enum_additions={'StorageErrorCode':[('INVALID_SNAPSHOT_NAME','INVALID_SNAPSHOT_NAME')],
+                'NetworkErrorCode':[('INVALID_INTERFACE_NAME','INVALID_INTERFACE_NAME'),('INVALID_IP_ADDRESS','INVALID_IP_ADDRESS'),
+                                    ('INVALID_ARGUMENT','INVALID_ARGUMENT')]}
 enum_checks=[]
 for e,members in enums:
     members=members+enum_additions.get(e,[])
@@ -272,6 +274,9 @@ for m in re.findall(r'^\| `(\w+)\(([^)]*)\): ([^`]+)`',tbl,re.M):
     params=', '.join(p.strip()+': string' for p in m[1].split(',') if p.strip())
     bm.append(f'{m[0]}({params}): {m[2]}')
 classes_out['BridgeManager']=bm
+# Infinivirt addition: TapDeviceManager takes optional options (the spec's has none).
+classes_out['TapDeviceManager']=['constructor(options?: { orphanGraceMs?: number; sweepOnCreate?: boolean })']+[
+    x for x in classes_out['TapDeviceManager'] if not x.startswith('constructor')]
 
 # ---------------------------------------------------------------- generate
 builtins={'Promise','Record','Partial','Date','Error','T','Array','Map','EventEmitter'}
@@ -302,6 +307,8 @@ def fix(s):
     s=s.replace('qxlMemoryMB = 16','qxlMemoryMB?: number')
     # Infinivirt addition: an optional options argument (shrinking is opt-in).
     s=s.replace('resizeImage(path: string, newSizeGB: number): Promise<void>','resizeImage(path: string, newSizeGB: number, options?: { allowShrink?: boolean }): Promise<void>')
+    # Infinivirt addition: attachToBridge may name the VM the TAP must belong to.
+    s=s.replace('attachToBridge(tapName: string, bridge: string): Promise<void>','attachToBridge(tapName: string, bridge: string, vmId?: string): Promise<void>')
     return s
 for name,stmts in sorted(classes_out.items()):
     ctor=None;inst=[];stat=[]

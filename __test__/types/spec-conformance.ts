@@ -751,8 +751,8 @@ assertTrue<Equals<`${api.NetworkDeviceState.UP}`, 'up'>>();
 assertTrue<Equals<`${api.NetworkDeviceState.DOWN}`, 'down'>>();
 assertTrue<Equals<`${api.NetworkDeviceState.UNKNOWN}`, 'unknown'>>();
 // enum NetworkErrorCode
-assertTrue<Equals<keyof typeof api.NetworkErrorCode, 'DEVICE_NOT_FOUND' | 'DEVICE_ALREADY_EXISTS' | 'BRIDGE_NOT_FOUND' | 'BRIDGE_ALREADY_EXISTS' | 'COMMAND_FAILED' | 'INVALID_MAC_ADDRESS' | 'PERMISSION_DENIED'>>();
-assertTrue<Equals<`${api.NetworkErrorCode}`, 'DEVICE_NOT_FOUND' | 'DEVICE_ALREADY_EXISTS' | 'BRIDGE_NOT_FOUND' | 'BRIDGE_ALREADY_EXISTS' | 'COMMAND_FAILED' | 'INVALID_MAC_ADDRESS' | 'PERMISSION_DENIED'>>();
+assertTrue<Equals<keyof typeof api.NetworkErrorCode, 'DEVICE_NOT_FOUND' | 'DEVICE_ALREADY_EXISTS' | 'BRIDGE_NOT_FOUND' | 'BRIDGE_ALREADY_EXISTS' | 'COMMAND_FAILED' | 'INVALID_MAC_ADDRESS' | 'PERMISSION_DENIED' | 'INVALID_INTERFACE_NAME' | 'INVALID_IP_ADDRESS' | 'INVALID_ARGUMENT'>>();
+assertTrue<Equals<`${api.NetworkErrorCode}`, 'DEVICE_NOT_FOUND' | 'DEVICE_ALREADY_EXISTS' | 'BRIDGE_NOT_FOUND' | 'BRIDGE_ALREADY_EXISTS' | 'COMMAND_FAILED' | 'INVALID_MAC_ADDRESS' | 'PERMISSION_DENIED' | 'INVALID_INTERFACE_NAME' | 'INVALID_IP_ADDRESS' | 'INVALID_ARGUMENT'>>();
 assertTrue<Equals<`${api.NetworkErrorCode.DEVICE_NOT_FOUND}`, 'DEVICE_NOT_FOUND'>>();
 assertTrue<Equals<`${api.NetworkErrorCode.DEVICE_ALREADY_EXISTS}`, 'DEVICE_ALREADY_EXISTS'>>();
 assertTrue<Equals<`${api.NetworkErrorCode.BRIDGE_NOT_FOUND}`, 'BRIDGE_NOT_FOUND'>>();
@@ -760,6 +760,9 @@ assertTrue<Equals<`${api.NetworkErrorCode.BRIDGE_ALREADY_EXISTS}`, 'BRIDGE_ALREA
 assertTrue<Equals<`${api.NetworkErrorCode.COMMAND_FAILED}`, 'COMMAND_FAILED'>>();
 assertTrue<Equals<`${api.NetworkErrorCode.INVALID_MAC_ADDRESS}`, 'INVALID_MAC_ADDRESS'>>();
 assertTrue<Equals<`${api.NetworkErrorCode.PERMISSION_DENIED}`, 'PERMISSION_DENIED'>>();
+assertTrue<Equals<`${api.NetworkErrorCode.INVALID_INTERFACE_NAME}`, 'INVALID_INTERFACE_NAME'>>();
+assertTrue<Equals<`${api.NetworkErrorCode.INVALID_IP_ADDRESS}`, 'INVALID_IP_ADDRESS'>>();
+assertTrue<Equals<`${api.NetworkErrorCode.INVALID_ARGUMENT}`, 'INVALID_ARGUMENT'>>();
 // enum NftablesFamily
 assertTrue<Equals<keyof typeof api.NftablesFamily, 'BRIDGE' | 'INET' | 'IP' | 'IP6'>>();
 assertTrue<Equals<`${api.NftablesFamily}`, 'bridge' | 'inet' | 'ip' | 'ip6'>>();

@@ -9,6 +9,7 @@ mod builder;
 mod display;
 mod error;
 mod misc;
+mod network;
 mod process;
 mod qmp;
 mod state;

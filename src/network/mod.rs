@@ -3,5 +3,8 @@
 
 pub mod error;
 pub mod firewall;
+pub mod ifname;
+pub mod ipv4;
+pub mod link;
 pub mod mac;
 pub mod names;

@@ -110,17 +110,14 @@ impl CpuModel {
     }
 }
 
-/// A Linux interface name usable as a TAP: 1–15 of `[A-Za-z0-9_.-]`.
+/// A Linux interface name usable as a TAP: 1–15 of `[A-Za-z0-9_.-]` (the network
+/// managers' rule, `crate::network::ifname::IfName`, so both accept the same names).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IfName(String);
 
 impl IfName {
     pub fn parse(s: &str) -> Result<Self, LifecycleError> {
-        let ok = (1..=15).contains(&s.len())
-            && s != "."
-            && s != ".."
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-        if ok {
+        if crate::network::ifname::IfName::problem(s).is_none() {
             Ok(IfName(s.to_string()))
         } else {
             Err(invalid("TAP name", &format!("must be 1-15 characters of letters, digits, '-', '_' or '.', got '{s}'")))
