@@ -242,6 +242,12 @@ impl Cleaner {
     /// Releases `res` for `vm`; the runtime columns are cleared last, and only when
     /// everything before succeeded. A clear the store cannot take now is queued.
     pub async fn release(&self, vm: &str, res: &Resources) -> CleanupResult {
+        self.release_with(vm, res, false).await
+    }
+
+    /// `release`; with `store_down` (the store was just seen unreachable) the clearing
+    /// of the runtime columns is queued without attempts, and reported as not done.
+    pub async fn release_with(&self, vm: &str, res: &Resources, store_down: bool) -> CleanupResult {
         let mut out = Vec::new();
         if let Some(tap) = res.tap_device_name.clone() {
             let net = self.net.clone();
@@ -290,6 +296,17 @@ impl Cleaner {
                 success: false,
                 attempts: 0,
                 last_error: Some("Skipped due to upstream resource cleanup failures".into()),
+                last_attempt_at: None,
+                note: None,
+            });
+        } else if store_down {
+            self.sync.queue().defer(vm, PendingWrite::ClearVolatile);
+            out.push(ResourceState {
+                kind: ResourceType::DbConfiguration,
+                identifier: vm.to_string(),
+                success: false,
+                attempts: 0,
+                last_error: Some("Database unreachable; queued until it is back".into()),
                 last_attempt_at: None,
                 note: None,
             });

@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::cleanup::{NetworkRelease, ResourceState, ResourceType};
 use super::emit::{date, now_ms, Emitter, StatusSource};
+use super::error::StateError;
 use super::queue::{PendingWrite, Submitted};
 use super::records::RuntimeRecord;
 use super::status::transition_for_event;
@@ -171,11 +172,24 @@ impl EventHandlerCore {
 
     async fn handle_event(&self, vm: &str, event: &str, data: Option<Value>, timestamp: Option<f64>) {
         let at = timestamp.unwrap_or_else(now_ms);
-        let previous = self.sync.get_vm_status(vm).await.unwrap_or_else(|_| "unknown".to_string());
+        // While earlier writes of this VM wait for the store, reading it would only
+        // wait out another connection timeout: the event is queued behind them.
+        let mut store_down = self.sync.queue().pending(vm) > 0;
+        let previous = if store_down {
+            "unknown".to_string()
+        } else {
+            match self.sync.get_vm_status(vm).await {
+                Ok(s) => s,
+                Err(e) => {
+                    store_down = matches!(&e, StateError::Database(d) if d.is_transient());
+                    "unknown".to_string()
+                }
+            }
+        };
         let transition = transition_for_event(event, data.as_ref());
         let shutdown = event == "SHUTDOWN";
         // Read what the cleanup must release before the status flips (§19 #18).
-        let captured = if shutdown {
+        let captured = if shutdown && !store_down {
             match self.sync.capture(vm).await {
                 Ok(c) => c,
                 Err(e) => {
@@ -189,7 +203,11 @@ impl EventHandlerCore {
         let mut new_status = previous.clone();
         let mut reason = None;
         if let Some((status, why)) = transition {
-            let r = self.sync.update_status_direct(vm, status, why.clone()).await;
+            let r = if store_down {
+                self.sync.defer_status_direct(vm, status, why.clone())
+            } else {
+                self.sync.update_status_direct(vm, status, why.clone()).await
+            };
             if !r.success {
                 self.log(&format!("VM {vm}: {event} -> {status} not written now ({:?})", r.error));
             }

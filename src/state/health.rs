@@ -21,7 +21,7 @@ use tokio::task::JoinHandle;
 
 use super::cleanup::{Cleaner, NetworkRelease, Resources, CLEANUP_RETRY_BASE_DELAY};
 use super::emit::{date, now_ms, BoxFuture, Emitter};
-use super::queue::Submitted;
+use super::queue::{PendingWrite, Submitted};
 use super::status::Reason;
 use super::store::StatusChange;
 use super::sync::StateSync;
@@ -269,7 +269,7 @@ impl HealthMonitorCore {
             s.crashed += 1;
             let pid = pid.and_then(|p| i32::try_from(p).ok()).unwrap_or(0);
             let res = vm.configuration.as_ref().map(Resources::from_config);
-            self.handle_crash(&vm.id, pid, res, Reason::Killed, "off", "running".into()).await;
+            self.handle_crash(&vm.id, pid, res, Reason::Killed, "off", "running".into(), false).await;
         }
         s
     }
@@ -281,7 +281,8 @@ impl HealthMonitorCore {
     /// Crash handling (spec §10.3): demote the status (conditionally), release what the
     /// VM held (already captured in `res`), call `onCrashDetected`, emit `crash`. One
     /// crash of one PID is handled once, whichever path saw it first.
-    async fn handle_crash(&self, vm: &str, pid: i32, res: Option<Resources>, reason: Reason, status: &str, last_known: String) {
+    #[allow(clippy::too_many_arguments)]
+    async fn handle_crash(&self, vm: &str, pid: i32, res: Option<Resources>, reason: Reason, status: &str, last_known: String, store_down: bool) {
         let crash_lock = self.crash_lock(vm);
         let _g = crash_lock.lock().await;
         if pid > 0 && lock(&self.handled).get(vm) == Some(&pid) {
@@ -289,10 +290,16 @@ impl HealthMonitorCore {
         }
         let detected_at = now_ms();
         let mut last_known = last_known;
-        match self.sync.set_automatic(vm, status, reason.clone()).await {
+        let write = if store_down {
+            self.sync.queue().defer(vm, PendingWrite::Automatic { status: status.to_string(), reason: reason.clone() })
+        } else {
+            self.sync.set_automatic(vm, status, reason.clone()).await
+        };
+        match write {
             Submitted::Applied(StatusChange::Written { previous }) => last_known = previous,
             Submitted::Applied(StatusChange::Refused { current }) => {
                 crate::log::log(LOG, &format!("VM {vm}: status stays {current} (an automatic {status} never overwrites it)"));
+                last_known = current;
             }
             Submitted::Applied(_) => {}
             Submitted::Queued { error } => {
@@ -303,7 +310,7 @@ impl HealthMonitorCore {
         crate::log::log(LOG, &format!("VM {vm} (PID {pid}) crashed: {}", reason.describe()));
         let cleanup = match res.filter(|_| self.config.enable_cleanup) {
             Some(r) => {
-                let result = self.cleaner.release(vm, &r).await;
+                let result = self.cleaner.release_with(vm, &r, store_down).await;
                 if let Some(alert) = result.alert() {
                     if let Err(e) = self.emitter.emit("cleanup-alert", alert.clone()).await {
                         crate::log::log(&format!("{LOG}:error"), &format!("'cleanup-alert' listener failed: {e}"));
@@ -475,18 +482,27 @@ impl HealthMonitorCore {
     }
 
     async fn crash_from_watch(&self, vm: &str, pid: i32, known: Resources, reason: Reason, status: &str) {
-        // Capture before the flip; a failed read is retried briefly, then the caller's
-        // own knowledge of the VM's resources is all the cleanup gets.
+        // Capture before the flip. A store that is unreachable is not asked again (each
+        // try waits out a connection timeout): the caller's own knowledge of the VM's
+        // resources is all the cleanup gets, and the writes are queued.
         let mut captured = None;
-        for attempt in 0..3u32 {
-            match self.sync.capture(vm).await {
-                Ok(c) => {
-                    captured = c;
-                    break;
-                }
-                Err(e) => {
-                    crate::log::log(LOG, &format!("VM {vm}: cannot read its runtime state (attempt {}): {e}", attempt + 1));
-                    tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+        let mut store_down = self.sync.queue().pending(vm) > 0;
+        if !store_down {
+            for attempt in 0..3u32 {
+                match self.sync.capture(vm).await {
+                    Ok(c) => {
+                        captured = c;
+                        break;
+                    }
+                    Err(e) if e.is_transient() => {
+                        crate::log::log(LOG, &format!("VM {vm}: database unreachable, cannot read its runtime state: {e}"));
+                        store_down = true;
+                        break;
+                    }
+                    Err(e) => {
+                        crate::log::log(LOG, &format!("VM {vm}: cannot read its runtime state (attempt {}): {e}", attempt + 1));
+                        tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+                    }
                 }
             }
         }
@@ -495,7 +511,7 @@ impl HealthMonitorCore {
             Some(cfg) => Resources::from_config(&cfg).merged(&known),
             None => known,
         };
-        self.handle_crash(vm, pid, Some(res), reason, status, last_known).await;
+        self.handle_crash(vm, pid, Some(res), reason, status, last_known, store_down).await;
     }
 }
 
@@ -531,7 +547,7 @@ mod tests {
             assert_eq!(ev[0].1["cleanupResult"]["resources"].as_array().unwrap().len(), 5);
             // one crash of one PID is handled once, whichever path sees it again
             store.set("vm1", "running");
-            h.handle_crash("vm1", 999_999, None, Reason::Killed, "off", "running".into()).await;
+            h.handle_crash("vm1", 999_999, None, Reason::Killed, "off", "running".into(), false).await;
             assert!(rec.take().is_empty());
             assert_eq!(store.status("vm1").as_deref(), Some("running"));
         });

@@ -138,6 +138,22 @@ impl WriteQueue {
         }
     }
 
+    /// Queues `write` without trying it now (the caller just saw the store fail).
+    pub fn defer(self: &Arc<Self>, vm: &str, write: PendingWrite) -> Submitted {
+        let start = {
+            let mut lanes = lock(&self.lanes);
+            let lane = lanes.entry(vm.to_string()).or_default();
+            Self::push(lane, vm, Entry { write, first_failure: Instant::now(), attempts: 0 }, self.policy.per_vm);
+            let start = !lane.draining;
+            lane.draining = true;
+            start
+        };
+        if start {
+            self.spawn_drain(vm.to_string());
+        }
+        Submitted::Queued { error: None }
+    }
+
     fn push(lane: &mut Lane, vm: &str, e: Entry, cap: usize) {
         if lane.pending.len() >= cap {
             if let Some(old) = lane.pending.pop_front() {

@@ -84,11 +84,16 @@ pub trait Store: Send + Sync + 'static {
     }
 
     /// The VM's status and runtime columns whatever its status. The default scans
-    /// `findRunningVMs` (all a plain adapter offers), so it only sees running VMs.
+    /// `findRunningVMs` (all a plain adapter offers), so it only sees the runtime
+    /// columns of running VMs.
     fn find_runtime<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<RuntimeRecord>> {
         Box::pin(async move {
             let running = self.find_running_vms().await?;
-            Ok(running.into_iter().find(|r| r.id == id).map(|r| RuntimeRecord { status: r.status, configuration: r.configuration }))
+            if let Some(r) = running.into_iter().find(|r| r.id == id) {
+                return Ok(Some(RuntimeRecord { status: r.status, configuration: r.configuration }));
+            }
+            // Not running: its status is all a plain adapter can tell.
+            Ok(self.find_machine(id).await?.map(|m| RuntimeRecord { status: m.status, configuration: None }))
         })
     }
 

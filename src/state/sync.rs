@@ -175,6 +175,20 @@ impl StateSync {
         }
     }
 
+    /// `update_status_direct` when the store was just seen unreachable: queued at once
+    /// (no attempt that would wait out another connection timeout); `DB_ERROR`.
+    pub fn defer_status_direct(&self, vm: &str, status: &str, reason: Reason) -> SyncResult {
+        self.queue.defer(vm, PendingWrite::Direct { status: status.to_string(), reason });
+        SyncResult {
+            success: false,
+            vm_id: vm.to_string(),
+            previous_status: "unknown".to_string(),
+            new_status: status.to_string(),
+            timestamp: now_ms(),
+            error: Some(SyncErrorCode::DB_ERROR),
+        }
+    }
+
     /// An automatic transition (crash, shutdown seen by a watcher): conditional, never
     /// demoting `error`, queued when the store is away.
     pub async fn set_automatic(&self, vm: &str, status: &str, reason: Reason) -> Submitted {
