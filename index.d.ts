@@ -537,6 +537,8 @@ export declare class StateSync {
   getVMInfo(vmId: string): Promise<{ tapDeviceName: string | null; hasCpuPinning: boolean } | null>;
   clearVolatileMachineConfiguration(vmId: string): Promise<void>;
   updateStatusDirect(vmId: string, newStatus: DBVMStatus): Promise<SyncResult>;
+  /** Infinivirt addition: status writes queued because the database was unreachable (they land, in order, once it is back). */
+  getPendingWrites(): number;
 }
 
 /**
@@ -551,6 +553,8 @@ export declare class EventHandler extends EventEmitter {
   getAttachedVMs(): string[];
   isAttached(vmId: string): boolean;
   getQMPClient(vmId: string): QMPClient | undefined;
+  /** Infinivirt addition: status writes queued because the database was unreachable. */
+  getPendingWrites(): number;
 }
 
 /** Periodic liveness check of running VMs. Emits `crash`, `cleanup-alert` and `error`. */
@@ -562,6 +566,19 @@ export declare class HealthMonitor extends EventEmitter {
   checkAllVMs(): Promise<HealthCheckSummary>;
   checkVM(vmId: string, pid: number): boolean;
   retryCleanup(vmId: string, config: MachineConfigurationRecord): Promise<CleanupResult>;
+  /**
+   * Infinivirt addition: pushed crash detection for one VM. `target` is its `QemuProcess` (the pidfd
+   * held since start) or its PID. A QEMU that exits without a `SHUTDOWN` (seen on `qmpSocketPath`) is a
+   * crash: its runtime state is read, the status demoted `running → off` (never over `error`), its
+   * resources released and `'crash'` emitted, within milliseconds.
+   */
+  watchVM(vmId: string, target: QemuProcess | number, options?: WatchVMOptions): void;
+  /** Infinivirt addition: stop watching (call it before a deliberate stop). True if it was watched. */
+  unwatchVM(vmId: string): boolean;
+  /** Infinivirt addition: the VMs being watched. */
+  getWatchedVMs(): string[];
+  /** Infinivirt addition: status writes queued because the database was unreachable. */
+  getPendingWrites(): number;
 }
 
 // ===========================================================================
@@ -613,6 +630,73 @@ export declare class PrismaAdapter implements DatabaseAdapter {
   getFirewallRuleSetId(vmId: string): Promise<string | null>;
   getMachineInternalName(id: string): Promise<string | null>;
   getMachineDiskPath(id: string): Promise<string | null>;
+}
+
+/** Options of `createStore` (Infinivirt addition). Neither: `INFINIVIRT_DATABASE_URL`, else `INFINIVIRT_SQLITE_PATH`, else `/var/lib/infinivirt/state.db`. */
+export interface StoreOptions {
+  /** PostgreSQL (`postgresql://…`, Prisma parameters translated or ignored), or `sqlite:`/`file:` for SQLite. */
+  databaseUrl?: string;
+  /** The embedded SQLite database (created, with its schema, on first use). */
+  sqlitePath?: string;
+}
+
+/** Tables `NativeDatabaseAdapter.insertRecord` writes (Infinivirt addition). */
+export type StoreModel = 'Machine' | 'MachineConfiguration' | 'Department' | 'FirewallRuleSet' | 'FirewallRule';
+
+/** A `DatabaseAdapter` with the `PrismaAdapter` methods, implemented natively (Infinivirt addition). */
+export interface NativeDatabaseAdapter extends DatabaseAdapter {
+  readonly kind: 'postgres' | 'sqlite';
+  findMachineWithConfig(id: string): Promise<VMConfigRecord | null>;
+  updateMachineConfiguration(machineId: string, config: Partial<MachineConfigUpdate>): Promise<void>;
+  transitionVMStatus(
+    machineId: string,
+    expectedStatus: string,
+    newStatus: string,
+    expectedVersion: number,
+  ): Promise<{ success: boolean; newVersion: number; vmConfig: VMConfigRecord }>;
+  getFirewallRules(vmId: string): Promise<FirewallRuleRecord[]>;
+  getFirewallRuleSetId(vmId: string): Promise<string | null>;
+  getMachineInternalName(id: string): Promise<string | null>;
+  getMachineDiskPath(id: string): Promise<string | null>;
+  /** Inserts one row (columns checked against the schema; `id` generated unless given); resolves its id. */
+  insertRecord(model: StoreModel, data: Record<string, unknown>): Promise<string>;
+  /** Closes the pooled connections. */
+  close(): Promise<void>;
+}
+
+/**
+ * Infinivirt addition: a native store. Passed to `StateSync`, `EventHandler` or `HealthMonitor` it is
+ * used from Rust directly (no JS round trip per query). Errors are `PrismaAdapterError`s with the
+ * spec's codes and messages.
+ */
+export declare function createStore(options?: StoreOptions): NativeDatabaseAdapter;
+
+/** Options of `HealthMonitor.watchVM` (Infinivirt addition). */
+export interface WatchVMOptions {
+  /** The PID, when `target` is a `QemuProcess` without one. */
+  pid?: number;
+  /** Its QMP socket: a `SHUTDOWN` seen before the exit makes it a shutdown, not a crash. */
+  qmpSocketPath?: string;
+  tapDeviceName?: string;
+  guestAgentSocketPath?: string;
+  infiniServiceSocketPath?: string;
+  /** Its pidfile (else `<pidfileDir>/<qmp socket name>.pid`). */
+  pidfile?: string;
+  /** A file QEMU's stderr goes to: a non-empty tail makes the reason `qemu-error`. */
+  stderrPath?: string;
+}
+
+/** Why a VM's status changed (Infinivirt addition): `guest-shutdown`, `host-shutdown`, `crash`, `killed`, `qemu-error`, `qmp-event`, `qmp-status`, `operation`. */
+export interface TransitionReason {
+  code: string;
+  message: string;
+}
+
+/** The network managers a cleanup calls (Infinivirt addition): `TapDeviceManager`, `NftablesService` and `CgroupsManager` fit. */
+export interface NetworkCleanupTargets {
+  tapManager?: { detachFromBridge(tapName: string): Promise<unknown> };
+  nftables?: { detachJumpRules(vmId: string): Promise<unknown> };
+  cgroups?: { cleanupEmptyScopes(): Promise<unknown> };
 }
 
 // ===========================================================================
@@ -1342,6 +1426,10 @@ export interface MachineRecord {
   status: string;
 }
 
+/**
+ * Records from the native stores and `PrismaAdapter` also carry `cpuPinning` (`{ cores: number[] } | null`),
+ * so `StateSync.getVMInfo().hasCpuPinning` reflects the stored pinning (spec §19 #7); plain adapters may omit it.
+ */
 export interface MachineConfigurationRecord {
   qemuPid: number | null;
   tapDeviceName: string | null;
@@ -1402,6 +1490,14 @@ export interface HealthMonitorConfig {
   pidfileDir?: string;
   onCrashDetected?: (vmId: string) => Promise<void>;
   onCleanupAlert?: (alert: CleanupAlertEvent) => Promise<void>;
+  /** Infinivirt addition: detaches the TAP from its bridge (`TapDeviceManager`); without it the step is a no-op noted in the result. */
+  tapManager?: NetworkCleanupTargets['tapManager'];
+  /** Infinivirt addition: detaches the firewall jump rules (`NftablesService`); without it the step is a no-op noted in the result. */
+  nftables?: NetworkCleanupTargets['nftables'];
+  /** Infinivirt addition: `CgroupsManager`. */
+  cgroups?: NetworkCleanupTargets['cgroups'];
+  /** Infinivirt addition: first cleanup retry delay in ms (default 1000, doubling). */
+  cleanupRetryBaseMs?: number;
 }
 
 export interface HealthCheckResult {
@@ -1428,11 +1524,21 @@ export interface CrashEvent {
   detectedAt: Date;
   cleanupPerformed: boolean;
   cleanupResult?: CleanupResult;
+  /** Infinivirt addition: `killed`, `qemu-error` or `crash`. */
+  reason?: TransitionReason;
 }
 
 export interface EventHandlerConfig {
   enableLogging: boolean;
   emitCustomEvents: boolean;
+  /** Infinivirt addition: detaches the TAP after a guest shutdown (`TapDeviceManager`). */
+  tapManager?: NetworkCleanupTargets['tapManager'];
+  /** Infinivirt addition: detaches the firewall jump rules (`NftablesService`). */
+  nftables?: NetworkCleanupTargets['nftables'];
+  /** Infinivirt addition: cleans empty cgroup scopes of pinned VMs (`CgroupsManager`). */
+  cgroups?: NetworkCleanupTargets['cgroups'];
+  /** Infinivirt addition: how long the cleanup after SHUTDOWN waits for QEMU to exit (default 30000 ms; QEMU is never killed). */
+  exitWaitMs?: number;
 }
 
 export interface VMEventData {
@@ -1442,6 +1548,8 @@ export interface VMEventData {
   newStatus: string;
   timestamp: Date;
   qmpData?: unknown;
+  /** Infinivirt addition: why the status changed (absent when it did not). `event` may also be `'GUEST_PANICKED'`. */
+  reason?: TransitionReason;
 }
 
 /** Kind of resource handled by the crash cleanup (no runtime export). */
@@ -1462,6 +1570,7 @@ declare enum CleanupStatus {
 }
 export type { CleanupResourceType, CleanupStatus };
 
+/** Infinivirt's cleanup may add `note: string` at run time (a remark on a success, e.g. no network manager configured). */
 export interface CleanupResourceState {
   type: CleanupResourceType;
   identifier: string;

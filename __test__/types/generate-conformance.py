@@ -61,8 +61,8 @@ void totalCount;
 type RuntimeName = (typeof RUNTIME_EXPORT_NAMES)[number];
 const runtimeKeys: readonly (keyof typeof api)[] = RUNTIME_EXPORT_NAMES;
 void runtimeKeys;
-// ... and the only value exports beyond them are Infinivirt's `writeDisplaySecretFile` and `detectAccelerator`.
-assertTrue<Equals<Exclude<keyof typeof api, RuntimeName>, 'writeDisplaySecretFile' | 'detectAccelerator'>>();
+// ... and the only value exports beyond them are Infinivirt's `writeDisplaySecretFile`, `detectAccelerator` and `createStore`.
+assertTrue<Equals<Exclude<keyof typeof api, RuntimeName>, 'writeDisplaySecretFile' | 'detectAccelerator' | 'createStore'>>();
 
 // Type-level reference of each runtime export (fails if one is missing).
 export type RuntimeExportCheck = [
@@ -170,6 +170,9 @@ additions={
  'InfinivirtConfig':[('strictDisplaySecurity','boolean')],'QMPClientOptions':[('commandTimeouts','Record<string, number>')],
  'CreateImageOptions':[('backingFile','string'),('backingFormat','api.ImageFormat'),('onProgress','(percent: number) => void')],
  'ConvertImageOptions':[('onProgress','(percent: number) => void')],
+ 'HealthMonitorConfig':[('tapManager',"api.NetworkCleanupTargets['tapManager']"),('nftables',"api.NetworkCleanupTargets['nftables']"),('cgroups',"api.NetworkCleanupTargets['cgroups']"),('cleanupRetryBaseMs','number')],
+ 'EventHandlerConfig':[('tapManager',"api.NetworkCleanupTargets['tapManager']"),('nftables',"api.NetworkCleanupTargets['nftables']"),('cgroups',"api.NetworkCleanupTargets['cgroups']"),('exitWaitMs','number')],
+ 'CrashEvent':[('reason','api.TransitionReason')],'VMEventData':[('reason','api.TransitionReason')],
 }
 generic={'QMPResponse','QMPEvent'}
 checks=[]
@@ -286,6 +289,9 @@ extras={'QemuCommandBuilder':["setStrictDisplaySecurity","isStrictDisplaySecurit
         'QemuProcess':["attach","waitForExit"],
         'QemuImgService':["resizeImageLive"],
         'SnapshotManager':["createLiveSnapshot","deleteLiveSnapshot"],
+        'StateSync':["getPendingWrites"],
+        'EventHandler':["getPendingWrites"],
+        'HealthMonitor':["watchVM","unwatchVM","getWatchedVMs","getPendingWrites"],
         'QMPClient':["queryVnc","querySpice","queryMemorySizeSummary","screendump","setPassword","blockdevChangeMedium",
                      "humanMonitorCommand","blockdevSnapshotInternalSync","blockdevSnapshotDeleteInternalSync","blockResize"]}
 typeonly_values={'NftablesPersistence'}  # no runtime export
