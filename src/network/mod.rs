@@ -8,3 +8,4 @@ pub mod ipv4;
 pub mod link;
 pub mod mac;
 pub mod names;
+pub mod nat;

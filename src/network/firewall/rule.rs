@@ -47,6 +47,16 @@ pub struct FirewallRuleInput {
 }
 
 impl FirewallRuleInput {
+    /// A rule as JS passed it. A field of the wrong type (a string priority, a numeric
+    /// name) is a `RULE_INVALID` error naming the rule, never a crash.
+    pub fn from_json(v: serde_json::Value) -> Result<Self, NftablesError> {
+        let id = v.get("id").and_then(serde_json::Value::as_str).unwrap_or("undefined").to_string();
+        if !v.is_object() {
+            return Err(NftablesError::Rule { code: C::RULE_INVALID, message: format!("Invalid rule: expected an object, got {v}") });
+        }
+        serde_json::from_value(v).map_err(|e| NftablesError::Rule { code: C::RULE_INVALID, message: format!("[Rule {id}] Invalid rule: {e}") })
+    }
+
     /// `[Rule <id>] ` as the original prefixes its messages (`undefined` without an id).
     pub fn prefix(&self) -> String {
         format!("[Rule {}] ", self.id.as_deref().unwrap_or("undefined"))
@@ -201,6 +211,17 @@ pub fn prefix_len(m: &str) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_of_the_wrong_shape_is_a_rule_error() {
+        use crate::error::ErrorShape;
+        let e = FirewallRuleInput::from_json(serde_json::json!({"id":"r9","name":"n","priority":"high"})).unwrap_err();
+        assert_eq!(e.code(), "RULE_INVALID");
+        assert!(e.to_string().starts_with("[Rule r9] Invalid rule: "), "{e}");
+        assert!(FirewallRuleInput::from_json(serde_json::json!("x")).is_err());
+        let ok = FirewallRuleInput::from_json(serde_json::json!({"id":"a","name":"n","srcIpAddr":null})).unwrap();
+        assert_eq!(ok.src_ip_addr, None);
+    }
 
     #[test]
     fn spec_64_helpers() {
