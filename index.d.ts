@@ -345,8 +345,112 @@ export declare class MacAddressGenerator {
 
 /** Options of `new NftablesService(config?)` (not exported at runtime by the original). */
 export interface NftablesServiceConfig {
-  /** Default true. */
+  /** Default true: the tables are saved after each change. */
   enablePersistence?: boolean;
+  /** Infinivirt addition: where the persistence files live. Default `/etc/infinivirt/nftables`. */
+  persistenceDir?: string;
+  /** Infinivirt addition: keep `infinivirt.nft.bak` (default true). */
+  createBackup?: boolean;
+  /** Infinivirt addition: take `.lock` while writing (default true). */
+  useLocking?: boolean;
+  /**
+   * Infinivirt addition: what a VM's chain does with traffic no rule decided.
+   * `'accept'` (default, the spec's behaviour: the base chain's accept policy applies)
+   * or `'drop'` (every VM chain ends with a rule dropping all but ARP, and a new
+   * chain holds that rule from the start, so a VM is never open).
+   */
+  defaultPolicy?: 'accept' | 'drop';
+}
+
+/** How a rule was adapted to the kernel (Infinivirt addition; see `getCapabilities`). */
+export interface FirewallFallback {
+  ruleName: string;
+  /** `'ct state'`, `'reject'` or `'default rule'`. */
+  feature: string;
+  /** `'mark'` (state from the inet conntrack via mark bits), `'inet'` (rejected by the inet table) or `'omitted'`. */
+  mode: string;
+}
+
+/** What the kernel's nftables can do, probed once per process (Infinivirt addition). */
+export interface FirewallCapabilities {
+  bridgeConntrack: boolean;
+  bridgeReject: boolean;
+  bridgeMetaIbrname: boolean;
+  inetConntrack: boolean;
+  inetReject: boolean;
+  /** br_netfilter passes bridged IPv4 to the inet hooks (`net.bridge.bridge-nf-call-iptables` = 1). */
+  brNetfilter: boolean;
+  /** How connection states are matched: `'native'`, `'mark'` or `'unavailable'` (such rules are refused). */
+  connectionStateMode: 'native' | 'mark' | 'unavailable';
+  /** How REJECT is carried out: `'native'`, `'inet'` or `'unavailable'` (such rules are refused). */
+  rejectMode: 'native' | 'inet' | 'unavailable';
+  summary: string;
+}
+
+/** One difference between the kernel and the expected rules (Infinivirt addition). */
+export interface FirewallDrift {
+  /** `'missing-chain'`, `'missing-rule'`, `'unexpected-rule'`, `'dispatch'`, `'layout'` or `'no-expectation'`. */
+  kind: string;
+  /** 1-based position in the chain. */
+  position?: number;
+  chain: string;
+  /** The expected rule, as nft text. */
+  expected?: string;
+  /** The kernel's rule, as nft text. */
+  actual?: string;
+  detail: string;
+}
+
+/** Result of `NftablesService.verifyVM` (Infinivirt addition). */
+export interface FirewallVerifyResult {
+  vmId: string;
+  chainName: string;
+  tapDeviceName?: string;
+  /** `'arguments'` (the rules passed in), `'last-applied'` (this instance) or `'none'`. */
+  expectedSource: 'arguments' | 'last-applied' | 'none';
+  inSync: boolean;
+  chainExists: boolean;
+  expectedRules: number;
+  kernelRules: number;
+  drift: FirewallDrift[];
+}
+
+/** A packet for `NftablesService.explain` (Infinivirt addition). */
+export interface FirewallPacket {
+  /** `'tcp'`, `'udp'`, `'icmp'` or another IPv4 protocol name. */
+  protocol: string;
+  srcIp: string;
+  dstIp: string;
+  srcPort?: number;
+  dstPort?: number;
+  /** Seen from the VM: `'IN'` travels to it, `'OUT'` comes from it. */
+  direction: 'IN' | 'OUT';
+  /** The packet's connection state (default `'new'`). */
+  state?: 'new' | 'established' | 'related' | 'invalid';
+  /** The other bridge port when it is another VM's TAP (default: an uplink port). */
+  peerInterface?: string;
+}
+
+/** One rule looked at by `explain` (Infinivirt addition). */
+export interface FirewallStep {
+  chain: string;
+  position: number;
+  handle: number;
+  /** The rule as nft text. */
+  rule: string;
+  ruleName?: string;
+  matched: boolean;
+  /** Why it did not match, or what it did. */
+  note: string;
+}
+
+/** Result of `NftablesService.explain` (Infinivirt addition). */
+export interface FirewallExplanation {
+  verdict: 'accept' | 'drop' | 'reject' | 'unknown';
+  /** The deciding rule; absent when the base chain's policy decided. */
+  decidedBy?: FirewallStep;
+  reason: string;
+  trace: FirewallStep[];
 }
 
 /** Options of the persistence helper (not exported at runtime by the original). */
@@ -421,6 +525,21 @@ export declare class NftablesService {
   clearRulesCache(vmId: string): void;
   getPersistence(): NftablesPersistence;
   forcePersist(): Promise<{ success: boolean; error?: string }>;
+  /** Infinivirt addition: the probed kernel capabilities and the fallbacks in use. */
+  getCapabilities(): Promise<FirewallCapabilities>;
+  /**
+   * Infinivirt addition: compares the kernel's chain, dispatch and layout with the
+   * plan of the given rules, or (without `tapDeviceName`) with what this instance
+   * last applied for the VM.
+   */
+  verifyVM(
+    vmId: string,
+    tapDeviceName?: string,
+    departmentRules?: FirewallRuleInput[],
+    vmRules?: FirewallRuleInput[],
+  ): Promise<FirewallVerifyResult>;
+  /** Infinivirt addition: which of the kernel's rules decides `packet` for the VM, and why. */
+  explain(vmId: string, packet: FirewallPacket): Promise<FirewallExplanation>;
 }
 
 /** Static translation of firewall rules into nft rule tokens. */
@@ -1187,6 +1306,8 @@ export interface FirewallApplyResult {
   failedRules: number;
   chainName: string;
   failures: Array<{ ruleName: string; error: string }>;
+  /** Infinivirt addition: rules adapted to what the kernel lacks (always present, may be empty). */
+  fallbacks?: FirewallFallback[];
 }
 
 export declare const INFINIVIRT_TABLE_NAME: 'infinivirt';

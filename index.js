@@ -11,6 +11,7 @@ const { QemuCommandBuilder } = require('./lib/builder')
 const { SpiceConfig, VncConfig, writeDisplaySecretFile } = require('./lib/display')
 const { QemuProcess } = require('./lib/process')
 const { QMPClient } = require('./lib/qmp')
+const { NftablesService, FirewallRuleTranslator, DepartmentNatService } = require('./lib/firewall')
 const { QemuImgService, SnapshotManager } = require('./lib/storage')
 const { StateSync, EventHandler, HealthMonitor, PrismaAdapter, createStore } = require('./lib/state')
 const { TapDeviceManager, BridgeManager } = require('./lib/network')
@@ -24,6 +25,9 @@ module.exports = {
   TapDeviceManager,
   BridgeManager,
   MacAddressGenerator: utils.MacAddressGenerator,
+  NftablesService,
+  FirewallRuleTranslator,
+  DepartmentNatService,
   QemuImgService,
   SnapshotManager,
   SpiceConfig,

@@ -173,6 +173,7 @@ additions={
  'HealthMonitorConfig':[('tapManager',"api.NetworkCleanupTargets['tapManager']"),('nftables',"api.NetworkCleanupTargets['nftables']"),('cgroups',"api.NetworkCleanupTargets['cgroups']"),('cleanupRetryBaseMs','number')],
  'EventHandlerConfig':[('tapManager',"api.NetworkCleanupTargets['tapManager']"),('nftables',"api.NetworkCleanupTargets['nftables']"),('cgroups',"api.NetworkCleanupTargets['cgroups']"),('exitWaitMs','number')],
  'CrashEvent':[('reason','api.TransitionReason')],'VMEventData':[('reason','api.TransitionReason')],
+ 'FirewallApplyResult':[('fallbacks','api.FirewallFallback[]')],
 }
 generic={'QMPResponse','QMPEvent'}
 checks=[]
@@ -292,6 +293,7 @@ extras={'QemuCommandBuilder':["setStrictDisplaySecurity","isStrictDisplaySecurit
         'StateSync':["getPendingWrites"],
         'EventHandler':["getPendingWrites"],
         'HealthMonitor':["watchVM","unwatchVM","getWatchedVMs","getPendingWrites"],
+        'NftablesService':["getCapabilities","verifyVM","explain"],
         'QMPClient':["queryVnc","querySpice","queryMemorySizeSummary","screendump","setPassword","blockdevChangeMedium",
                      "humanMonitorCommand","blockdevSnapshotInternalSync","blockdevSnapshotDeleteInternalSync","blockResize"]}
 typeonly_values={'NftablesPersistence'}  # no runtime export

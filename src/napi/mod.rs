@@ -8,6 +8,7 @@
 mod builder;
 mod display;
 mod error;
+mod firewall;
 mod misc;
 mod network;
 mod process;
