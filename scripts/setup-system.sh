@@ -39,6 +39,12 @@ check_cmd ip iproute2
 check_cmd ethtool ethtool
 check_cmd busybox busybox-static
 check_cmd xorriso xorriso
+# The state tests start a private PostgreSQL (initdb/pg_ctl as the postgres user).
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+  say "PostgreSQL server binaries (initdb, pg_ctl) missing (package postgresql)"
+  plain_pkgs+=(postgresql)
+fi
+check_cmd setpriv util-linux
 if [ ! -d /usr/share/OVMF ]; then
   say "/usr/share/OVMF missing (package ovmf)"
   plain_pkgs+=(ovmf)

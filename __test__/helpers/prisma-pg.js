@@ -106,8 +106,22 @@ class Delegates {
   async _findMany ({ where, select, include } = {}) {
     const params = []
     const r = await this.db.query(`SELECT * FROM "Machine"${whereSql(where, params)}`, params)
+    const { configuration, ...rest } = include || {}
+    // One query for the configurations of all rows, as Prisma batches an include.
+    let configs = null
+    if (configuration && r.rows.length) {
+      const c = await this.db.query('SELECT * FROM "MachineConfiguration" WHERE "machineId" = ANY($1)', [r.rows.map((x) => x.id)])
+      configs = new Map(c.rows.map((x) => [x.machineId, x]))
+    }
     const out = []
-    for (const row of r.rows) out.push(await this._project(row, { select, include }))
+    for (const row of r.rows) {
+      const o = await this._project(row, { select, include: rest })
+      if (configuration) {
+        const c = configs && configs.get(row.id)
+        o.configuration = c ? pick(c, configuration === true ? undefined : configuration.select) : null
+      }
+      out.push(o)
+    }
     return out
   }
 
@@ -165,16 +179,19 @@ class PrismaPg extends Delegates {
 
   async $transaction (fn) {
     const client = await this.pool.connect()
+    let failed = null
     try {
       await client.query('BEGIN')
       const result = await fn(new Delegates(client))
       await client.query('COMMIT')
       return result
     } catch (e) {
+      failed = e
       await client.query('ROLLBACK').catch(() => {})
       throw e
     } finally {
-      client.release()
+      // After a failure the client is discarded (its connection may be broken).
+      client.release(failed || undefined)
     }
   }
 

@@ -55,6 +55,7 @@ class EventHandler extends EventEmitter {
   }
 
   async attachToVM (vmId, qmpClient) {
+    vmId = String(vmId)
     if (this._vms.has(vmId)) return
     this._wake(vmId)
     const listeners = {}
@@ -141,6 +142,7 @@ class EventHandler extends EventEmitter {
   }
 
   async detachFromVM (vmId) {
+    vmId = String(vmId)
     this._wake(vmId)
     if (this._removeListeners(vmId)) this._n.detach(vmId)
   }

@@ -24,6 +24,7 @@ class HealthMonitor extends EventEmitter {
     if (typeof cfg.onCleanupAlert === 'function') hooks.onCleanupAlert = cfg.onCleanupAlert
     targets.hooks = hooks
     const host = makeHost({ targets, facade: new WeakRef(this), log })
+    Object.defineProperty(this, '_keepAlive', { value: null, writable: true })
     Object.defineProperty(this, '_n', {
       value: call(() => new native.NativeHealthMonitor(store, host, {
         checkIntervalMs: cfg.checkIntervalMs,
@@ -36,8 +37,21 @@ class HealthMonitor extends EventEmitter {
     })
   }
 
-  async start () { return call(() => this._n.start()) }
-  async stop () { this._n.stop() }
+  async start () {
+    // Like the original's setInterval, a running monitor keeps Node's event loop alive
+    // (the native timer and its weak callbacks do not).
+    if (!this._keepAlive) this._keepAlive = setInterval(() => {}, 0x7fffffff)
+    return call(() => this._n.start())
+  }
+
+  async stop () {
+    this._n.stop()
+    if (this._keepAlive) {
+      clearInterval(this._keepAlive)
+      this._keepAlive = null
+    }
+  }
+
   isMonitoring () { return this._n.isMonitoring() }
   async checkAllVMs () { return parse(await call(() => this._n.checkAllVMs())) }
   checkVM (vmId, pid) { return this._n.checkVM(Number(pid)) }

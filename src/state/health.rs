@@ -370,14 +370,19 @@ impl HealthMonitorCore {
         let me = self.me.clone();
         let vm = vm.to_string();
         Box::pin(async move {
-            Self::follow(me.clone(), vm.clone(), spec, cancel).await;
+            Self::follow(me.clone(), vm.clone(), spec, cancel, task_id).await;
             if let Some(core) = me.upgrade() {
-                let mut w = lock(&core.watches);
-                if w.get(&vm).is_some_and(|x| x.task_id == task_id) {
-                    w.remove(&vm);
-                }
+                core.forget_watch(&vm, task_id);
             }
         })
+    }
+
+    /// Drops the registration of watch `task_id` of `vm` (not a newer one).
+    fn forget_watch(&self, vm: &str, task_id: u64) {
+        let mut w = lock(&self.watches);
+        if w.get(vm).is_some_and(|x| x.task_id == task_id) {
+            w.remove(vm);
+        }
     }
 
     /// Stops watching `vm` (a deliberate stop is coming). True if it was watched.
@@ -397,7 +402,7 @@ impl HealthMonitorCore {
         v
     }
 
-    async fn follow(me: Weak<HealthMonitorCore>, vm: String, spec: WatchSpec, cancel: Arc<Notify>) {
+    async fn follow(me: Weak<HealthMonitorCore>, vm: String, spec: WatchSpec, cancel: Arc<Notify>, task_id: u64) {
         let state = Arc::new(WatchState { shutdown: Mutex::new(None), eof: Notify::new(), closed: AtomicBool::new(false) });
         let qmp = match &spec.qmp_socket {
             Some(path) => {
@@ -466,6 +471,8 @@ impl HealthMonitorCore {
             c.disconnect().await;
         }
         let Some(core) = me.upgrade() else { return };
+        // The VM is gone: it is no longer watched, whatever comes next.
+        core.forget_watch(&vm, task_id);
         let shutdown = lock(&state.shutdown).clone();
         let (reason, status) = match shutdown {
             Some(r @ Reason::Crash { .. }) => (r, "error"),

@@ -64,7 +64,7 @@ impl PgStore {
                     .min_connections(0)
                     .acquire_timeout(self.settings.acquire_timeout)
                     .idle_timeout(Duration::from_secs(60))
-                    .test_before_acquire(true)
+                    .test_before_acquire(false)
                     .connect_lazy_with(self.options.clone())
             })
             .await
@@ -72,13 +72,14 @@ impl PgStore {
 }
 
 /// Retries `$body` (an expression producing a fresh future each time) while it fails
-/// with a serialisation failure or a deadlock.
+/// with a serialisation failure or a deadlock, or once on a connection that died
+/// (every operation is a single statement or a whole transaction, safe to rerun).
 macro_rules! retrying {
     ($body:expr) => {{
         let mut attempt = 0u32;
         loop {
             match $body.await {
-                Err(e) if attempt + 1 < TX_ATTEMPTS && is_serialization_failure(&e) => {
+                Err(e) if attempt + 1 < TX_ATTEMPTS && (is_serialization_failure(&e) || (attempt == 0 && is_broken_connection(&e))) => {
                     attempt += 1;
                     tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt * attempt))).await;
                 }
@@ -97,6 +98,13 @@ fn sql_state(e: &sqlx::Error) -> Option<String> {
 
 fn is_serialization_failure(e: &sqlx::Error) -> bool {
     matches!(sql_state(e).as_deref(), Some("40001" | "40P01"))
+}
+
+/// A pooled connection that died under us (the server restarted, a proxy cut it):
+/// the pool drops it, and the operation is worth one more try on a fresh one.
+fn is_broken_connection(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Io(_) | sqlx::Error::Protocol(_))
+        || sql_state(e).is_some_and(|c| c.starts_with("08") || matches!(c.as_str(), "57P01" | "57P02" | "57P03"))
 }
 
 /// Transient: the server is unreachable, restarting or shedding load, or refused a
@@ -314,7 +322,7 @@ impl PgStore {
     }
 
     async fn internal_name(&self, id: &str) -> Result<Option<String>, sqlx::Error> {
-        let row = sqlx::query("SELECT \"internalName\" FROM \"Machine\" WHERE \"id\" = $1").bind(id).fetch_optional(self.pool().await).await?;
+        let row = retrying!(async { sqlx::query("SELECT \"internalName\" FROM \"Machine\" WHERE \"id\" = $1").bind(id).fetch_optional(self.pool().await).await })?;
         Ok(row.and_then(|r| PgCols(&r).text("internalName")))
     }
 }
@@ -326,11 +334,13 @@ impl Store for PgStore {
 
     fn find_machine<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<MachineRecord>> {
         Box::pin(async move {
-            let row = sqlx::query("SELECT \"id\", \"status\" FROM \"Machine\" WHERE \"id\" = $1")
-                .bind(id)
-                .fetch_optional(self.pool().await)
-                .await
-                .map_err(|e| query_err("find machine", Some(id), &e))?;
+            let row = retrying!(async {
+                sqlx::query("SELECT \"id\", \"status\" FROM \"Machine\" WHERE \"id\" = $1")
+                    .bind(id)
+                    .fetch_optional(self.pool().await)
+                    .await
+            })
+            .map_err(|e| query_err("find machine", Some(id), &e))?;
             Ok(row.map(|r| {
                 let c = PgCols(&r);
                 MachineRecord { id: c.text("id").unwrap_or_default(), status: c.text("status").unwrap_or_default() }
@@ -340,12 +350,14 @@ impl Store for PgStore {
 
     fn update_machine_status<'a>(&'a self, id: &'a str, status: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let done = sqlx::query(&format!("UPDATE \"Machine\" SET \"status\" = $2, \"updatedAt\" = {NOW} WHERE \"id\" = $1"))
-                .bind(id)
-                .bind(status)
-                .execute(self.pool().await)
-                .await
-                .map_err(|e| update_err("update machine status", Some(id), &e))?;
+            let done = retrying!(async {
+                sqlx::query(&format!("UPDATE \"Machine\" SET \"status\" = $2, \"updatedAt\" = {NOW} WHERE \"id\" = $1"))
+                    .bind(id)
+                    .bind(status)
+                    .execute(self.pool().await)
+                    .await
+            })
+            .map_err(|e| update_err("update machine status", Some(id), &e))?;
             if done.rows_affected() == 0 {
                 crate::log::log(&format!("{LOG}:warn"), &format!("Machine {id} not found while setting status {status}"));
             }
@@ -363,10 +375,12 @@ impl Store for PgStore {
 
     fn find_running_vms(&self) -> StoreFuture<'_, Vec<RunningVmRecord>> {
         Box::pin(async move {
-            let rows = sqlx::query(&format!("{RUNTIME_SELECT} WHERE m.\"status\" = 'running'"))
-                .fetch_all(self.pool().await)
-                .await
-                .map_err(|e| query_err("find running VMs", None, &e))?;
+            let rows = retrying!(async {
+                sqlx::query(&format!("{RUNTIME_SELECT} WHERE m.\"status\" = 'running'"))
+                    .fetch_all(self.pool().await)
+                    .await
+            })
+            .map_err(|e| query_err("find running VMs", None, &e))?;
             Ok(rows
                 .iter()
                 .map(|r| {
@@ -379,12 +393,14 @@ impl Store for PgStore {
 
     fn clear_machine_configuration<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            sqlx::query(&format!(
-                "UPDATE \"MachineConfiguration\" SET \"qemuPid\" = NULL, \"tapDeviceName\" = NULL, \"qmpSocketPath\" = NULL, \"updatedAt\" = {NOW} WHERE \"machineId\" = $1"
-            ))
-            .bind(id)
-            .execute(self.pool().await)
-            .await
+            retrying!(async {
+                sqlx::query(&format!(
+                    "UPDATE \"MachineConfiguration\" SET \"qemuPid\" = NULL, \"tapDeviceName\" = NULL, \"qmpSocketPath\" = NULL, \"updatedAt\" = {NOW} WHERE \"machineId\" = $1"
+                ))
+                .bind(id)
+                .execute(self.pool().await)
+                .await
+            })
             .map_err(|e| update_err("clear machine configuration", Some(id), &e))?;
             Ok(())
         })
@@ -392,12 +408,14 @@ impl Store for PgStore {
 
     fn clear_volatile_machine_configuration<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            sqlx::query(&format!(
-                "UPDATE \"MachineConfiguration\" SET \"qemuPid\" = NULL, \"qmpSocketPath\" = NULL, \"updatedAt\" = {NOW} WHERE \"machineId\" = $1"
-            ))
-            .bind(id)
-            .execute(self.pool().await)
-            .await
+            retrying!(async {
+                sqlx::query(&format!(
+                    "UPDATE \"MachineConfiguration\" SET \"qemuPid\" = NULL, \"qmpSocketPath\" = NULL, \"updatedAt\" = {NOW} WHERE \"machineId\" = $1"
+                ))
+                .bind(id)
+                .execute(self.pool().await)
+                .await
+            })
             .map_err(|e| update_err("clear volatile machine configuration", Some(id), &e))?;
             Ok(())
         })
@@ -406,8 +424,11 @@ impl Store for PgStore {
     fn find_machine_with_config<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<VmConfigRecord>> {
         Box::pin(async move {
             let err = |e: sqlx::Error| query_err("find machine with config", Some(id), &e);
-            let mut conn = self.pool().await.acquire().await.map_err(err)?;
-            load_vm(&mut conn, id, false).await.map_err(err)
+            retrying!(async {
+                let mut conn = self.pool().await.acquire().await?;
+                load_vm(&mut conn, id, false).await
+            })
+            .map_err(err)
         })
     }
 
@@ -416,7 +437,7 @@ impl Store for PgStore {
             if id.is_empty() {
                 return Err(DatabaseError::InvalidInput { message: "Machine ID is required".into(), vm_id: None });
             }
-            self.upsert_config(id, update).await.map_err(|e| update_err("update machine configuration", Some(id), &e))
+            retrying!(self.upsert_config(id, update)).map_err(|e| update_err("update machine configuration", Some(id), &e))
         })
     }
 
@@ -432,8 +453,12 @@ impl Store for PgStore {
     fn get_firewall_rules<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Vec<FirewallRuleRecord>> {
         Box::pin(async move {
             let err = |e: sqlx::Error| query_err("get firewall rules", Some(id), &e);
-            let mut conn = self.pool().await.acquire().await.map_err(err)?;
-            match load_vm(&mut conn, id, false).await.map_err(err)? {
+            let vm = retrying!(async {
+                let mut conn = self.pool().await.acquire().await?;
+                load_vm(&mut conn, id, false).await
+            })
+            .map_err(err)?;
+            match vm {
                 Some(vm) => Ok(vm.firewall_rules()),
                 None => Err(DatabaseError::MachineNotFound { vm_id: id.into() }),
             }
@@ -442,11 +467,13 @@ impl Store for PgStore {
 
     fn get_firewall_rule_set_id<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<String>> {
         Box::pin(async move {
-            let row = sqlx::query("SELECT \"firewallRuleSetId\" FROM \"Machine\" WHERE \"id\" = $1")
-                .bind(id)
-                .fetch_optional(self.pool().await)
-                .await
-                .map_err(|e| query_err("get firewall rule set ID", Some(id), &e))?;
+            let row = retrying!(async {
+                sqlx::query("SELECT \"firewallRuleSetId\" FROM \"Machine\" WHERE \"id\" = $1")
+                    .bind(id)
+                    .fetch_optional(self.pool().await)
+                    .await
+            })
+            .map_err(|e| query_err("get firewall rule set ID", Some(id), &e))?;
             Ok(row.and_then(|r| PgCols(&r).text("firewallRuleSetId")))
         })
     }
@@ -468,11 +495,13 @@ impl Store for PgStore {
 
     fn find_runtime<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<RuntimeRecord>> {
         Box::pin(async move {
-            let row = sqlx::query(&format!("{RUNTIME_SELECT} WHERE m.\"id\" = $1"))
-                .bind(id)
-                .fetch_optional(self.pool().await)
-                .await
-                .map_err(|e| query_err("find machine runtime", Some(id), &e))?;
+            let row = retrying!(async {
+                sqlx::query(&format!("{RUNTIME_SELECT} WHERE m.\"id\" = $1"))
+                    .bind(id)
+                    .fetch_optional(self.pool().await)
+                    .await
+            })
+            .map_err(|e| query_err("find machine runtime", Some(id), &e))?;
             Ok(row.map(|r| RuntimeRecord { status: PgCols(&r).text("status").unwrap_or_default(), configuration: runtime_of(&r) }))
         })
     }
