@@ -321,6 +321,36 @@ pub struct VmConfigRecord {
 }
 
 impl VmConfigRecord {
+    /// The rule-set ids a row of the VM select refers to: the VM's, then its department's.
+    pub fn rule_set_ids(c: &impl ColumnSource) -> Vec<String> {
+        c.text("firewallRuleSetId").into_iter().chain(c.text("deptRuleSetId")).collect()
+    }
+
+    /// Assembles a VM from one row of the stores' VM select (machine, configuration
+    /// and department columns) and the rule sets that row refers to.
+    pub fn from_row(c: &impl ColumnSource, sets: &[FirewallRuleSetRecord]) -> Self {
+        let set = |id: Option<String>| id.and_then(|i| sets.iter().find(|s| s.id == i).cloned());
+        VmConfigRecord {
+            id: c.text("id").unwrap_or_default(),
+            status: c.text("status").unwrap_or_default(),
+            name: c.text("name").unwrap_or_default(),
+            internal_name: c.text("internalName").unwrap_or_default(),
+            os: c.text("os").unwrap_or_default(),
+            cpu_cores: c.int("cpuCores").unwrap_or(0),
+            ram_gb: c.int("ramGB").unwrap_or(0),
+            disk_size_gb: c.int("diskSizeGB").unwrap_or(0),
+            gpu_pci_address: c.text("gpuPciAddress"),
+            version: c.int("version").unwrap_or(1),
+            configuration: c.text("cfgId").map(|_| ExtendedMachineConfigurationRecord::read(c)),
+            firewall_rule_set: set(c.text("firewallRuleSetId")),
+            department: c.text("deptId").map(|dept_id| DepartmentRecord {
+                id: dept_id,
+                name: c.text("deptName").unwrap_or_default(),
+                firewall_rule_set: set(c.text("deptRuleSetId")),
+            }),
+        }
+    }
+
     /// The JS object, keys in the spec's mapping order.
     pub fn to_json(&self) -> Value {
         let mut m = Map::new();

@@ -18,7 +18,7 @@ use tokio::sync::OnceCell;
 use super::error::{DatabaseError, Retry};
 use super::pg::{query_err, update_err};
 use super::records::{
-    ColumnKind, ColumnSource, DepartmentRecord, ExtendedMachineConfigurationRecord, FirewallRuleRecord, FirewallRuleSetRecord,
+    ColumnKind, ColumnSource, FirewallRuleRecord, FirewallRuleSetRecord,
     MachineConfigUpdate, MachineConfigurationRecord, MachineRecord, RunningVmRecord, RuntimeRecord, TransitionResult, VmConfigRecord,
     CONFIG_COLUMNS,
 };
@@ -155,30 +155,8 @@ fn runtime_of(row: &SqliteRow) -> Option<MachineConfigurationRecord> {
 async fn load_vm(conn: &mut SqliteConnection, id: &str) -> Result<Option<VmConfigRecord>, sqlx::Error> {
     let Some(row) = sqlx::query(&VM_SELECT).bind(id.to_string()).fetch_optional(&mut *conn).await? else { return Ok(None) };
     let c = LiteCols(&row);
-    let vm_set = c.text("firewallRuleSetId");
-    let dept_set = c.text("deptRuleSetId");
-    let wanted: Vec<String> = vm_set.iter().chain(dept_set.iter()).cloned().collect();
-    let sets = load_rule_sets(conn, &wanted).await?;
-    let set = |id: &Option<String>| id.as_ref().and_then(|i| sets.iter().find(|s| &s.id == i).cloned());
-    Ok(Some(VmConfigRecord {
-        id: c.text("id").unwrap_or_default(),
-        status: c.text("status").unwrap_or_default(),
-        name: c.text("name").unwrap_or_default(),
-        internal_name: c.text("internalName").unwrap_or_default(),
-        os: c.text("os").unwrap_or_default(),
-        cpu_cores: c.int("cpuCores").unwrap_or(0),
-        ram_gb: c.int("ramGB").unwrap_or(0),
-        disk_size_gb: c.int("diskSizeGB").unwrap_or(0),
-        gpu_pci_address: c.text("gpuPciAddress"),
-        version: c.int("version").unwrap_or(1),
-        configuration: c.text("cfgId").map(|_| ExtendedMachineConfigurationRecord::read(&c)),
-        firewall_rule_set: set(&vm_set),
-        department: c.text("deptId").map(|dept_id| DepartmentRecord {
-            id: dept_id,
-            name: c.text("deptName").unwrap_or_default(),
-            firewall_rule_set: set(&dept_set),
-        }),
-    }))
+    let sets = load_rule_sets(conn, &VmConfigRecord::rule_set_ids(&c)).await?;
+    Ok(Some(VmConfigRecord::from_row(&c, &sets)))
 }
 
 async fn load_rule_sets(conn: &mut SqliteConnection, ids: &[String]) -> Result<Vec<FirewallRuleSetRecord>, sqlx::Error> {
