@@ -39,6 +39,41 @@ pub enum LifecycleError {
     /// A check whose message the spec fixes (PCI address, ROM directory, …).
     #[error("{message}")]
     InvalidConfig { message: String, vm_id: Option<String>, context: Option<Value> },
+    /// Any other lifecycle failure, with the spec's code (`CREATE_FAILED`, `TIMEOUT`, …).
+    #[error("{}", .0.message)]
+    Failed(Box<Failure>),
+}
+
+/// The fields of [`LifecycleError::Failed`] (boxed: errors stay small on the happy path).
+#[derive(Debug)]
+pub struct Failure {
+    pub code: LifecycleErrorCode,
+    pub message: String,
+    pub vm_id: Option<String>,
+    pub context: Option<Value>,
+}
+
+impl LifecycleError {
+    pub fn failed(code: LifecycleErrorCode, message: impl Into<String>, vm_id: Option<&str>, context: Option<Value>) -> Self {
+        LifecycleError::Failed(Box::new(Failure { code, message: message.into(), vm_id: vm_id.map(str::to_string), context }))
+    }
+
+    /// A lower layer's error as a lifecycle error with `code`: same message; its own
+    /// code and fields go to `context.cause`, so nothing about the original is lost.
+    pub fn wrap<E: ErrorShape>(code: LifecycleErrorCode, vm_id: &str, e: &E) -> Self {
+        let mut cause = e.fields();
+        cause.insert("code".into(), Value::from(e.code()));
+        let context = json!({ "cause": Value::Object(cause) });
+        LifecycleError::failed(code, e.to_string(), Some(vm_id), Some(context))
+    }
+
+    /// The spec code of this error.
+    pub fn lifecycle_code(&self) -> LifecycleErrorCode {
+        match self {
+            LifecycleError::Failed(f) => f.code,
+            _ => LifecycleErrorCode::INVALID_CONFIG,
+        }
+    }
 }
 
 impl ErrorShape for LifecycleError {
@@ -47,6 +82,7 @@ impl ErrorShape for LifecycleError {
             LifecycleError::InvalidArgument { .. } | LifecycleError::InvalidConfig { .. } => {
                 LifecycleErrorCode::INVALID_CONFIG.as_str()
             }
+            LifecycleError::Failed(f) => f.code.as_str(),
         }
     }
 
@@ -62,6 +98,7 @@ impl ErrorShape for LifecycleError {
             LifecycleError::InvalidConfig { vm_id, context, .. } => {
                 fields([("vmId", vm_id.clone().map(Value::from)), ("context", context.clone())])
             }
+            LifecycleError::Failed(f) => fields([("vmId", f.vm_id.clone().map(Value::from)), ("context", f.context.clone())]),
         }
     }
 }

@@ -4,3 +4,4 @@ pub mod command;
 pub mod config;
 pub mod error;
 pub mod pinning;
+pub mod vm;

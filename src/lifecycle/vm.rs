@@ -1,0 +1,762 @@
+//! `VmLifecycle`: create, stop, destroy and status of one VM (spec §5.5, §5.7, §5.8,
+//! §5.10), with the differences DESIGN.md asks for:
+//!
+//! * one operation per VM at a time (different VMs run in parallel);
+//! * the VM's firewall chain and rules are in place before its TAP joins the bridge;
+//! * QEMU starts paused (`-S`); the display password is set over QMP, then `cont`;
+//! * a failed create releases exactly what it made, in reverse order, sets the
+//!   status `error` and returns the original error.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::command::{build_vm_command, DiskSpec, VmCommandSpec};
+use super::config::{check_internal_name, normalize, validate_create, vm_paths, VmCreateConfig, VmPaths};
+use super::error::{LifecycleError, LifecycleErrorCode as C};
+use crate::error::ErrorShape;
+use crate::network::firewall::rule::FirewallRuleInput;
+use crate::network::firewall::service::NftablesService;
+use crate::network::link::tap::TapManager;
+use crate::qemu::accel::AccelChoice;
+use crate::qemu::presets::{detect_os_family, driver_preset};
+use crate::qemu::process::{LaunchSpec, QemuProcess};
+use crate::qmp::client::{QmpClient, QmpOptions};
+use crate::state::records::MachineConfigUpdate;
+use crate::state::store::Store;
+use crate::storage::qemu_img::{create_image, CreateImage, CreateImageRequest};
+
+const NS: &str = "infinivirt:vm-lifecycle";
+const CARRIER_ATTEMPTS: u32 = 10;
+const CARRIER_INTERVAL: Duration = Duration::from_millis(500);
+const SOCKET_WAIT: Duration = Duration::from_millis(5000);
+const EXIT_POLL: Duration = Duration::from_millis(100);
+const QMP_CONNECT_TIMEOUT: Duration = Duration::from_millis(5000);
+
+/// Directories and test hooks of one lifecycle manager.
+#[derive(Debug, Clone)]
+pub struct LifecycleOptions {
+    pub disk_dir: PathBuf,
+    pub qmp_socket_dir: PathBuf,
+    pub pidfile_dir: PathBuf,
+    /// QEMU binary (default `qemu-system-x86_64`).
+    pub qemu_binary: String,
+    /// Test-only: raw arguments appended to every VM's command (e.g. `-kernel`).
+    pub extra_args: Vec<String>,
+}
+
+impl Default for LifecycleOptions {
+    fn default() -> Self {
+        LifecycleOptions {
+            disk_dir: PathBuf::from("/var/lib/infinivirt/disks"),
+            qmp_socket_dir: PathBuf::from("/var/run/infinivirt"),
+            pidfile_dir: PathBuf::from("/var/run/infinivirt/pids"),
+            qemu_binary: "qemu-system-x86_64".into(),
+            extra_args: Vec::new(),
+        }
+    }
+}
+
+/// Spec `VMCreateResult` (without the unattended fields, which this increment does not do).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateResult {
+    pub vm_id: String,
+    pub tap_device: String,
+    pub qmp_socket_path: String,
+    pub display_port: u16,
+    pub pid: i32,
+    pub disk_paths: Vec<String>,
+    pub pid_file_path: String,
+}
+
+/// Spec `VMOperationResult` (the timestamp is added by the binding).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperationResult {
+    pub success: bool,
+    pub message: String,
+    pub vm_id: String,
+    pub forced: Option<bool>,
+}
+
+/// Spec `VMStatusResult`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusResult {
+    pub vm_id: String,
+    pub status: String,
+    pub qmp_status: Option<String>,
+    pub pid: Option<i64>,
+    pub process_alive: bool,
+    pub consistent: bool,
+    pub tap_device: Option<String>,
+    pub qmp_socket_path: Option<String>,
+}
+
+/// Spec `VMStopConfig` with its defaults applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StopConfig {
+    pub graceful: bool,
+    pub timeout: Duration,
+    pub force: bool,
+}
+
+impl Default for StopConfig {
+    fn default() -> Self {
+        StopConfig { graceful: true, timeout: Duration::from_millis(30_000), force: true }
+    }
+}
+
+/// What this manager holds for a VM it started.
+struct Live {
+    process: Arc<QemuProcess>,
+    qmp: Option<Arc<QmpClient>>,
+}
+
+/// Everything one create made so far, for the rollback.
+#[derive(Default)]
+struct Made {
+    disks: Vec<PathBuf>,
+    tap: Option<String>,
+    chain: bool,
+    status_written: bool,
+    process: Option<Arc<QemuProcess>>,
+    qmp: Option<Arc<QmpClient>>,
+    qmp_socket: Option<PathBuf>,
+    pidfile: Option<PathBuf>,
+}
+
+pub struct VmLifecycle {
+    store: Arc<dyn Store>,
+    opts: LifecycleOptions,
+    accel: AccelChoice,
+    taps: Arc<TapManager>,
+    nft: Arc<NftablesService>,
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    live: Mutex<HashMap<String, Live>>,
+}
+
+fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn pid_alive(pid: i64) -> bool {
+    let Ok(pid) = i32::try_from(pid) else { return false };
+    if pid <= 0 {
+        return false;
+    }
+    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) {
+        Ok(()) => !is_zombie(pid),
+        Err(e) => e == nix::errno::Errno::EPERM,
+    }
+}
+
+fn is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(')').map(|(_, rest)| rest.trim_start().starts_with('Z')))
+        .unwrap_or(false)
+}
+
+fn remove_file_quietly(p: &Path) {
+    match std::fs::remove_file(p) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => crate::log::warn(NS, &format!("could not remove {}: {e}", p.display())),
+    }
+}
+
+fn path_string(p: &Path) -> String {
+    p.display().to_string()
+}
+
+fn wrap<E: ErrorShape>(code: C, vm_id: &str) -> impl FnOnce(E) -> LifecycleError + '_ {
+    move |e| LifecycleError::wrap(code, vm_id, &e)
+}
+
+/// First port from `start` (up to 100 further) that binds on 0.0.0.0 (spec §5.3).
+fn find_available_display_port(start: u16) -> Result<u16, LifecycleError> {
+    let end = start.saturating_add(100);
+    for port in start..=end {
+        if std::net::TcpListener::bind(("0.0.0.0", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    Err(LifecycleError::failed(
+        C::RESOURCE_UNAVAILABLE,
+        format!("No available display ports in range {start}-{end}. All ports are in use."),
+        None,
+        Some(json!({ "startPort": start, "endPort": end, "attemptsChecked": 100 })),
+    ))
+}
+
+/// Spec §5.3 hugepages check.
+fn hugepages_usable() -> bool {
+    let dir = Path::new("/dev/hugepages");
+    let accessible = nix::unistd::access(dir, nix::unistd::AccessFlags::R_OK | nix::unistd::AccessFlags::W_OK).is_ok();
+    accessible
+        && std::fs::read_to_string("/proc/mounts").is_ok_and(|m| {
+            m.lines().any(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                f.get(1) == Some(&"/dev/hugepages") && f.get(2) == Some(&"hugetlbfs")
+            })
+        })
+}
+
+impl VmLifecycle {
+    pub fn new(store: Arc<dyn Store>, opts: LifecycleOptions, accel: AccelChoice, taps: Arc<TapManager>, nft: Arc<NftablesService>) -> Self {
+        VmLifecycle { store, opts, accel, taps, nft, locks: Mutex::default(), live: Mutex::default() }
+    }
+
+    pub fn options(&self) -> &LifecycleOptions {
+        &self.opts
+    }
+
+    pub fn nftables(&self) -> &Arc<NftablesService> {
+        &self.nft
+    }
+
+    /// Ids of the VMs whose QEMU this manager started and still tracks.
+    pub fn active_vms(&self) -> Vec<String> {
+        locked(&self.live).keys().cloned().collect()
+    }
+
+    /// Serialises operations on one VM.
+    async fn lock(&self, vm_id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let m = locked(&self.locks).entry(vm_id.to_string()).or_default().clone();
+        m.lock_owned().await
+    }
+
+    fn paths(&self, internal_name: &str, disks: usize) -> VmPaths {
+        vm_paths(internal_name, disks, &self.opts.disk_dir, &self.opts.qmp_socket_dir, &self.opts.pidfile_dir)
+    }
+
+    // ------------------------------------------------------------------ create
+
+    /// Spec §5.5 (see the module comment for the differences).
+    pub async fn create(&self, c: &VmCreateConfig) -> Result<CreateResult, LifecycleError> {
+        validate_create(c)?;
+        let vm_id = c.vm_id.clone().unwrap_or_default();
+        let internal = c.internal_name.clone().unwrap_or_default();
+        check_internal_name(&internal)?;
+        let _guard = self.lock(&vm_id).await;
+        let mut made = Made::default();
+        match self.create_steps(c, &vm_id, &internal, &mut made).await {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                crate::log::warn(NS, &format!("create of VM {vm_id} failed, rolling back: {e}"));
+                self.rollback(&vm_id, made).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn create_steps(&self, c: &VmCreateConfig, vm_id: &str, internal: &str, made: &mut Made) -> Result<CreateResult, LifecycleError> {
+        let disks = c.disks.clone().unwrap_or_default();
+        let paths = self.paths(internal, disks.len());
+        for d in [&self.opts.disk_dir, &self.opts.qmp_socket_dir, &self.opts.pidfile_dir] {
+            std::fs::create_dir_all(d).map_err(|e| {
+                LifecycleError::failed(C::CREATE_FAILED, format!("Cannot create directory {}: {e}", d.display()), Some(vm_id), None)
+            })?;
+        }
+        // Orphans: a live QEMU under this name is refused; a stale pidfile is removed.
+        if paths.pidfile.exists() {
+            let pid = std::fs::read_to_string(&paths.pidfile).ok().and_then(|s| s.trim().parse::<i64>().ok());
+            if let Some(pid) = pid.filter(|p| pid_alive(*p)) {
+                let pf = path_string(&paths.pidfile);
+                return Err(LifecycleError::failed(
+                    C::CREATE_FAILED,
+                    format!("A QEMU process (PID {pid}) is already running with internalName '{internal}'. This may indicate a duplicate VM or orphaned process. If you are sure no QEMU process should be running, manually remove: {pf}"),
+                    Some(vm_id),
+                    Some(json!({ "existingPid": pid, "pidFilePath": pf, "internalName": internal })),
+                ));
+            }
+            remove_file_quietly(&paths.pidfile);
+        }
+        remove_file_quietly(&paths.qmp_socket);
+
+        // Disks: never over an existing image (qemu-img create would wipe it).
+        for (i, (disk, path)) in disks.iter().zip(&paths.disks).enumerate() {
+            if path.exists() {
+                return Err(LifecycleError::failed(
+                    C::DISK_ERROR,
+                    format!("Disk {i}: image {} already exists; refusing to overwrite it", path.display()),
+                    Some(vm_id),
+                    Some(json!({ "path": path_string(path) })),
+                ));
+            }
+            let req = CreateImageRequest {
+                path: path_string(path),
+                size_gb: disk.size_gb.unwrap_or(0.0),
+                format: disk.format.clone().unwrap_or_else(|| "qcow2".into()),
+                preallocation: Some("metadata".into()),
+                ..Default::default()
+            };
+            let img = CreateImage::parse(&req).map_err(wrap(C::DISK_ERROR, vm_id))?;
+            made.disks.push(path.clone());
+            create_image(&img, None).await.map_err(wrap(C::DISK_ERROR, vm_id))?;
+        }
+
+        let mac = c.mac_address.clone().filter(|m| !m.is_empty()).unwrap_or_else(|| crate::network::mac::generate_from_vm_id(vm_id));
+        let bridge = c.bridge.clone().unwrap_or_default();
+
+        // TAP (claimed for this VM), then the firewall, then the bridge.
+        let tap = self.taps.create(vm_id, Some(&bridge)).map_err(wrap(C::CREATE_FAILED, vm_id))?.to_string();
+        made.tap = Some(tap.clone());
+        self.nft.create_vm_chain(vm_id, &tap).await.map_err(wrap(C::CREATE_FAILED, vm_id))?;
+        made.chain = true;
+        let records = self.store.get_firewall_rules(vm_id).await.map_err(wrap(C::DATABASE_ERROR, vm_id))?;
+        if !records.is_empty() {
+            let rules = records
+                .iter()
+                .map(|r| FirewallRuleInput::from_json(serde_json::to_value(r).unwrap_or(Value::Null)))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(wrap(C::CREATE_FAILED, vm_id))?;
+            self.nft.apply_rules(vm_id, &tap, &rules, &[]).await.map_err(wrap(C::CREATE_FAILED, vm_id))?;
+        }
+        self.taps.configure(&tap, Some(&bridge)).map_err(wrap(C::CREATE_FAILED, vm_id))?;
+
+        // Effective values (spec §5.5 step 9).
+        let preset = driver_preset(detect_os_family(c.os.as_deref()));
+        let machine_type = normalize::machine_type(c.machine_type.as_deref()).to_string();
+        let cpu_model = c.cpu_model.clone().unwrap_or_else(|| "host".into());
+        let disk_bus = normalize::disk_bus(Some(c.disk_bus.as_deref().unwrap_or(preset.disk_bus))).to_string();
+        let disk_cache = normalize::disk_cache(Some(c.disk_cache_mode.as_deref().unwrap_or(preset.disk_cache_mode))).to_string();
+        let network_model = normalize::network_model(Some(c.network_model.as_deref().unwrap_or(preset.network_model))).to_string();
+        let cpu_cores = c.cpu_cores.unwrap_or(1.0);
+        let network_queues = normalize::network_queues(cpu_cores, c.network_queues);
+        let uefi = c.uefi_firmware.as_deref().map(PathBuf::from).filter(|p| std::fs::File::open(p).is_ok());
+        let hugepages = c.hugepages == Some(true) && hugepages_usable();
+        let display_port = find_available_display_port(normalize::display_port(c.display_port))?;
+        let display_type = c.display_type.clone().unwrap_or_else(|| "spice".into());
+        let display_addr = c.display_addr.clone().unwrap_or_else(|| "0.0.0.0".into());
+        let strategy = normalize::pinning_strategy(c.cpu_pinning_strategy.as_deref());
+        if c.enable_numa_ctl_pinning == Some(true) {
+            return Err(LifecycleError::failed(
+                C::INVALID_CONFIG,
+                "enableNumaCtlPinning is not supported by this version of VMLifecycle yet",
+                Some(vm_id),
+                None,
+            ));
+        }
+        let _ = strategy;
+
+        let spec = VmCommandSpec {
+            vm_name: c.name.clone().unwrap_or_default(),
+            internal_name: internal.to_string(),
+            uuid: c.uuid.clone(),
+            os: c.os.clone().unwrap_or_default(),
+            cpu_cores,
+            ram_gb: c.ram_gb.unwrap_or(1.0),
+            cpu_model: Some(cpu_model.clone()),
+            machine_type: Some(machine_type.clone()),
+            disk_bus: Some(disk_bus.clone()),
+            disk_cache: Some(disk_cache.clone()),
+            network_model: Some(network_model.clone()),
+            network_queues: Some(f64::from(network_queues)),
+            disks: disks
+                .iter()
+                .zip(&paths.disks)
+                .map(|(d, p)| DiskSpec {
+                    path: p.clone(),
+                    format: d.format.clone().unwrap_or_else(|| "qcow2".into()),
+                    bus: d.bus.clone(),
+                    cache: d.cache.clone(),
+                    discard: d.discard,
+                })
+                .collect(),
+            tap: tap.clone(),
+            mac,
+            memory_balloon: c.memory_balloon.unwrap_or(false),
+            uefi_firmware: uefi.clone(),
+            uefi_vars: None,
+            hugepages,
+            display_protocol: display_type.clone(),
+            display_port,
+            display_addr: display_addr.clone(),
+            display_password: c.display_password.clone().filter(|p| !p.is_empty()).map(crate::secret::Secret::new),
+            qmp_socket: paths.qmp_socket.clone(),
+            pidfile: paths.pidfile.clone(),
+            iso_path: c.iso_path.as_deref().map(PathBuf::from),
+            gpu_pci_address: c.gpu_pci_address.clone(),
+            gpu_romfile: c.gpu_romfile.clone(),
+            tpm_socket: c.tpm_socket_path.as_deref().map(PathBuf::from).filter(|p| p.exists()),
+            guest_agent_socket: c.guest_agent_socket_path.as_deref().map(PathBuf::from),
+            infini_service_socket: c.infini_service_socket_path.as_deref().map(PathBuf::from),
+            virtio_drivers_iso: c.virtio_drivers_iso.as_deref().map(PathBuf::from).filter(|p| p.exists()),
+            enable_audio: c.enable_audio.unwrap_or(false),
+            enable_usb_tablet: c.enable_usb_tablet,
+            numactl_pinning: None,
+            strict_display: false,
+        };
+        let mut cmd = build_vm_command(&spec, &self.accel).map_err(wrap(C::INVALID_CONFIG, vm_id))?;
+        cmd.builder.add_raw_arg("-S").map_err(wrap(C::INVALID_CONFIG, vm_id))?;
+        for a in &self.opts.extra_args {
+            cmd.builder.add_raw_arg(a).map_err(wrap(C::INVALID_CONFIG, vm_id))?;
+        }
+        let args = cmd.builder.build();
+
+        // `starting` is recorded before anything runs.
+        made.status_written = true;
+        self.store.update_machine_status(vm_id, "starting").await.map_err(wrap(C::DATABASE_ERROR, vm_id))?;
+
+        let process = Arc::new(QemuProcess::new(vm_id));
+        process.set_pidfile(&paths.pidfile);
+        process.set_qmp_socket(&paths.qmp_socket);
+        made.process = Some(process.clone());
+        made.pidfile = Some(paths.pidfile.clone());
+        made.qmp_socket = Some(paths.qmp_socket.clone());
+        let launch = LaunchSpec {
+            vm_id: vm_id.to_string(),
+            wrapper: None,
+            binary: self.opts.qemu_binary.clone(),
+            args,
+            daemonize: true,
+            pidfile: Some(paths.pidfile.clone()),
+            qmp_socket: Some(paths.qmp_socket.clone()),
+        };
+        let pid = process.start(launch).await.map_err(wrap(C::PROCESS_ERROR, vm_id))?;
+
+        self.verify_tap_connection(&tap, vm_id, pid, &bridge).await?;
+
+        // QMP: password first, then let the guest run.
+        let started = Instant::now();
+        while !paths.qmp_socket.exists() {
+            if started.elapsed() > SOCKET_WAIT {
+                return Err(LifecycleError::failed(
+                    C::TIMEOUT,
+                    format!("Socket not available after 5000ms: {}", paths.qmp_socket.display()),
+                    None,
+                    None,
+                ));
+            }
+            tokio::time::sleep(EXIT_POLL).await;
+        }
+        let qmp = QmpClient::new(
+            &paths.qmp_socket,
+            QmpOptions { connect_timeout: QMP_CONNECT_TIMEOUT, ..QmpOptions::default() },
+            Arc::new(|_| {}),
+        );
+        made.qmp = Some(qmp.clone());
+        qmp.connect().await.map_err(wrap(C::QMP_ERROR, vm_id))?;
+        if let Some(pw) = &cmd.display_password {
+            let protocol = if display_type == "vnc" { "vnc" } else { "spice" };
+            qmp.execute("set_password", Some(json!({ "protocol": protocol, "password": pw.expose() })))
+                .await
+                .map_err(wrap(C::QMP_ERROR, vm_id))?;
+        }
+        qmp.execute("cont", None).await.map_err(wrap(C::QMP_ERROR, vm_id))?;
+
+        let disk_paths: Vec<String> = paths.disks.iter().map(|p| path_string(p)).collect();
+        let os_windows = c.os.as_deref().unwrap_or("").to_lowercase().contains("windows");
+        let update = json!({
+            "qmpSocketPath": path_string(&paths.qmp_socket),
+            "qemuPid": pid,
+            "tapDeviceName": tap,
+            "graphicProtocol": display_type,
+            "graphicPort": display_port,
+            "graphicPassword": c.display_password,
+            "graphicHost": display_addr,
+            "bridge": bridge,
+            "machineType": machine_type,
+            "cpuModel": cpu_model,
+            "diskBus": disk_bus,
+            "diskCacheMode": disk_cache,
+            "networkModel": network_model,
+            "networkQueues": network_queues,
+            "memoryBalloon": c.memory_balloon.unwrap_or(false),
+            "diskPaths": disk_paths,
+            "uefiFirmware": uefi.as_deref().map(path_string),
+            "hugepages": hugepages,
+            "cpuPinning": c.cpu_pinning.as_ref().filter(|v| !v.is_empty()).map(|v| json!({ "cores": v })),
+            "tpmSocketPath": c.tpm_socket_path,
+            "guestAgentSocketPath": c.guest_agent_socket_path,
+            "infiniServiceSocketPath": c.infini_service_socket_path,
+            "virtioDriversIso": c.virtio_drivers_iso,
+            "enableAudio": c.enable_audio.unwrap_or(false),
+            "enableUsbTablet": c.enable_usb_tablet.unwrap_or(os_windows),
+        });
+        let update = MachineConfigUpdate::from_json(&update)
+            .map_err(|m| LifecycleError::failed(C::DATABASE_ERROR, m, Some(vm_id), None))?;
+        self.store.update_machine_configuration(vm_id, &update).await.map_err(wrap(C::DATABASE_ERROR, vm_id))?;
+        self.store.update_machine_status(vm_id, "running").await.map_err(wrap(C::DATABASE_ERROR, vm_id))?;
+
+        locked(&self.live).insert(vm_id.to_string(), Live { process, qmp: made.qmp.take() });
+        crate::log::log(NS, &format!("VM {vm_id} created: PID {pid}, TAP {tap}"));
+        Ok(CreateResult {
+            vm_id: vm_id.to_string(),
+            tap_device: tap,
+            qmp_socket_path: path_string(&paths.qmp_socket),
+            display_port,
+            pid,
+            disk_paths,
+            pid_file_path: path_string(&paths.pidfile),
+        })
+    }
+
+    /// Spec §5.13: the TAP gets a carrier once QEMU has attached to it.
+    async fn verify_tap_connection(&self, tap: &str, vm_id: &str, pid: i32, bridge: &str) -> Result<(), LifecycleError> {
+        for attempt in 0..CARRIER_ATTEMPTS {
+            if self.taps.has_carrier(tap) {
+                return Ok(());
+            }
+            if attempt + 1 < CARRIER_ATTEMPTS {
+                tokio::time::sleep(CARRIER_INTERVAL).await;
+            }
+        }
+        let lines = [
+            format!("QEMU failed to connect to TAP device {tap}."),
+            "The TAP device has no carrier, indicating QEMU did not attach to it.".into(),
+            "This may be caused by:".into(),
+            "  (1) QEMU permissions issue accessing /dev/net/tun".into(),
+            "  (2) TAP device configuration error".into(),
+            "  (3) QEMU network configuration mismatch".into(),
+            String::new(),
+            "Diagnostics:".into(),
+            format!("  - TAP Device: {tap}"),
+            format!("  - Bridge: {bridge}"),
+            format!("  - QEMU PID: {pid}"),
+            format!("  - Process Alive: {}", pid_alive(i64::from(pid))),
+            format!("  - TAP State: {}", self.taps.device_state(tap)),
+            format!("  - Bridge State: {}", self.taps.device_state(bridge)),
+        ];
+        Err(LifecycleError::failed(C::NETWORK_ERROR, lines.join("\n"), Some(vm_id), None))
+    }
+
+    /// Releases what a failed create made, newest first. Every step is best-effort.
+    async fn rollback(&self, vm_id: &str, made: Made) {
+        if let Some(q) = &made.qmp {
+            q.disconnect().await;
+        }
+        if let Some(p) = &made.process {
+            p.force_kill().await;
+        }
+        if let Some(tap) = &made.tap {
+            self.taps.bring_down(tap);
+        }
+        if made.chain {
+            self.nft.remove_vm_chain(vm_id).await;
+        }
+        if let Some(tap) = &made.tap {
+            if let Err(e) = self.taps.destroy(tap) {
+                crate::log::warn(NS, &format!("rollback: could not remove TAP {tap}: {e}"));
+            }
+        }
+        for d in made.disks.iter().rev() {
+            remove_file_quietly(d);
+        }
+        if let Some(s) = &made.qmp_socket {
+            remove_file_quietly(s);
+        }
+        if let Some(p) = &made.pidfile {
+            remove_file_quietly(p);
+        }
+        if made.status_written || made.tap.is_some() || !made.disks.is_empty() {
+            if let Err(e) = self.store.clear_machine_configuration(vm_id).await {
+                crate::log::warn(NS, &format!("rollback: could not clear the configuration of {vm_id}: {e}"));
+            }
+            if let Err(e) = self.store.update_machine_status(vm_id, "error").await {
+                crate::log::warn(NS, &format!("rollback: could not set {vm_id} to error: {e}"));
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ stop
+
+    /// Spec §5.7.
+    pub async fn stop(&self, vm_id: &str, cfg: StopConfig) -> Result<OperationResult, LifecycleError> {
+        let _guard = self.lock(vm_id).await;
+        self.stop_locked(vm_id, cfg).await
+    }
+
+    /// The QEMU process of `vm_id`: the one this manager started, or the one its
+    /// pidfile names once `/proc` proves it is that VM's.
+    async fn process_of(&self, vm_id: &str, internal_name: &str) -> (Option<Arc<QemuProcess>>, Option<Arc<QmpClient>>) {
+        if let Some(l) = locked(&self.live).remove(vm_id) {
+            return (Some(l.process), l.qmp);
+        }
+        if internal_name.is_empty() {
+            return (None, None);
+        }
+        let pidfile = self.paths(internal_name, 0).pidfile;
+        let p = QemuProcess::new(vm_id);
+        p.set_pidfile(&pidfile);
+        match p.attach(Some(path_string(&pidfile))).await {
+            Ok(Some(_)) => (Some(Arc::new(p)), None),
+            _ => (None, None),
+        }
+    }
+
+    async fn stop_locked(&self, vm_id: &str, cfg: StopConfig) -> Result<OperationResult, LifecycleError> {
+        let vm = self
+            .store
+            .find_machine_with_config(vm_id)
+            .await
+            .map_err(wrap(C::STOP_FAILED, vm_id))?
+            .ok_or_else(|| LifecycleError::failed(C::VM_NOT_FOUND, format!("VM not found: {vm_id}"), Some(vm_id), None))?;
+        let conf = vm.configuration.clone().unwrap_or_default();
+        let socket = conf.qmp_socket_path.clone().map(PathBuf::from);
+        let (process, live_qmp) = self.process_of(vm_id, &vm.internal_name).await;
+        let alive = process.as_ref().is_some_and(|p| p.is_alive());
+        if vm.status == "off" && !alive {
+            return Ok(OperationResult { success: true, message: format!("VM {vm_id} is already stopped"), vm_id: vm_id.into(), forced: None });
+        }
+        let mut forced = false;
+        if let Some(p) = process.as_ref().filter(|_| alive) {
+            let mut exited = false;
+            if cfg.graceful {
+                if let Some(sock) = socket.as_ref().filter(|s| s.exists()) {
+                    let qmp = match &live_qmp {
+                        Some(q) => Some(q.clone()),
+                        None => {
+                            let q = QmpClient::new(sock, QmpOptions { connect_timeout: QMP_CONNECT_TIMEOUT, ..QmpOptions::default() }, Arc::new(|_| {}));
+                            q.connect().await.ok().map(|()| q)
+                        }
+                    };
+                    if let Some(q) = &qmp {
+                        if q.execute("system_powerdown", None).await.is_ok() {
+                            exited = tokio::time::timeout(cfg.timeout, p.wait_exit()).await.is_ok();
+                        }
+                        q.disconnect().await;
+                    }
+                } else if !cfg.force {
+                    let s = socket.as_ref().map(|s| path_string(s)).unwrap_or_default();
+                    locked(&self.live).insert(vm_id.into(), Live { process: p.clone(), qmp: live_qmp });
+                    return Err(LifecycleError::failed(C::STOP_FAILED, format!("QMP socket {s} does not exist and force is disabled"), Some(vm_id), None));
+                }
+            }
+            if !exited {
+                if !cfg.force {
+                    locked(&self.live).insert(vm_id.into(), Live { process: p.clone(), qmp: None });
+                    let msg = if cfg.graceful {
+                        format!("VM {vm_id} did not shut down within {}ms and force is disabled", cfg.timeout.as_millis())
+                    } else {
+                        "Cannot stop VM without graceful or force option".to_string()
+                    };
+                    return Err(LifecycleError::failed(C::STOP_FAILED, msg, Some(vm_id), None));
+                }
+                p.force_kill().await;
+                forced = true;
+            }
+        } else if let Some(q) = live_qmp {
+            q.disconnect().await;
+        }
+        self.cleanup_after_stop(vm_id, &vm.internal_name, conf.tap_device_name.as_deref(), socket.as_deref()).await?;
+        let message = format!("VM {vm_id} stopped successfully{}", if forced { " (forced)" } else { "" });
+        Ok(OperationResult { success: true, message, vm_id: vm_id.into(), forced: Some(forced) })
+    }
+
+    async fn cleanup_after_stop(&self, vm_id: &str, internal_name: &str, tap: Option<&str>, socket: Option<&Path>) -> Result<(), LifecycleError> {
+        self.store.update_machine_status(vm_id, "off").await.map_err(wrap(C::STOP_FAILED, vm_id))?;
+        self.store.clear_volatile_machine_configuration(vm_id).await.map_err(wrap(C::STOP_FAILED, vm_id))?;
+        if let Some(tap) = tap {
+            self.taps.detach_from_bridge(tap);
+        }
+        self.nft.detach_jump_rules(vm_id).await;
+        if let Some(s) = socket {
+            remove_file_quietly(s);
+        }
+        if !internal_name.is_empty() {
+            remove_file_quietly(&self.paths(internal_name, 0).pidfile);
+        }
+        Ok(())
+    }
+
+    // ------------------------------------------------------------------ destroy
+
+    /// Spec §5.8: stops a running VM (forced), then removes its TAP and chain and the
+    /// runtime columns. Disks and rows stay.
+    pub async fn destroy_resources(&self, vm_id: &str) -> Result<OperationResult, LifecycleError> {
+        let _guard = self.lock(vm_id).await;
+        let Some(vm) = self.store.find_machine_with_config(vm_id).await.map_err(wrap(C::STOP_FAILED, vm_id))? else {
+            return Ok(OperationResult { success: true, message: format!("VM {vm_id} not found, nothing to destroy"), vm_id: vm_id.into(), forced: None });
+        };
+        if vm.status == "running" || vm.status == "starting" || locked(&self.live).contains_key(vm_id) {
+            self.stop_locked(vm_id, StopConfig { graceful: false, timeout: Duration::from_millis(5000), force: true }).await?;
+        }
+        let tap = vm
+            .configuration
+            .as_ref()
+            .and_then(|c| c.tap_device_name.clone())
+            .or_else(|| crate::network::link::names::tap_for_vm(vm_id).ok().map(|t| t.to_string()));
+        if let Some(tap) = tap {
+            if let Err(e) = self.taps.destroy(&tap) {
+                crate::log::warn(NS, &format!("destroy: could not remove TAP {tap}: {e}"));
+            }
+        }
+        self.nft.remove_vm_chain(vm_id).await;
+        self.store.clear_machine_configuration(vm_id).await.map_err(wrap(C::STOP_FAILED, vm_id))?;
+        Ok(OperationResult { success: true, message: format!("VM {vm_id} resources destroyed successfully"), vm_id: vm_id.into(), forced: None })
+    }
+
+    // ------------------------------------------------------------------ status
+
+    /// Spec §5.10; `qmpStatus` comes from this manager's own QMP connection.
+    pub async fn get_status(&self, vm_id: &str) -> Result<StatusResult, LifecycleError> {
+        let vm = self
+            .store
+            .find_machine_with_config(vm_id)
+            .await
+            .map_err(wrap(C::DATABASE_ERROR, vm_id))?
+            .ok_or_else(|| LifecycleError::failed(C::VM_NOT_FOUND, format!("VM not found: {vm_id}"), Some(vm_id), None))?;
+        let conf = vm.configuration.clone().unwrap_or_default();
+        let pid = conf.qemu_pid;
+        let process_alive = pid.is_some_and(pid_alive);
+        let qmp = locked(&self.live).get(vm_id).and_then(|l| l.qmp.clone());
+        let mut qmp_status = None;
+        if let (true, Some(q)) = (process_alive, qmp) {
+            if let Ok(v) = q.execute("query-status", None).await {
+                qmp_status = v.get("status").and_then(Value::as_str).map(str::to_string);
+            }
+        }
+        Ok(StatusResult {
+            vm_id: vm_id.into(),
+            consistent: (vm.status == "running") == process_alive,
+            status: vm.status,
+            qmp_status,
+            pid,
+            process_alive,
+            tap_device: conf.tap_device_name,
+            qmp_socket_path: conf.qmp_socket_path,
+        })
+    }
+
+    /// Disconnects this manager's QMP clients (QEMU keeps running: rule 8).
+    pub async fn shutdown(&self) {
+        let clients: Vec<Arc<QmpClient>> = locked(&self.live).values().filter_map(|l| l.qmp.clone()).collect();
+        for q in clients {
+            q.disconnect().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_port_search_skips_taken_ports() {
+        let l = std::net::TcpListener::bind(("0.0.0.0", 0)).unwrap();
+        let taken = l.local_addr().unwrap().port();
+        let got = find_available_display_port(taken).unwrap();
+        assert_ne!(got, taken);
+        assert!(got > taken && got <= taken.saturating_add(100));
+    }
+
+    #[test]
+    fn wrapped_errors_keep_message_and_cause() {
+        let e = LifecycleError::wrap(C::CREATE_FAILED, "vm1", &LifecycleError::failed(C::TIMEOUT, "late", None, None));
+        assert_eq!(e.code(), "CREATE_FAILED");
+        assert_eq!(e.to_string(), "late");
+        assert_eq!(e.fields()["context"]["cause"]["code"], "TIMEOUT");
+        assert_eq!(e.fields()["vmId"], "vm1");
+    }
+
+    #[test]
+    fn liveness() {
+        assert!(pid_alive(i64::from(std::process::id())));
+        assert!(!pid_alive(0));
+        assert!(!pid_alive(-1));
+    }
+}
