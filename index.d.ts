@@ -2019,6 +2019,17 @@ export interface InfinivirtConfig {
    * password-less SPICE/VNC console on a non-loopback address. Defaults to env `INFINIVIRT_STRICT_DISPLAY=1`.
    */
   strictDisplaySecurity?: boolean;
+  /**
+   * Infinivirt addition: the database when `prismaClient` is not given (PostgreSQL URL, or
+   * `sqlite:`/`file:` for the embedded store). Defaults to env `INFINIVIRT_DATABASE_URL`.
+   */
+  databaseUrl?: string;
+  /** Infinivirt addition: the embedded SQLite file when `prismaClient` is not given. */
+  sqlitePath?: string;
+  /** Infinivirt addition, test-only: raw QEMU arguments appended to every VM's command. */
+  extraArgs?: string[];
+  /** Infinivirt addition: where the firewall ruleset is persisted (default `/etc/infinivirt/nftables`). */
+  firewallPersistenceDir?: string;
 }
 
 /** Backend event sink. */

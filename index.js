@@ -15,6 +15,7 @@ const { NftablesService, FirewallRuleTranslator, DepartmentNatService } = requir
 const { QemuImgService, SnapshotManager } = require('./lib/storage')
 const { StateSync, EventHandler, HealthMonitor, PrismaAdapter, createStore } = require('./lib/state')
 const { TapDeviceManager, BridgeManager } = require('./lib/network')
+const { VMLifecycle, Infinivirt } = require('./lib/lifecycle')
 
 const C = native.specConstants()
 
@@ -22,6 +23,8 @@ module.exports = {
   QemuCommandBuilder,
   QemuProcess,
   QMPClient,
+  VMLifecycle,
+  Infinivirt,
   TapDeviceManager,
   BridgeManager,
   MacAddressGenerator: utils.MacAddressGenerator,

@@ -167,7 +167,7 @@ body.append(indent('export interface UnattendedInstallerOptions { backendService
 additions={
  'SpiceOptions':[('passwordSecretFile','string')],'VncOptions':[('passwordSecretFile','string')],
  'SpiceConfigOptions':[('passwordSecretFile','string')],'VncConfigOptions':[('passwordSecretFile','string')],
- 'InfinivirtConfig':[('strictDisplaySecurity','boolean')],'QMPClientOptions':[('commandTimeouts','Record<string, number>')],
+ 'InfinivirtConfig':[('strictDisplaySecurity','boolean'),('databaseUrl','string'),('sqlitePath','string'),('extraArgs','string[]'),('firewallPersistenceDir','string')],'QMPClientOptions':[('commandTimeouts','Record<string, number>')],
  'CreateImageOptions':[('backingFile','string'),('backingFormat','api.ImageFormat'),('onProgress','(percent: number) => void')],
  'ConvertImageOptions':[('onProgress','(percent: number) => void')],
  'HealthMonitorConfig':[('tapManager',"api.NetworkCleanupTargets['tapManager']"),('nftables',"api.NetworkCleanupTargets['nftables']"),('cgroups',"api.NetworkCleanupTargets['cgroups']"),('cleanupRetryBaseMs','number')],

@@ -12,7 +12,7 @@ use super::error::LifecycleError;
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct DiskConfig {
-    #[serde(default)]
+    #[serde(default, rename = "sizeGB")]
     pub size_gb: Option<f64>,
     #[serde(default)]
     pub format: Option<String>,
@@ -303,7 +303,7 @@ mod tests {
     fn spec_96_validation() {
         let c: VmCreateConfig = serde_json::from_value(json!({
             "vmId": " ", "name": "", "internalName": "", "os": "", "cpuCores": 0, "ramGB": 0.25,
-            "disks": [{"sizeGB": 0}], "bridge": "", "displayType": "rdp", "cpuPinningStrategy": "x"
+            "disks": [{"sizeGB": 0}, {"sizeGB": 1}], "bridge": "", "displayType": "rdp", "cpuPinningStrategy": "x"
         }))
         .unwrap();
         let e = validate_create(&c).unwrap_err();

@@ -268,6 +268,13 @@ fn version_arg(v: f64) -> Result<i64, StateError> {
     Err(StateError::InvalidOption { field: "expectedVersion".into(), reason: format!("must be an integer, got {v}") })
 }
 
+impl NativeStore {
+    /// The core store, for other bindings (the VM lifecycle).
+    pub(crate) fn store(&self) -> Arc<dyn Store> {
+        self.inner.clone()
+    }
+}
+
 #[napi]
 impl NativeStore {
     #[napi(constructor)]

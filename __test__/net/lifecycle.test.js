@@ -1,0 +1,252 @@
+'use strict'
+// The Infinivirt facade against the real host parts (API.md §5.5, §5.7, §5.8, §5.10, §6):
+// a real bridge, TAP and nft chain inside the private namespace made by
+// scripts/test-net.sh, a real QEMU (TCG) booting the test guest, the embedded
+// SQLite store in a temp dir. Everything a test makes is removed in afterEach.
+
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const crypto = require('node:crypto')
+const { execFileSync } = require('node:child_process')
+
+const { Infinivirt, BridgeManager, LifecycleError, generateVMChainName } = require('../..')
+const netns = require('../helpers/netns')
+const { guestArgs, ensureGuest, waitForMarker } = require('../helpers/guest')
+
+jest.setTimeout(120000)
+
+const bridges = new BridgeManager()
+let dir
+let links
+let managers
+let vmIds
+
+function nftChainExists (chain) {
+  try {
+    execFileSync('nft', ['list', 'chain', 'bridge', 'infinivirt', chain], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+}
+
+// PIDs of processes whose command line mentions `needle` (our temp dir).
+function processesUsing (needle) {
+  const found = []
+  for (const p of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(p) || Number(p) === process.pid) continue
+    try {
+      const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8')
+      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8')
+      if (cmd.includes(needle) && !/\) Z /.test(stat)) found.push(Number(p))
+    } catch {}
+  }
+  return found
+}
+
+function newVmId (tag) {
+  return `lc${crypto.randomBytes(4).toString('hex')}${tag}`
+}
+
+async function manager (extra = {}) {
+  const m = new Infinivirt({
+    prismaClient: undefined,
+    sqlitePath: path.join(dir, 'state.db'),
+    diskDir: path.join(dir, 'disks'),
+    qmpSocketDir: path.join(dir, 'qmp'),
+    pidfileDir: path.join(dir, 'pids'),
+    firewallPersistenceDir: path.join(dir, 'nft'),
+    ...extra
+  })
+  await m.initialize()
+  managers.push(m)
+  return m
+}
+
+async function seedMachine (m, vmId) {
+  await m.getPrismaAdapter().insertRecord('Machine', {
+    id: vmId, name: `Desk ${vmId}`, internalName: `vm-${vmId}`, status: 'off', os: 'ubuntu', cpuCores: 1, ramGB: 1, diskSizeGB: 1
+  })
+  vmIds.push([m, vmId])
+}
+
+function createConfig (vmId, bridge, extra = {}) {
+  return {
+    vmId,
+    name: `Desk ${vmId}`,
+    internalName: `vm-${vmId}`,
+    os: 'ubuntu',
+    cpuCores: 1,
+    ramGB: 0.5,
+    disks: [{ sizeGB: 1 }],
+    bridge,
+    displayType: 'spice',
+    displayPort: 5900,
+    displayAddr: '127.0.0.1',
+    displayPassword: 'pw-lifecycle',
+    ...extra
+  }
+}
+
+function filesIn (sub) {
+  try { return fs.readdirSync(path.join(dir, sub)) } catch { return [] }
+}
+
+async function rejection (p) {
+  try {
+    await p
+  } catch (e) {
+    return e
+  }
+  throw new Error('expected a rejection')
+}
+
+beforeAll(() => {
+  netns.assertPrivateNetns()
+  ensureGuest()
+})
+
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iv-lifecycle-'))
+  links = []
+  managers = []
+  vmIds = []
+})
+
+afterEach(async () => {
+  for (const [m, id] of vmIds) {
+    try { await m.destroyVM(id) } catch {}
+    netns.removeLink(`vnet-${id.replace(/[^a-z0-9]/gi, '').slice(0, 10)}`)
+    try { execFileSync('nft', ['delete', 'chain', 'bridge', 'infinivirt', generateVMChainName(id)], { stdio: 'ignore' }) } catch {}
+  }
+  for (const m of managers) await m.shutdown()
+  for (const pid of processesUsing(dir)) {
+    try { process.kill(pid, 'SIGKILL') } catch {}
+  }
+  while (links.length) netns.removeLink(links.pop())
+  fs.rmSync(dir, { recursive: true, force: true })
+})
+
+describe('Infinivirt create → stop → destroy (§5.5, §5.7, §5.8, §5.10)', () => {
+  test('a VM boots the guest, runs on its TAP behind its chain, stops gracefully and leaves nothing after destroy', async () => {
+    const br = netns.uniqueName('ivbr')
+    links.push(br)
+    await bridges.create(br)
+    // SPICE resolves its listen address with AI_ADDRCONFIG: the namespace needs a
+    // non-loopback IPv4 address for 127.0.0.1 to resolve.
+    netns.ip(['addr', 'add', '10.213.0.1/24', 'dev', br])
+    const serial = path.join(dir, 'serial.log')
+    const m = await manager({ extraArgs: guestArgs({ mode: 'wait', serialPath: serial }) })
+    const vmId = newVmId('a')
+    await seedMachine(m, vmId)
+    const chain = generateVMChainName(vmId)
+
+    const r = await m.createVM(createConfig(vmId, br))
+    expect(r).toMatchObject({
+      vmId,
+      success: true,
+      tapDevice: `vnet-${vmId.slice(0, 10)}`,
+      qmpSocketPath: path.join(dir, 'qmp', `vm-${vmId}.sock`),
+      pidFilePath: path.join(dir, 'pids', `vm-${vmId}.pid`),
+      diskPaths: [path.join(dir, 'disks', `vm-${vmId}.qcow2`)]
+    })
+    expect(r.displayPort).toBeGreaterThanOrEqual(5900)
+    expect(Number.isInteger(r.pid)).toBe(true)
+    expect(m.getActiveVMs()).toEqual([vmId])
+    await waitForMarker(serial, 'IV-READY', 60000)
+
+    // The store says running, with the runtime columns.
+    const row = await m.getPrismaAdapter().findMachineWithConfig(vmId)
+    expect(row.status).toBe('running')
+    expect(row.configuration).toMatchObject({ qemuPid: r.pid, tapDeviceName: r.tapDevice, qmpSocketPath: r.qmpSocketPath, bridge: br })
+    // No password on QEMU's command line (it was set over QMP).
+    expect(fs.readFileSync(`/proc/${r.pid}/cmdline`, 'utf8')).not.toContain('pw-lifecycle')
+
+    // QMP answers (the guest runs: `cont` was sent), the status is consistent.
+    const st = await m.getVMStatus(vmId)
+    expect(st).toEqual({
+      vmId, status: 'running', qmpStatus: 'running', pid: r.pid, uptime: null, processAlive: true, consistent: true,
+      tapDevice: r.tapDevice, qmpSocketPath: r.qmpSocketPath
+    })
+    const tap = netns.linkInfo(r.tapDevice)
+    expect(tap.flags).toContain('LOWER_UP')
+    expect(tap.master).toBe(br)
+    expect(nftChainExists(chain)).toBe(true)
+
+    // Graceful stop: the guest answers the ACPI power button.
+    const s = await m.stopVM(vmId, { graceful: true, timeout: 30000 })
+    expect(s).toMatchObject({ success: true, vmId, forced: false, message: `VM ${vmId} stopped successfully` })
+    expect(s.timestamp).toBeInstanceOf(Date)
+    await waitForMarker(serial, 'IV-ACPI-POWERDOWN', 1000)
+    expect(processesUsing(dir)).toEqual([])
+    expect(m.getActiveVMs()).toEqual([])
+    const off = await m.getVMStatus(vmId)
+    expect(off).toMatchObject({ status: 'off', pid: null, processAlive: false, consistent: true, qmpSocketPath: null, tapDevice: r.tapDevice })
+    const stoppedTap = netns.linkInfo(r.tapDevice)
+    expect(stoppedTap).not.toBeNull()
+    expect(stoppedTap.master).toBeUndefined()
+    expect(fs.existsSync(r.qmpSocketPath)).toBe(false)
+    expect(fs.existsSync(r.pidFilePath)).toBe(false)
+    // A second stop is a no-op.
+    expect(await m.stopVM(vmId)).toMatchObject({ success: true, message: `VM ${vmId} is already stopped` })
+
+    const d = await m.destroyVM(vmId)
+    expect(d).toMatchObject({ success: true, message: `VM ${vmId} resources destroyed successfully` })
+    expect(netns.linkInfo(r.tapDevice)).toBeNull()
+    expect(nftChainExists(chain)).toBe(false)
+    expect(processesUsing(dir)).toEqual([])
+    // Disks stay (spec §5.8).
+    expect(fs.existsSync(r.diskPaths[0])).toBe(true)
+  })
+
+  test('a missing bridge: rejects with the original error and leaves no TAP, chain, disk, socket, pidfile or process', async () => {
+    const m = await manager({ extraArgs: guestArgs({ mode: 'wait' }) })
+    const vmId = newVmId('b')
+    await seedMachine(m, vmId)
+    const missing = netns.uniqueName('ivnob')
+    const e = await rejection(m.createVM(createConfig(vmId, missing)))
+    expect(e).toBeInstanceOf(LifecycleError)
+    expect(e.code).toBe('CREATE_FAILED')
+    expect(e.vmId).toBe(vmId)
+    expect(e.message).toContain(missing)
+    expect(typeof e.context.cause.code).toBe('string')
+    expect(netns.linkInfo(`vnet-${vmId.slice(0, 10)}`)).toBeNull()
+    expect(nftChainExists(generateVMChainName(vmId))).toBe(false)
+    expect(filesIn('disks')).toEqual([])
+    expect(filesIn('qmp')).toEqual([])
+    expect(filesIn('pids')).toEqual([])
+    expect(processesUsing(dir)).toEqual([])
+    expect((await m.getPrismaAdapter().findMachine(vmId)).status).toBe('error')
+    expect(m.getActiveVMs()).toEqual([])
+  })
+
+  test('QEMU refusing its command line: the process error is returned and everything made is released', async () => {
+    const br = netns.uniqueName('ivbr')
+    links.push(br)
+    await bridges.create(br)
+    const m = await manager({ extraArgs: ['-no-such-option-here'] })
+    const vmId = newVmId('c')
+    await seedMachine(m, vmId)
+    const e = await rejection(m.createVM(createConfig(vmId, br)))
+    expect(e).toBeInstanceOf(LifecycleError)
+    expect(e.code).toBe('PROCESS_ERROR')
+    expect(e.message).toContain('no-such-option-here')
+    expect(netns.linkInfo(`vnet-${vmId.slice(0, 10)}`)).toBeNull()
+    expect(nftChainExists(generateVMChainName(vmId))).toBe(false)
+    expect(filesIn('disks')).toEqual([])
+    expect(filesIn('qmp')).toEqual([])
+    expect(filesIn('pids')).toEqual([])
+    expect(processesUsing(dir)).toEqual([])
+    expect((await m.getPrismaAdapter().findMachine(vmId)).status).toBe('error')
+  })
+
+  test('methods before initialize() reject with INVALID_STATE', async () => {
+    const m = new Infinivirt({ prismaClient: undefined, sqlitePath: path.join(dir, 'x.db') })
+    expect(m.isInitialized()).toBe(false)
+    const e = await rejection(m.getVMStatus('nope'))
+    expect(e).toBeInstanceOf(LifecycleError)
+    expect(e.code).toBe('INVALID_STATE')
+    expect(e.message).toBe('Infinivirt not initialized. Call initialize() first.')
+  })
+})

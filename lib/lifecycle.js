@@ -1,0 +1,198 @@
+'use strict'
+// VMLifecycle (spec §5) and the Infinivirt facade (spec §6). The work is native
+// (src/lifecycle/vm.rs): validation, per-VM locking, disks, TAP, firewall, paused
+// QEMU start, QMP password + cont, rollback of a failed create. This file converts
+// arguments, adds `timestamp` to operation results and turns native errors into the
+// exported error classes.
+//
+// This version works on the native store (createStore(): embedded SQLite or
+// PostgreSQL through sqlx). start/restart/suspend/resume/reset are not implemented yet.
+
+const native = require('./native')
+const { call, LifecycleError } = require('./errors')
+const { createStore } = require('./state/store')
+const { nativeStoreOf } = require('./state/host')
+
+const DEFAULT_DISK_DIR = '/var/lib/infinivirt/disks'
+const DEFAULT_QMP_SOCKET_DIR = '/var/run/infinivirt'
+const DEFAULT_PIDFILE_DIR = '/var/run/infinivirt/pids'
+
+function notYet (what, vmId) {
+  return Promise.reject(new LifecycleError('INVALID_STATE', `${what} is not implemented in this version of Infinivirt`, vmId))
+}
+
+function withTimestamp (r) {
+  return { ...r, timestamp: new Date() }
+}
+
+class VMLifecycle {
+  /**
+   * @param prisma        a createStore() adapter (the native store)
+   * @param eventHandler  accepted for the spec's signature; not used yet
+   * @param eventManager  `emitCRUD` receives 'create' / 'power_off' events
+   * @param options       { diskDir, qmpSocketDir, pidfileDir } plus, for tests only,
+   *                      `extraArgs` (raw QEMU arguments appended to every VM) and
+   *                      `firewallPersistenceDir`
+   */
+  constructor (prisma, eventHandler, eventManager, options = {}) {
+    const store = nativeStoreOf(prisma)
+    if (!store) {
+      throw new LifecycleError('INVALID_CONFIG', 'VMLifecycle needs a native store (createStore()); other adapters are not supported yet')
+    }
+    const o = options || {}
+    Object.defineProperty(this, '_n', {
+      value: call(() => new native.NativeVmLifecycle(store, {
+        diskDir: o.diskDir ?? DEFAULT_DISK_DIR,
+        qmpSocketDir: o.qmpSocketDir ?? DEFAULT_QMP_SOCKET_DIR,
+        pidfileDir: o.pidfileDir ?? DEFAULT_PIDFILE_DIR,
+        qemuBinary: o.qemuBinary ?? undefined,
+        extraArgs: Array.isArray(o.extraArgs) ? o.extraArgs.map(String) : undefined,
+        firewallPersistenceDir: o.firewallPersistenceDir ?? undefined
+      }))
+    })
+    this._eventHandler = eventHandler
+    this._eventManager = eventManager
+  }
+
+  _emit (action, id, data) {
+    const em = this._eventManager
+    if (!em || typeof em.emitCRUD !== 'function') return
+    try { em.emitCRUD('machines', action, id, data) } catch { /* swallowed (spec §5.12) */ }
+  }
+
+  /** @internal creates the firewall table layout */
+  async _initialize () { return call(() => this._n.initialize()) }
+
+  async create (config) {
+    if (config === null || typeof config !== 'object') {
+      throw new LifecycleError('INVALID_CONFIG', 'Invalid VM configuration: expected an object')
+    }
+    const r = await call(() => this._n.create(config))
+    this._emit('create', r.vmId, { pid: r.pid, tapDevice: r.tapDevice })
+    return r
+  }
+
+  start (vmId) { return notYet('start', vmId) }
+
+  async stop (vmId, config) {
+    const c = config || {}
+    const r = await call(() => this._n.stop(String(vmId), {
+      graceful: c.graceful ?? undefined,
+      timeout: c.timeout ?? undefined,
+      force: c.force ?? undefined
+    }))
+    if (r.forced !== undefined) this._emit('power_off', r.vmId, { forced: r.forced })
+    return withTimestamp(r)
+  }
+
+  async destroyResources (vmId) {
+    return withTimestamp(await call(() => this._n.destroyResources(String(vmId))))
+  }
+
+  restart (vmId) { return notYet('restart', vmId) }
+  suspend (vmId) { return notYet('suspend', vmId) }
+  resume (vmId) { return notYet('resume', vmId) }
+  reset (vmId) { return notYet('reset', vmId) }
+
+  async getStatus (vmId) { return call(() => this._n.getStatus(String(vmId))) }
+
+  /** @internal ids of the VMs this instance started */
+  _activeVMs () { return this._n.activeVms() }
+
+  /** @internal disconnects QMP clients (VMs keep running) */
+  async _shutdown () { return call(() => this._n.shutdown()) }
+}
+
+const NOT_INITIALIZED = 'Infinivirt not initialized. Call initialize() first.'
+
+class Infinivirt {
+  /**
+   * config: the spec's InfinivirtConfig. `prismaClient` may be a createStore()
+   * adapter; without it the embedded store is opened from `databaseUrl` /
+   * `sqlitePath` (or INFINIVIRT_DATABASE_URL / INFINIVIRT_SQLITE_PATH, else the
+   * default SQLite file). `extraArgs` is test-only (raw QEMU arguments).
+   */
+  constructor (config = {}) {
+    this._config = config || {}
+    this._initialized = false
+    this._active = new Map()
+    this._store = null
+    this._lifecycle = null
+  }
+
+  async initialize () {
+    if (this._initialized) return
+    const c = this._config
+    let store = c.prismaClient ?? null
+    if (store && !nativeStoreOf(store)) {
+      throw new LifecycleError('INVALID_CONFIG', 'prismaClient must be a createStore() adapter in this version of Infinivirt (a Prisma client is not supported yet)')
+    }
+    if (!store) store = createStore({ databaseUrl: c.databaseUrl ?? undefined, sqlitePath: c.sqlitePath ?? undefined })
+    const lifecycle = new VMLifecycle(store, null, c.eventManager, {
+      diskDir: c.diskDir,
+      qmpSocketDir: c.qmpSocketDir,
+      pidfileDir: c.pidfileDir,
+      extraArgs: c.extraArgs,
+      firewallPersistenceDir: c.firewallPersistenceDir
+    })
+    await lifecycle._initialize()
+    this._store = store
+    this._lifecycle = lifecycle
+    this._initialized = true
+  }
+
+  async shutdown () {
+    if (this._lifecycle) await this._lifecycle._shutdown()
+    this._active.clear()
+    this._initialized = false
+  }
+
+  isInitialized () { return this._initialized }
+
+  _require () {
+    if (!this._initialized) throw new LifecycleError('INVALID_STATE', NOT_INITIALIZED)
+    return this._lifecycle
+  }
+
+  async createVM (config) {
+    const r = await this._require().create(config)
+    this._active.set(r.vmId, { tapDevice: r.tapDevice, createdAt: new Date(), internalName: config.internalName })
+    return r
+  }
+
+  async startVM (vmId, config) { return this._require().start(vmId, config) }
+
+  async stopVM (vmId, config) {
+    const r = await this._require().stop(vmId, config)
+    if (r.success) this._active.delete(vmId)
+    return r
+  }
+
+  async destroyVM (vmId) {
+    const r = await this._require().destroyResources(vmId)
+    if (r.success) this._active.delete(vmId)
+    return r
+  }
+
+  async restartVM (vmId) { return this._require().restart(vmId) }
+  async suspendVM (vmId) { return this._require().suspend(vmId) }
+  async resumeVM (vmId) { return this._require().resume(vmId) }
+  async resetVM (vmId) { return this._require().reset(vmId) }
+  async getVMStatus (vmId) { return this._require().getStatus(vmId) }
+
+  getActiveVMs () { return [...this._active.keys()] }
+
+  getPrismaAdapter () {
+    this._require()
+    return this._store
+  }
+
+  getHealthMonitor () { this._require(); throw new LifecycleError('INVALID_STATE', 'getHealthMonitor is not implemented in this version of Infinivirt') }
+  getEventHandler () { this._require(); throw new LifecycleError('INVALID_STATE', 'getEventHandler is not implemented in this version of Infinivirt') }
+  getNftablesService () { this._require(); throw new LifecycleError('INVALID_STATE', 'getNftablesService is not implemented in this version of Infinivirt') }
+  async attachToRunningVM (vmId) { this._require(); return notYet('attachToRunningVM', vmId) }
+  async ejectCdrom (vmId) { this._require(); return notYet('ejectCdrom', vmId) }
+  async queryBlockDevices (vmId) { this._require(); return notYet('queryBlockDevices', vmId) }
+}
+
+module.exports = { VMLifecycle, Infinivirt }

@@ -1,0 +1,179 @@
+//! Bindings of the VM lifecycle core (`VMLifecycle`, and through the facade
+//! `Infinivirt`): conversion only.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use napi::bindgen_prelude::ClassInstance;
+use napi_derive::napi;
+use serde_json::{json, Value};
+
+use super::error::{guarded, IntoNapi};
+use super::state::NativeStore;
+use crate::lifecycle::config::VmCreateConfig;
+use crate::lifecycle::error::{LifecycleError, LifecycleErrorCode as C};
+use crate::lifecycle::vm::{LifecycleOptions, OperationResult, StopConfig, VmLifecycle};
+use crate::network::firewall::service::{NftablesService, ServiceConfig};
+use crate::network::link::tap::{TapConfig, TapManager};
+
+#[napi(object)]
+pub struct JsLifecycleOptions {
+    pub disk_dir: Option<String>,
+    pub qmp_socket_dir: Option<String>,
+    pub pidfile_dir: Option<String>,
+    pub qemu_binary: Option<String>,
+    /// Test-only: raw QEMU arguments appended to every VM's command.
+    pub extra_args: Option<Vec<String>>,
+    pub enable_firewall_persistence: Option<bool>,
+    pub firewall_persistence_dir: Option<String>,
+}
+
+#[napi(object)]
+pub struct JsStopConfig {
+    pub graceful: Option<bool>,
+    pub timeout: Option<f64>,
+    pub force: Option<bool>,
+}
+
+#[napi(js_name = "NativeVmLifecycle")]
+pub struct NativeVmLifecycle {
+    inner: Arc<VmLifecycle>,
+}
+
+fn op_json(r: OperationResult) -> Value {
+    let mut v = json!({ "success": r.success, "message": r.message, "vmId": r.vm_id });
+    if let Some(f) = r.forced {
+        v["forced"] = Value::from(f);
+    }
+    v
+}
+
+fn stop_config(c: Option<JsStopConfig>) -> Result<StopConfig, LifecycleError> {
+    let d = StopConfig::default();
+    let Some(c) = c else { return Ok(d) };
+    let timeout = match c.timeout {
+        None => d.timeout,
+        Some(ms) if ms.is_finite() && (0.0..=86_400_000.0).contains(&ms) => Duration::from_secs_f64(ms / 1000.0),
+        Some(ms) => {
+            return Err(LifecycleError::failed(C::INVALID_CONFIG, format!("Invalid stop timeout: {ms}"), None, None));
+        }
+    };
+    Ok(StopConfig { graceful: c.graceful.unwrap_or(d.graceful), timeout, force: c.force.unwrap_or(d.force) })
+}
+
+#[napi]
+impl NativeVmLifecycle {
+    #[napi(constructor)]
+    pub fn new(store: ClassInstance<NativeStore>, options: Option<JsLifecycleOptions>) -> Self {
+        let mut opts = LifecycleOptions::default();
+        let mut fw = ServiceConfig::default();
+        if let Some(o) = options {
+            if let Some(d) = o.disk_dir {
+                opts.disk_dir = PathBuf::from(d);
+            }
+            if let Some(d) = o.qmp_socket_dir {
+                opts.qmp_socket_dir = PathBuf::from(d);
+            }
+            if let Some(d) = o.pidfile_dir {
+                opts.pidfile_dir = PathBuf::from(d);
+            }
+            if let Some(b) = o.qemu_binary {
+                opts.qemu_binary = b;
+            }
+            opts.extra_args = o.extra_args.unwrap_or_default();
+            fw.enable_persistence = o.enable_firewall_persistence.unwrap_or(true);
+            if let Some(d) = o.firewall_persistence_dir {
+                fw.persistence.dir = PathBuf::from(d);
+            }
+        }
+        let nft = NftablesService::new(fw);
+        let inner = VmLifecycle::new(
+            store.store(),
+            opts,
+            crate::qemu::accel::detect(),
+            Arc::new(TapManager::new(TapConfig::default())),
+            Arc::new(nft),
+        );
+        NativeVmLifecycle { inner: Arc::new(inner) }
+    }
+
+    /// Creates the firewall table layout (`Infinivirt.initialize()`).
+    #[napi]
+    pub async fn initialize(&self) -> napi::Result<()> {
+        let l = self.inner.clone();
+        guarded(async move { l.nftables().initialize().await.napi() }).await
+    }
+
+    #[napi(ts_return_type = "Promise<Record<string, unknown>>")]
+    pub async fn create(&self, config: Value) -> napi::Result<Value> {
+        let l = self.inner.clone();
+        guarded(async move {
+            let c: VmCreateConfig = serde_json::from_value(config).map_err(|e| {
+                LifecycleError::failed(C::INVALID_CONFIG, format!("Invalid VM configuration: {e}"), None, None)
+            }).napi()?;
+            let r = l.create(&c).await.napi()?;
+            Ok(json!({
+                "vmId": r.vm_id,
+                "tapDevice": r.tap_device,
+                "qmpSocketPath": r.qmp_socket_path,
+                "displayPort": r.display_port,
+                "pid": r.pid,
+                "diskPaths": r.disk_paths,
+                "pidFilePath": r.pid_file_path,
+                "success": true,
+            }))
+        })
+        .await
+    }
+
+    #[napi(ts_return_type = "Promise<Record<string, unknown>>")]
+    pub async fn stop(&self, vm_id: String, config: Option<JsStopConfig>) -> napi::Result<Value> {
+        let l = self.inner.clone();
+        let cfg = stop_config(config).napi()?;
+        guarded(async move { Ok(op_json(l.stop(&vm_id, cfg).await.napi()?)) }).await
+    }
+
+    #[napi(ts_return_type = "Promise<Record<string, unknown>>")]
+    pub async fn destroy_resources(&self, vm_id: String) -> napi::Result<Value> {
+        let l = self.inner.clone();
+        guarded(async move { Ok(op_json(l.destroy_resources(&vm_id).await.napi()?)) }).await
+    }
+
+    #[napi(ts_return_type = "Promise<Record<string, unknown>>")]
+    pub async fn get_status(&self, vm_id: String) -> napi::Result<Value> {
+        let l = self.inner.clone();
+        guarded(async move {
+            let s = l.get_status(&vm_id).await.napi()?;
+            Ok(json!({
+                "vmId": s.vm_id,
+                "status": s.status,
+                "qmpStatus": s.qmp_status,
+                "pid": s.pid,
+                "uptime": Value::Null,
+                "processAlive": s.process_alive,
+                "consistent": s.consistent,
+                "tapDevice": s.tap_device,
+                "qmpSocketPath": s.qmp_socket_path,
+            }))
+        })
+        .await
+    }
+
+    /// Ids of the VMs this instance started and still tracks.
+    #[napi]
+    pub fn active_vms(&self) -> Vec<String> {
+        self.inner.active_vms()
+    }
+
+    /// Disconnects QMP clients; the VMs keep running.
+    #[napi]
+    pub async fn shutdown(&self) -> napi::Result<()> {
+        let l = self.inner.clone();
+        guarded(async move {
+            l.shutdown().await;
+            Ok(())
+        })
+        .await
+    }
+}
