@@ -6,7 +6,7 @@
 // exported error classes.
 //
 // This version works on the native store (createStore(): embedded SQLite or
-// PostgreSQL through sqlx). start/restart/suspend/resume/reset are not implemented yet.
+// PostgreSQL through sqlx). restart/suspend/resume/reset are not implemented yet.
 
 const native = require('./native')
 const { call, LifecycleError } = require('./errors')
@@ -72,7 +72,10 @@ class VMLifecycle {
     return r
   }
 
-  start (vmId) { return notYet('start', vmId) }
+  /** `_config` is accepted and ignored (spec). */
+  async start (vmId, _config) {
+    return withTimestamp(await call(() => this._n.start(String(vmId))))
+  }
 
   async stop (vmId, config) {
     const c = config || {}
@@ -160,7 +163,14 @@ class Infinivirt {
     return r
   }
 
-  async startVM (vmId, config) { return this._require().start(vmId, config) }
+  async startVM (vmId, config) {
+    const r = await this._require().start(vmId, config)
+    if (r.success) {
+      const internalName = (await this._store.getMachineInternalName(vmId)) ?? vmId
+      this._active.set(vmId, { createdAt: new Date(), internalName })
+    }
+    return r
+  }
 
   async stopVM (vmId, config) {
     const r = await this._require().stop(vmId, config)

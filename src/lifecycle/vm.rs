@@ -119,8 +119,14 @@ struct Live {
 struct Made {
     disks: Vec<PathBuf>,
     tap: Option<String>,
+    /// A stopped VM's TAP this start put on the bridge again (detached on failure).
+    tap_reused: Option<String>,
     chain: bool,
+    /// The chain existed; only its dispatch was attached (detached on failure).
+    chain_attached: bool,
     status_written: bool,
+    /// A failed start keeps the VM's TAP name and other stored settings.
+    volatile_only: bool,
     process: Option<Arc<QemuProcess>>,
     qmp: Option<Arc<QmpClient>>,
     qmp_socket: Option<PathBuf>,
@@ -390,63 +396,10 @@ impl VmLifecycle {
             numactl_pinning: None,
             strict_display: false,
         };
-        let mut cmd = build_vm_command(&spec, &self.accel).map_err(wrap(C::INVALID_CONFIG, vm_id))?;
-        cmd.builder.add_raw_arg("-S").map_err(wrap(C::INVALID_CONFIG, vm_id))?;
-        for a in &self.opts.extra_args {
-            cmd.builder.add_raw_arg(a).map_err(wrap(C::INVALID_CONFIG, vm_id))?;
-        }
-        let args = cmd.builder.build();
-
         // `starting` is recorded before anything runs.
         made.status_written = true;
         self.store.update_machine_status(vm_id, "starting").await.map_err(wrap(C::DATABASE_ERROR, vm_id))?;
-
-        let process = Arc::new(QemuProcess::new(vm_id));
-        process.set_pidfile(&paths.pidfile);
-        process.set_qmp_socket(&paths.qmp_socket);
-        made.process = Some(process.clone());
-        made.pidfile = Some(paths.pidfile.clone());
-        made.qmp_socket = Some(paths.qmp_socket.clone());
-        let launch = LaunchSpec {
-            vm_id: vm_id.to_string(),
-            wrapper: None,
-            binary: self.opts.qemu_binary.clone(),
-            args,
-            daemonize: true,
-            pidfile: Some(paths.pidfile.clone()),
-            qmp_socket: Some(paths.qmp_socket.clone()),
-        };
-        let pid = process.start(launch).await.map_err(wrap(C::PROCESS_ERROR, vm_id))?;
-
-        self.verify_tap_connection(&tap, vm_id, pid, &bridge).await?;
-
-        // QMP: password first, then let the guest run.
-        let started = Instant::now();
-        while !paths.qmp_socket.exists() {
-            if started.elapsed() > SOCKET_WAIT {
-                return Err(LifecycleError::failed(
-                    C::TIMEOUT,
-                    format!("Socket not available after 5000ms: {}", paths.qmp_socket.display()),
-                    None,
-                    None,
-                ));
-            }
-            tokio::time::sleep(EXIT_POLL).await;
-        }
-        let qmp = QmpClient::new(
-            &paths.qmp_socket,
-            QmpOptions { connect_timeout: QMP_CONNECT_TIMEOUT, ..QmpOptions::default() },
-            Arc::new(|_| {}),
-        );
-        made.qmp = Some(qmp.clone());
-        qmp.connect().await.map_err(wrap(C::QMP_ERROR, vm_id))?;
-        if let Some(pw) = &cmd.display_password {
-            let protocol = if display_type == "vnc" { "vnc" } else { "spice" };
-            qmp.execute("set_password", Some(json!({ "protocol": protocol, "password": pw.expose() })))
-                .await
-                .map_err(wrap(C::QMP_ERROR, vm_id))?;
-        }
-        qmp.execute("cont", None).await.map_err(wrap(C::QMP_ERROR, vm_id))?;
+        let pid = self.launch(vm_id, &spec, &bridge, made).await?;
 
         let disk_paths: Vec<String> = paths.disks.iter().map(|p| path_string(p)).collect();
         let os_windows = c.os.as_deref().unwrap_or("").to_lowercase().contains("windows");
@@ -482,7 +435,7 @@ impl VmLifecycle {
         self.store.update_machine_configuration(vm_id, &update).await.map_err(wrap(C::DATABASE_ERROR, vm_id))?;
         self.store.update_machine_status(vm_id, "running").await.map_err(wrap(C::DATABASE_ERROR, vm_id))?;
 
-        locked(&self.live).insert(vm_id.to_string(), Live { process, qmp: made.qmp.take() });
+        self.register_live(vm_id, made);
         crate::log::log(NS, &format!("VM {vm_id} created: PID {pid}, TAP {tap}"));
         Ok(CreateResult {
             vm_id: vm_id.to_string(),
@@ -493,6 +446,72 @@ impl VmLifecycle {
             disk_paths,
             pid_file_path: path_string(&paths.pidfile),
         })
+    }
+
+    /// Builds the command, starts QEMU paused, checks the TAP carrier, connects QMP,
+    /// sets the display password and lets the guest run. Registers what it makes in `made`.
+    async fn launch(&self, vm_id: &str, spec: &VmCommandSpec, bridge: &str, made: &mut Made) -> Result<i32, LifecycleError> {
+        let mut cmd = build_vm_command(spec, &self.accel).map_err(wrap(C::INVALID_CONFIG, vm_id))?;
+        cmd.builder.add_raw_arg("-S").map_err(wrap(C::INVALID_CONFIG, vm_id))?;
+        for a in &self.opts.extra_args {
+            cmd.builder.add_raw_arg(a).map_err(wrap(C::INVALID_CONFIG, vm_id))?;
+        }
+        let args = cmd.builder.build();
+
+        let process = Arc::new(QemuProcess::new(vm_id));
+        process.set_pidfile(&spec.pidfile);
+        process.set_qmp_socket(&spec.qmp_socket);
+        made.process = Some(process.clone());
+        made.pidfile = Some(spec.pidfile.clone());
+        made.qmp_socket = Some(spec.qmp_socket.clone());
+        let launch = LaunchSpec {
+            vm_id: vm_id.to_string(),
+            wrapper: None,
+            binary: self.opts.qemu_binary.clone(),
+            args,
+            daemonize: true,
+            pidfile: Some(spec.pidfile.clone()),
+            qmp_socket: Some(spec.qmp_socket.clone()),
+        };
+        let pid = process.start(launch).await.map_err(wrap(C::PROCESS_ERROR, vm_id))?;
+
+        self.verify_tap_connection(&spec.tap, vm_id, pid, bridge).await?;
+
+        // QMP: password first, then let the guest run.
+        let started = Instant::now();
+        while !spec.qmp_socket.exists() {
+            if started.elapsed() > SOCKET_WAIT {
+                return Err(LifecycleError::failed(
+                    C::TIMEOUT,
+                    format!("Socket not available after 5000ms: {}", spec.qmp_socket.display()),
+                    None,
+                    None,
+                ));
+            }
+            tokio::time::sleep(EXIT_POLL).await;
+        }
+        let qmp = QmpClient::new(
+            &spec.qmp_socket,
+            QmpOptions { connect_timeout: QMP_CONNECT_TIMEOUT, ..QmpOptions::default() },
+            Arc::new(|_| {}),
+        );
+        made.qmp = Some(qmp.clone());
+        qmp.connect().await.map_err(wrap(C::QMP_ERROR, vm_id))?;
+        if let Some(pw) = &cmd.display_password {
+            let protocol = if spec.display_protocol == "vnc" { "vnc" } else { "spice" };
+            qmp.execute("set_password", Some(json!({ "protocol": protocol, "password": pw.expose() })))
+                .await
+                .map_err(wrap(C::QMP_ERROR, vm_id))?;
+        }
+        qmp.execute("cont", None).await.map_err(wrap(C::QMP_ERROR, vm_id))?;
+        Ok(pid)
+    }
+
+    /// The started QEMU and its QMP client now belong to the manager, not the rollback.
+    fn register_live(&self, vm_id: &str, made: &mut Made) {
+        if let Some(process) = made.process.take() {
+            locked(&self.live).insert(vm_id.to_string(), Live { process, qmp: made.qmp.take() });
+        }
     }
 
     /// Spec §5.13: the TAP gets a carrier once QEMU has attached to it.
@@ -535,8 +554,13 @@ impl VmLifecycle {
         if let Some(tap) = &made.tap {
             self.taps.bring_down(tap);
         }
+        if let Some(tap) = &made.tap_reused {
+            self.taps.detach_from_bridge(tap);
+        }
         if made.chain {
             self.nft.remove_vm_chain(vm_id).await;
+        } else if made.chain_attached {
+            self.nft.detach_jump_rules(vm_id).await;
         }
         if let Some(tap) = &made.tap {
             if let Err(e) = self.taps.destroy(tap) {
@@ -553,13 +577,238 @@ impl VmLifecycle {
             remove_file_quietly(p);
         }
         if made.status_written || made.tap.is_some() || !made.disks.is_empty() {
-            if let Err(e) = self.store.clear_machine_configuration(vm_id).await {
+            let cleared = if made.volatile_only {
+                self.store.clear_volatile_machine_configuration(vm_id).await
+            } else {
+                self.store.clear_machine_configuration(vm_id).await
+            };
+            if let Err(e) = cleared {
                 crate::log::warn(NS, &format!("rollback: could not clear the configuration of {vm_id}: {e}"));
             }
             if let Err(e) = self.store.update_machine_status(vm_id, "error").await {
                 crate::log::warn(NS, &format!("rollback: could not set {vm_id} to error: {e}"));
             }
         }
+    }
+
+    // ------------------------------------------------------------------ start
+
+    /// Spec §5.6: starts a stopped VM from its stored configuration. Refused unless the
+    /// VM is off or in error (a `running` VM whose QEMU is gone counts as off).
+    pub async fn start(&self, vm_id: &str) -> Result<OperationResult, LifecycleError> {
+        let _guard = self.lock(vm_id).await;
+        let mut vm = self
+            .store
+            .find_machine_with_config(vm_id)
+            .await
+            .map_err(wrap(C::START_FAILED, vm_id))?
+            .ok_or_else(|| LifecycleError::failed(C::VM_NOT_FOUND, format!("VM not found: {vm_id}"), Some(vm_id), None))?;
+        if vm.status == "running" {
+            if vm.configuration.as_ref().and_then(|c| c.qemu_pid).is_some_and(pid_alive) {
+                return Ok(OperationResult { success: true, message: format!("VM {vm_id} is already running"), vm_id: vm_id.into(), forced: None });
+            }
+            self.store.update_machine_status(vm_id, "off").await.map_err(wrap(C::START_FAILED, vm_id))?;
+            self.store.clear_volatile_machine_configuration(vm_id).await.map_err(wrap(C::START_FAILED, vm_id))?;
+            vm.status = "off".into();
+        }
+        match vm.status.as_str() {
+            "off" => match self.store.transition_vm_status(vm_id, "off", "starting", vm.version).await {
+                Ok(t) => vm = t.vm_config,
+                Err(e) if e.code() == "VERSION_CONFLICT" => {
+                    let original = e.to_string();
+                    return Err(LifecycleError::failed(
+                        C::CONCURRENT_MODIFICATION,
+                        format!("VM {vm_id} is being started by another process"),
+                        Some(vm_id),
+                        Some(json!({ "originalError": original })),
+                    ));
+                }
+                Err(e) => return Err(LifecycleError::wrap(C::START_FAILED, vm_id, &e)),
+            },
+            "error" => {}
+            other => {
+                return Err(LifecycleError::failed(C::INVALID_STATE, format!("Cannot start VM in state: {other}"), Some(vm_id), None));
+            }
+        }
+        let mut made = Made { status_written: true, volatile_only: true, ..Made::default() };
+        match self.start_steps(&vm, &mut made).await {
+            Ok(pid) => {
+                crate::log::log(NS, &format!("VM {vm_id} started: PID {pid}"));
+                Ok(OperationResult { success: true, message: format!("VM {vm_id} started successfully"), vm_id: vm_id.into(), forced: None })
+            }
+            Err(e) => {
+                crate::log::warn(NS, &format!("start of VM {vm_id} failed, rolling back: {e}"));
+                self.rollback(vm_id, made).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn start_steps(&self, vm: &crate::state::records::VmConfigRecord, made: &mut Made) -> Result<i32, LifecycleError> {
+        let vm_id = vm.id.as_str();
+        let internal = vm.internal_name.as_str();
+        if vm.cpu_cores <= 0 || vm.ram_gb <= 0 || internal.is_empty() {
+            return Err(LifecycleError::failed(
+                C::INVALID_CONFIG,
+                format!("VM {vm_id} missing required hardware configuration (cpuCores, ramGB, or internalName)"),
+                Some(vm_id),
+                Some(json!({ "cpuCores": vm.cpu_cores, "ramGB": vm.ram_gb, "internalName": internal })),
+            ));
+        }
+        check_internal_name(internal)?;
+        let conf = vm.configuration.clone().unwrap_or_default();
+        let stored_disks: Vec<PathBuf> = conf
+            .disk_paths
+            .as_ref()
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(PathBuf::from).collect())
+            .unwrap_or_default();
+        let disk_paths = if stored_disks.is_empty() { self.paths(internal, 1).disks } else { stored_disks };
+        let paths = self.paths(internal, disk_paths.len());
+        for d in [&self.opts.disk_dir, &self.opts.qmp_socket_dir, &self.opts.pidfile_dir] {
+            std::fs::create_dir_all(d).map_err(|e| {
+                LifecycleError::failed(C::START_FAILED, format!("Cannot create directory {}: {e}", d.display()), Some(vm_id), None)
+            })?;
+        }
+        if paths.pidfile.exists() {
+            let pid = std::fs::read_to_string(&paths.pidfile).ok().and_then(|s| s.trim().parse::<i64>().ok());
+            if let Some(pid) = pid.filter(|p| pid_alive(*p)) {
+                let pf = path_string(&paths.pidfile);
+                return Err(LifecycleError::failed(
+                    C::START_FAILED,
+                    format!("VM {vm_id} appears to have a running QEMU process (PID {pid}) that is not tracked. This may indicate a previous crash or unclean shutdown. If you are sure no QEMU process is running for this VM, manually remove: {pf}"),
+                    Some(vm_id),
+                    Some(json!({ "existingPid": pid, "pidFilePath": pf })),
+                ));
+            }
+            remove_file_quietly(&paths.pidfile);
+        }
+        remove_file_quietly(&paths.qmp_socket);
+        for (i, d) in disk_paths.iter().enumerate() {
+            if !d.exists() {
+                let dp = path_string(d);
+                return Err(LifecycleError::failed(
+                    C::DISK_ERROR,
+                    format!("Disk image {i} not found: {dp}"),
+                    Some(vm_id),
+                    Some(json!({ "diskPath": dp, "diskIndex": i })),
+                ));
+            }
+        }
+        let display_type = conf.graphic_protocol.clone().unwrap_or_else(|| "spice".into());
+        let display_addr = conf.graphic_host.clone().unwrap_or_else(|| "0.0.0.0".into());
+        let display_port = find_available_display_port(5900)?;
+        let bridge = conf.bridge.clone().unwrap_or_else(|| "virbr0".into());
+
+        // TAP (the stored one when it still exists), firewall, then the bridge.
+        let stored_tap = conf.tap_device_name.clone().filter(|t| self.taps.exists(t));
+        let tap = match stored_tap {
+            Some(t) => {
+                if self.taps.has_carrier(&t) {
+                    crate::log::warn(NS, &format!("TAP {t} of VM {vm_id} already has a carrier before QEMU starts"));
+                }
+                made.tap_reused = Some(t.clone());
+                t
+            }
+            None => {
+                let t = self.taps.create(vm_id, Some(&bridge)).map_err(wrap(C::START_FAILED, vm_id))?.to_string();
+                made.tap = Some(t.clone());
+                t
+            }
+        };
+        let chain = crate::network::names::vm_chain_name(vm_id);
+        let chain_existed = self.nft.chain_exists(&chain).await;
+        self.nft.create_vm_chain(vm_id, &tap).await.map_err(wrap(C::START_FAILED, vm_id))?;
+        made.chain = !chain_existed;
+        made.chain_attached = true;
+        let records = self.store.get_firewall_rules(vm_id).await.map_err(wrap(C::DATABASE_ERROR, vm_id))?;
+        if !records.is_empty() {
+            let rules = records
+                .iter()
+                .map(|r| FirewallRuleInput::from_json(serde_json::to_value(r).unwrap_or(Value::Null)))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(wrap(C::START_FAILED, vm_id))?;
+            self.nft.apply_rules(vm_id, &tap, &rules, &[]).await.map_err(wrap(C::START_FAILED, vm_id))?;
+        }
+        if made.tap_reused.is_some() {
+            self.taps.attach_to_bridge(&tap, &bridge, Some(vm_id)).map_err(wrap(C::START_FAILED, vm_id))?;
+        } else {
+            self.taps.configure(&tap, Some(&bridge)).map_err(wrap(C::START_FAILED, vm_id))?;
+        }
+
+        let machine_type = normalize::machine_type(conf.machine_type.as_deref()).to_string();
+        let cpu_model = conf.cpu_model.clone().unwrap_or_else(|| "host".into());
+        let disk_bus = normalize::disk_bus(conf.disk_bus.as_deref()).to_string();
+        let disk_cache = normalize::disk_cache(conf.disk_cache_mode.as_deref()).to_string();
+        let network_model = normalize::network_model(conf.network_model.as_deref()).to_string();
+        #[allow(clippy::cast_precision_loss)] // small integers from the database
+        let (cpu_cores, ram_gb, queues) = (vm.cpu_cores as f64, vm.ram_gb as f64, conf.network_queues.map(|q| q as f64));
+        let spec = VmCommandSpec {
+            vm_name: vm.name.clone(),
+            internal_name: internal.to_string(),
+            uuid: None,
+            os: vm.os.clone(),
+            cpu_cores,
+            ram_gb,
+            cpu_model: Some(cpu_model.clone()),
+            machine_type: Some(machine_type.clone()),
+            disk_bus: Some(disk_bus.clone()),
+            disk_cache: Some(disk_cache.clone()),
+            network_model: Some(network_model.clone()),
+            network_queues: queues,
+            disks: disk_paths
+                .iter()
+                .map(|p| DiskSpec { path: p.clone(), format: "qcow2".into(), bus: None, cache: None, discard: None })
+                .collect(),
+            tap: tap.clone(),
+            mac: crate::network::mac::generate_from_vm_id(vm_id),
+            memory_balloon: conf.memory_balloon.unwrap_or(false),
+            uefi_firmware: conf.uefi_firmware.as_deref().map(PathBuf::from).filter(|p| std::fs::File::open(p).is_ok()),
+            uefi_vars: None,
+            hugepages: conf.hugepages == Some(true) && hugepages_usable(),
+            display_protocol: display_type.clone(),
+            display_port,
+            display_addr: display_addr.clone(),
+            display_password: conf.graphic_password.clone().filter(|p| !p.is_empty()).map(crate::secret::Secret::new),
+            qmp_socket: paths.qmp_socket.clone(),
+            pidfile: paths.pidfile.clone(),
+            iso_path: None,
+            gpu_pci_address: vm.gpu_pci_address.clone(),
+            gpu_romfile: None,
+            tpm_socket: conf.tpm_socket_path.as_deref().map(PathBuf::from).filter(|p| p.exists()),
+            guest_agent_socket: conf.guest_agent_socket_path.as_deref().map(PathBuf::from),
+            infini_service_socket: conf.infini_service_socket_path.as_deref().map(PathBuf::from),
+            virtio_drivers_iso: conf.virtio_drivers_iso.as_deref().map(PathBuf::from).filter(|p| p.exists()),
+            enable_audio: conf.enable_audio.unwrap_or(false),
+            enable_usb_tablet: conf.enable_usb_tablet,
+            numactl_pinning: None,
+            strict_display: false,
+        };
+        let pid = self.launch(vm_id, &spec, &bridge, made).await?;
+        let update = json!({
+            "qmpSocketPath": path_string(&paths.qmp_socket),
+            "qemuPid": pid,
+            "tapDeviceName": tap,
+            "graphicProtocol": display_type,
+            "graphicPort": display_port,
+            "graphicPassword": conf.graphic_password,
+            "graphicHost": display_addr,
+            "bridge": bridge,
+            "machineType": machine_type,
+            "cpuModel": cpu_model,
+            "diskBus": disk_bus,
+            "diskCacheMode": disk_cache,
+            "networkModel": network_model,
+            "networkQueues": conf.network_queues,
+            "memoryBalloon": conf.memory_balloon.unwrap_or(false),
+            "diskPaths": disk_paths.iter().map(|p| path_string(p)).collect::<Vec<_>>(),
+        });
+        let update = MachineConfigUpdate::from_json(&update)
+            .map_err(|m| LifecycleError::failed(C::DATABASE_ERROR, m, Some(vm_id), None))?;
+        self.store.update_machine_configuration(vm_id, &update).await.map_err(wrap(C::DATABASE_ERROR, vm_id))?;
+        self.store.update_machine_status(vm_id, "running").await.map_err(wrap(C::DATABASE_ERROR, vm_id))?;
+        self.register_live(vm_id, made);
+        Ok(pid)
     }
 
     // ------------------------------------------------------------------ stop

@@ -128,6 +128,12 @@ impl NativeVmLifecycle {
     }
 
     #[napi(ts_return_type = "Promise<Record<string, unknown>>")]
+    pub async fn start(&self, vm_id: String) -> napi::Result<Value> {
+        let l = self.inner.clone();
+        guarded(async move { Ok(op_json(l.start(&vm_id).await.napi()?)) }).await
+    }
+
+    #[napi(ts_return_type = "Promise<Record<string, unknown>>")]
     pub async fn stop(&self, vm_id: String, config: Option<JsStopConfig>) -> napi::Result<Value> {
         let l = self.inner.clone();
         let cfg = stop_config(config).napi()?;
