@@ -6,7 +6,7 @@
 // exported error classes.
 //
 // This version works on the native store (createStore(): embedded SQLite or
-// PostgreSQL through sqlx). restart/suspend/resume/reset are not implemented yet.
+// PostgreSQL through sqlx).
 
 const native = require('./native')
 const { call, LifecycleError } = require('./errors')
@@ -92,10 +92,27 @@ class VMLifecycle {
     return withTimestamp(await call(() => this._n.destroyResources(String(vmId))))
   }
 
-  restart (vmId) { return notYet('restart', vmId) }
-  suspend (vmId) { return notYet('suspend', vmId) }
-  resume (vmId) { return notYet('resume', vmId) }
-  reset (vmId) { return notYet('reset', vmId) }
+  async restart (vmId) {
+    return withTimestamp(await call(() => this._n.restart(String(vmId))))
+  }
+
+  async suspend (vmId) {
+    const r = withTimestamp(await call(() => this._n.suspend(String(vmId))))
+    this._emit('suspend', r.vmId)
+    return r
+  }
+
+  async resume (vmId) {
+    const r = withTimestamp(await call(() => this._n.resume(String(vmId))))
+    this._emit('resume', r.vmId)
+    return r
+  }
+
+  async reset (vmId) {
+    const r = withTimestamp(await call(() => this._n.reset(String(vmId))))
+    this._emit('update', r.vmId, { type: 'hardware' })
+    return r
+  }
 
   async getStatus (vmId) { return call(() => this._n.getStatus(String(vmId))) }
 

@@ -248,6 +248,45 @@ describe('Infinivirt create → stop → destroy (§5.5, §5.7, §5.8, §5.10)',
     expect(filesIn('pids')).toEqual([])
   })
 
+  test('suspend, resume, reset and restart (§5.9) over the manager\'s QMP connection; emitCRUD sees them', async () => {
+    const br = netns.uniqueName('ivbr')
+    links.push(br)
+    await bridges.create(br)
+    netns.ip(['addr', 'add', '10.213.2.1/24', 'dev', br])
+    const serial = path.join(dir, 'serial.log')
+    const events = []
+    const eventManager = { emitCRUD: (resource, action, id, data) => events.push([resource, action, id, data]) }
+    const m = await manager({ eventManager, extraArgs: guestArgs({ mode: 'wait', serialPath: serial }) })
+    const vmId = newVmId('r')
+    await seedMachine(m, vmId)
+    const r = await m.createVM(createConfig(vmId, br))
+    await waitForMarker(serial, 'IV-READY', 60000)
+
+    expect(await m.suspendVM(vmId)).toMatchObject({ success: true, message: `VM ${vmId} suspended` })
+    expect(await m.getVMStatus(vmId)).toMatchObject({ status: 'suspended', qmpStatus: 'paused', processAlive: true })
+    const again = await rejection(m.suspendVM(vmId))
+    expect(again.code).toBe('INVALID_STATE')
+    expect(again.message).toBe('Cannot suspend VM in state: suspended')
+    expect(await m.resumeVM(vmId)).toMatchObject({ success: true, message: `VM ${vmId} resumed` })
+    expect(await m.getVMStatus(vmId)).toMatchObject({ status: 'running', qmpStatus: 'running' })
+
+    expect(await m.resetVM(vmId)).toMatchObject({ success: true, message: `VM ${vmId} reset` })
+    await waitForMarker(serial, 'IV-READY', 60000, { count: 2 })
+
+    const rs = await m.restartVM(vmId)
+    expect(rs).toMatchObject({ success: true, message: `VM ${vmId} restarted successfully` })
+    const after = await m.getVMStatus(vmId)
+    expect(after).toMatchObject({ status: 'running', qmpStatus: 'running', processAlive: true, consistent: true })
+    expect(after.pid).not.toBe(r.pid)
+    expect(processesUsing(dir)).toEqual([after.pid])
+
+    await m.stopVM(vmId, { graceful: false })
+    expect(events.map((e) => e[1])).toEqual(['create', 'suspend', 'resume', 'update', 'power_off'])
+    expect(events[0]).toEqual(['machines', 'create', vmId, { pid: r.pid, tapDevice: r.tapDevice }])
+    expect(events[3][3]).toEqual({ type: 'hardware' })
+    expect(events[4][3]).toEqual({ forced: true })
+  })
+
   test('a missing bridge: rejects with the original error and leaves no TAP, chain, disk, socket, pidfile or process', async () => {
     const m = await manager({ extraArgs: guestArgs({ mode: 'wait' }) })
     const vmId = newVmId('b')

@@ -35,6 +35,7 @@ const CARRIER_INTERVAL: Duration = Duration::from_millis(500);
 const SOCKET_WAIT: Duration = Duration::from_millis(5000);
 const EXIT_POLL: Duration = Duration::from_millis(100);
 const QMP_CONNECT_TIMEOUT: Duration = Duration::from_millis(5000);
+const RESTART_DELAY: Duration = Duration::from_millis(2000);
 
 /// Directories and test hooks of one lifecycle manager.
 #[derive(Debug, Clone)]
@@ -937,6 +938,75 @@ impl VmLifecycle {
         self.nft.remove_vm_chain(vm_id).await;
         self.store.clear_machine_configuration(vm_id).await.map_err(wrap(C::STOP_FAILED, vm_id))?;
         Ok(OperationResult { success: true, message: format!("VM {vm_id} resources destroyed successfully"), vm_id: vm_id.into(), forced: None })
+    }
+
+    // ------------------------------------------------------------------ restart, suspend, resume, reset
+
+    /// Spec §5.9 `restart`: a graceful stop (forced after 30 s), 2 s, then `start`.
+    pub async fn restart(&self, vm_id: &str) -> Result<OperationResult, LifecycleError> {
+        self.stop(vm_id, StopConfig::default()).await?;
+        tokio::time::sleep(RESTART_DELAY).await;
+        self.start(vm_id).await?;
+        Ok(OperationResult { success: true, message: format!("VM {vm_id} restarted successfully"), vm_id: vm_id.into(), forced: None })
+    }
+
+    /// Spec §5.9 `suspend`: QMP `stop`, status `suspended`.
+    pub async fn suspend(&self, vm_id: &str) -> Result<OperationResult, LifecycleError> {
+        self.qmp_operation(vm_id, &["running"], "suspend", "stop", Some("suspended"), "suspended").await
+    }
+
+    /// Spec §5.9 `resume`: QMP `cont`, status `running`.
+    pub async fn resume(&self, vm_id: &str) -> Result<OperationResult, LifecycleError> {
+        self.qmp_operation(vm_id, &["suspended", "paused"], "resume", "cont", Some("running"), "resumed").await
+    }
+
+    /// Spec §5.9 `reset`: QMP `system_reset`; the status stays `running`.
+    pub async fn reset(&self, vm_id: &str) -> Result<OperationResult, LifecycleError> {
+        self.qmp_operation(vm_id, &["running"], "reset", "system_reset", None, "reset").await
+    }
+
+    /// One QMP command on a VM in one of `allowed` statuses, over the manager's own
+    /// connection (QEMU takes one), else a temporary one to the stored socket.
+    async fn qmp_operation(
+        &self,
+        vm_id: &str,
+        allowed: &[&str],
+        verb: &str,
+        command: &str,
+        new_status: Option<&str>,
+        done: &str,
+    ) -> Result<OperationResult, LifecycleError> {
+        let _guard = self.lock(vm_id).await;
+        let vm = self
+            .store
+            .find_machine_with_config(vm_id)
+            .await
+            .map_err(wrap(C::QMP_ERROR, vm_id))?
+            .ok_or_else(|| LifecycleError::failed(C::VM_NOT_FOUND, format!("VM not found: {vm_id}"), Some(vm_id), None))?;
+        if !allowed.contains(&vm.status.as_str()) {
+            return Err(LifecycleError::failed(C::INVALID_STATE, format!("Cannot {verb} VM in state: {}", vm.status), Some(vm_id), None));
+        }
+        let Some(socket) = vm.configuration.as_ref().and_then(|c| c.qmp_socket_path.clone()) else {
+            return Err(LifecycleError::failed(C::QMP_ERROR, "QMP socket path not found", Some(vm_id), None));
+        };
+        let live = locked(&self.live).get(vm_id).and_then(|l| l.qmp.clone()).filter(|q| q.is_connected());
+        let (qmp, temporary) = match live {
+            Some(q) => (q, false),
+            None => {
+                let q = QmpClient::new(&socket, QmpOptions { connect_timeout: QMP_CONNECT_TIMEOUT, ..QmpOptions::default() }, Arc::new(|_| {}));
+                q.connect().await.map_err(wrap(C::QMP_ERROR, vm_id))?;
+                (q, true)
+            }
+        };
+        let r = qmp.execute(command, None).await.map_err(wrap(C::QMP_ERROR, vm_id));
+        if temporary {
+            qmp.disconnect().await;
+        }
+        r?;
+        if let Some(st) = new_status {
+            self.store.update_machine_status(vm_id, st).await.map_err(wrap(C::QMP_ERROR, vm_id))?;
+        }
+        Ok(OperationResult { success: true, message: format!("VM {vm_id} {done}"), vm_id: vm_id.into(), forced: None })
     }
 
     // ------------------------------------------------------------------ status

@@ -141,6 +141,30 @@ impl NativeVmLifecycle {
     }
 
     #[napi(ts_return_type = "Promise<Record<string, unknown>>")]
+    pub async fn restart(&self, vm_id: String) -> napi::Result<Value> {
+        let l = self.inner.clone();
+        guarded(async move { Ok(op_json(l.restart(&vm_id).await.napi()?)) }).await
+    }
+
+    #[napi(ts_return_type = "Promise<Record<string, unknown>>")]
+    pub async fn suspend(&self, vm_id: String) -> napi::Result<Value> {
+        let l = self.inner.clone();
+        guarded(async move { Ok(op_json(l.suspend(&vm_id).await.napi()?)) }).await
+    }
+
+    #[napi(ts_return_type = "Promise<Record<string, unknown>>")]
+    pub async fn resume(&self, vm_id: String) -> napi::Result<Value> {
+        let l = self.inner.clone();
+        guarded(async move { Ok(op_json(l.resume(&vm_id).await.napi()?)) }).await
+    }
+
+    #[napi(ts_return_type = "Promise<Record<string, unknown>>")]
+    pub async fn reset(&self, vm_id: String) -> napi::Result<Value> {
+        let l = self.inner.clone();
+        guarded(async move { Ok(op_json(l.reset(&vm_id).await.napi()?)) }).await
+    }
+
+    #[napi(ts_return_type = "Promise<Record<string, unknown>>")]
     pub async fn destroy_resources(&self, vm_id: String) -> napi::Result<Value> {
         let l = self.inner.clone();
         guarded(async move { Ok(op_json(l.destroy_resources(&vm_id).await.napi()?)) }).await
