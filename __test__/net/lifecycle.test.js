@@ -64,9 +64,9 @@ async function manager (extra = {}) {
   return m
 }
 
-async function seedMachine (m, vmId) {
+async function seedMachine (m, vmId, extra = {}) {
   await m.getPrismaAdapter().insertRecord('Machine', {
-    id: vmId, name: `Desk ${vmId}`, internalName: `vm-${vmId}`, status: 'off', os: 'ubuntu', cpuCores: 1, ramGB: 1, diskSizeGB: 1
+    id: vmId, name: `Desk ${vmId}`, internalName: `vm-${vmId}`, status: 'off', os: 'ubuntu', cpuCores: 1, ramGB: 1, diskSizeGB: 1, ...extra
   })
   vmIds.push([m, vmId])
 }
@@ -285,6 +285,52 @@ describe('Infinivirt create → stop → destroy (§5.5, §5.7, §5.8, §5.10)',
     expect(events[0]).toEqual(['machines', 'create', vmId, { pid: r.pid, tapDevice: r.tapDevice }])
     expect(events[3][3]).toEqual({ type: 'hardware' })
     expect(events[4][3]).toEqual({ forced: true })
+  })
+
+  test('firewall rules from the store are in the chain of a running VM; an invalid rule fails the create and leaves nothing', async () => {
+    const br = netns.uniqueName('ivbr')
+    links.push(br)
+    await bridges.create(br)
+    netns.ip(['addr', 'add', '10.213.3.1/24', 'dev', br])
+    const m = await manager({ extraArgs: guestArgs({ mode: 'wait' }) })
+    const db = m.getPrismaAdapter()
+    const good = newVmId('g')
+    const bad = newVmId('x')
+    await db.insertRecord('FirewallRuleSet', { id: `rs-${good}`, name: 'good', internalName: `rs-${good}`, entityType: 'VM', entityId: good })
+    await db.insertRecord('FirewallRule', { id: `r-${good}`, ruleSetId: `rs-${good}`, name: 'no ssh', action: 'DROP', direction: 'IN', priority: 100, protocol: 'tcp', dstPortStart: 2222 })
+    await db.insertRecord('FirewallRuleSet', { id: `rs-${bad}`, name: 'bad', internalName: `rs-${bad}`, entityType: 'VM', entityId: bad })
+    await db.insertRecord('FirewallRule', { id: `r-${bad}`, ruleSetId: `rs-${bad}`, name: 'bad port', action: 'DROP', direction: 'IN', priority: 100, protocol: 'tcp', dstPortStart: 70000 })
+    await seedMachine(m, good, { firewallRuleSetId: `rs-${good}` })
+    await seedMachine(m, bad, { firewallRuleSetId: `rs-${bad}` })
+
+    // Two VMs at once: different VMs do not wait for each other's lock.
+    const [ok, failed] = await Promise.allSettled([
+      m.createVM(createConfig(good, br, { displayPort: 5910 })),
+      m.createVM(createConfig(bad, br, { displayPort: 5920 }))
+    ])
+    expect(ok.status).toBe('fulfilled')
+    expect(execFileSync('nft', ['list', 'chain', 'bridge', 'infinivirt', generateVMChainName(good)], { encoding: 'utf8' })).toContain('2222')
+    expect(netns.linkInfo(ok.value.tapDevice).master).toBe(br)
+
+    expect(failed.status).toBe('rejected')
+    const e = failed.reason
+    expect(e).toBeInstanceOf(LifecycleError)
+    expect(e.code).toBe('CREATE_FAILED')
+    expect(e.message).toContain(`r-${bad}`)
+    expect(typeof e.context.cause.code).toBe('string')
+    expect(netns.linkInfo(`vnet-${bad.slice(0, 10)}`)).toBeNull()
+    expect(nftChainExists(generateVMChainName(bad))).toBe(false)
+    expect(filesIn('disks')).toEqual([`vm-${good}.qcow2`])
+    expect((await db.findMachine(bad)).status).toBe('error')
+    expect(processesUsing(dir)).toEqual([ok.value.pid])
+
+    // The same VM again while it runs: refused before anything is touched.
+    const dup = await rejection(m.createVM(createConfig(good, br)))
+    expect(dup.code).toBe('CREATE_FAILED')
+    expect(dup.message).toContain(`A QEMU process (PID ${ok.value.pid}) is already running with internalName 'vm-${good}'`)
+    expect(await m.getVMStatus(good)).toMatchObject({ status: 'running', processAlive: true, consistent: true })
+    expect(netns.linkInfo(ok.value.tapDevice).master).toBe(br)
+    await m.stopVM(good, { graceful: false })
   })
 
   test('a missing bridge: rejects with the original error and leaves no TAP, chain, disk, socket, pidfile or process', async () => {
