@@ -333,6 +333,31 @@ describe('Infinivirt create → stop → destroy (§5.5, §5.7, §5.8, §5.10)',
     await m.stopVM(good, { graceful: false })
   })
 
+  test('a new manager (backend restart) finds the running VM and stops it through its pidfile and QMP socket (rule 8)', async () => {
+    const br = netns.uniqueName('ivbr')
+    links.push(br)
+    await bridges.create(br)
+    netns.ip(['addr', 'add', '10.213.4.1/24', 'dev', br])
+    const serial = path.join(dir, 'serial.log')
+    const first = await manager({ extraArgs: guestArgs({ mode: 'wait', serialPath: serial }) })
+    const vmId = newVmId('h')
+    await seedMachine(first, vmId)
+    const r = await first.createVM(createConfig(vmId, br))
+    await waitForMarker(serial, 'IV-READY', 60000)
+    await first.shutdown()
+    expect(first.isInitialized()).toBe(false)
+    // QEMU runs detached: the manager going away leaves it running.
+    expect(processesUsing(dir)).toEqual([r.pid])
+
+    const second = await manager()
+    expect(await second.getVMStatus(vmId)).toMatchObject({ status: 'running', pid: r.pid, processAlive: true, consistent: true })
+    const s = await second.stopVM(vmId, { graceful: true, timeout: 30000 })
+    expect(s).toMatchObject({ success: true, forced: false })
+    await waitForMarker(serial, 'IV-ACPI-POWERDOWN', 1000)
+    expect(processesUsing(dir)).toEqual([])
+    expect(await second.getVMStatus(vmId)).toMatchObject({ status: 'off', processAlive: false, consistent: true })
+  })
+
   test('a missing bridge: rejects with the original error and leaves no TAP, chain, disk, socket, pidfile or process', async () => {
     const m = await manager({ extraArgs: guestArgs({ mode: 'wait' }) })
     const vmId = newVmId('b')
