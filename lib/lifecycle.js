@@ -74,7 +74,9 @@ class VMLifecycle {
 
   /** `_config` is accepted and ignored (spec). */
   async start (vmId, _config) {
-    return withTimestamp(await call(() => this._n.start(String(vmId))))
+    const { started, ...r } = await call(() => this._n.start(String(vmId)))
+    if (started) this._emit('power_on', r.vmId, { pid: started.pid, tapDevice: started.tapDevice })
+    return withTimestamp(r)
   }
 
   async stop (vmId, config) {
@@ -92,8 +94,12 @@ class VMLifecycle {
     return withTimestamp(await call(() => this._n.destroyResources(String(vmId))))
   }
 
+  /** stop (graceful, forced after 30 s), 2 s, start (spec §5.9); emits power_off and power_on. */
   async restart (vmId) {
-    return withTimestamp(await call(() => this._n.restart(String(vmId))))
+    await this.stop(vmId, { graceful: true, timeout: 30000, force: true })
+    await new Promise((resolve) => setTimeout(resolve, 2000))
+    await this.start(vmId)
+    return withTimestamp({ success: true, message: `VM ${vmId} restarted successfully`, vmId: String(vmId) })
   }
 
   async suspend (vmId) {

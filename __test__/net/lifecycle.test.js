@@ -281,10 +281,12 @@ describe('Infinivirt create → stop → destroy (§5.5, §5.7, §5.8, §5.10)',
     expect(processesUsing(dir)).toEqual([after.pid])
 
     await m.stopVM(vmId, { graceful: false })
-    expect(events.map((e) => e[1])).toEqual(['create', 'suspend', 'resume', 'update', 'power_off'])
+    expect(events.map((e) => e[1])).toEqual(['create', 'suspend', 'resume', 'update', 'power_off', 'power_on', 'power_off'])
     expect(events[0]).toEqual(['machines', 'create', vmId, { pid: r.pid, tapDevice: r.tapDevice }])
     expect(events[3][3]).toEqual({ type: 'hardware' })
-    expect(events[4][3]).toEqual({ forced: true })
+    expect(events[4][3]).toEqual({ forced: false })
+    expect(events[5][3]).toEqual({ pid: after.pid, tapDevice: r.tapDevice })
+    expect(events[6][3]).toEqual({ forced: true })
   })
 
   test('firewall rules from the store are in the chain of a running VM; an invalid rule fails the create and leaves nothing', async () => {

@@ -597,6 +597,12 @@ impl VmLifecycle {
     /// Spec §5.6: starts a stopped VM from its stored configuration. Refused unless the
     /// VM is off or in error (a `running` VM whose QEMU is gone counts as off).
     pub async fn start(&self, vm_id: &str) -> Result<OperationResult, LifecycleError> {
+        Ok(self.start_detailed(vm_id).await?.0)
+    }
+
+    /// [`Self::start`], plus the new QEMU's PID and TAP when it started one (for the
+    /// `power_on` event).
+    pub async fn start_detailed(&self, vm_id: &str) -> Result<(OperationResult, Option<(i32, String)>), LifecycleError> {
         let _guard = self.lock(vm_id).await;
         let mut vm = self
             .store
@@ -606,7 +612,8 @@ impl VmLifecycle {
             .ok_or_else(|| LifecycleError::failed(C::VM_NOT_FOUND, format!("VM not found: {vm_id}"), Some(vm_id), None))?;
         if vm.status == "running" {
             if vm.configuration.as_ref().and_then(|c| c.qemu_pid).is_some_and(pid_alive) {
-                return Ok(OperationResult { success: true, message: format!("VM {vm_id} is already running"), vm_id: vm_id.into(), forced: None });
+                let r = OperationResult { success: true, message: format!("VM {vm_id} is already running"), vm_id: vm_id.into(), forced: None };
+                return Ok((r, None));
             }
             self.store.update_machine_status(vm_id, "off").await.map_err(wrap(C::START_FAILED, vm_id))?;
             self.store.clear_volatile_machine_configuration(vm_id).await.map_err(wrap(C::START_FAILED, vm_id))?;
@@ -633,9 +640,10 @@ impl VmLifecycle {
         }
         let mut made = Made { status_written: true, volatile_only: true, ..Made::default() };
         match self.start_steps(&vm, &mut made).await {
-            Ok(pid) => {
+            Ok((pid, tap)) => {
                 crate::log::log(NS, &format!("VM {vm_id} started: PID {pid}"));
-                Ok(OperationResult { success: true, message: format!("VM {vm_id} started successfully"), vm_id: vm_id.into(), forced: None })
+                let r = OperationResult { success: true, message: format!("VM {vm_id} started successfully"), vm_id: vm_id.into(), forced: None };
+                Ok((r, Some((pid, tap))))
             }
             Err(e) => {
                 crate::log::warn(NS, &format!("start of VM {vm_id} failed, rolling back: {e}"));
@@ -645,7 +653,7 @@ impl VmLifecycle {
         }
     }
 
-    async fn start_steps(&self, vm: &crate::state::records::VmConfigRecord, made: &mut Made) -> Result<i32, LifecycleError> {
+    async fn start_steps(&self, vm: &crate::state::records::VmConfigRecord, made: &mut Made) -> Result<(i32, String), LifecycleError> {
         let vm_id = vm.id.as_str();
         let internal = vm.internal_name.as_str();
         if vm.cpu_cores <= 0 || vm.ram_gb <= 0 || internal.is_empty() {
@@ -789,7 +797,7 @@ impl VmLifecycle {
         let update = json!({
             "qmpSocketPath": path_string(&paths.qmp_socket),
             "qemuPid": pid,
-            "tapDeviceName": tap,
+            "tapDeviceName": &tap,
             "graphicProtocol": display_type,
             "graphicPort": display_port,
             "graphicPassword": conf.graphic_password,
@@ -809,7 +817,7 @@ impl VmLifecycle {
         self.store.update_machine_configuration(vm_id, &update).await.map_err(wrap(C::DATABASE_ERROR, vm_id))?;
         self.store.update_machine_status(vm_id, "running").await.map_err(wrap(C::DATABASE_ERROR, vm_id))?;
         self.register_live(vm_id, made);
-        Ok(pid)
+        Ok((pid, tap))
     }
 
     // ------------------------------------------------------------------ stop

@@ -130,7 +130,16 @@ impl NativeVmLifecycle {
     #[napi(ts_return_type = "Promise<Record<string, unknown>>")]
     pub async fn start(&self, vm_id: String) -> napi::Result<Value> {
         let l = self.inner.clone();
-        guarded(async move { Ok(op_json(l.start(&vm_id).await.napi()?)) }).await
+        guarded(async move {
+            let (r, started) = l.start_detailed(&vm_id).await.napi()?;
+            let mut v = op_json(r);
+            // For the facade's `power_on` event; removed before the result reaches callers.
+            if let Some((pid, tap)) = started {
+                v["started"] = json!({ "pid": pid, "tapDevice": tap });
+            }
+            Ok(v)
+        })
+        .await
     }
 
     #[napi(ts_return_type = "Promise<Record<string, unknown>>")]
