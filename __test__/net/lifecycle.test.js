@@ -360,6 +360,34 @@ describe('Infinivirt create → stop → destroy (§5.5, §5.7, §5.8, §5.10)',
     expect(await second.getVMStatus(vmId)).toMatchObject({ status: 'off', processAlive: false, consistent: true })
   })
 
+  test('a guest that powers itself off: the exit is pushed (rule 5) and the VM is off with its TAP and sockets released', async () => {
+    const br = netns.uniqueName('ivbr')
+    links.push(br)
+    await bridges.create(br)
+    netns.ip(['addr', 'add', '10.213.5.1/24', 'dev', br])
+    const serial = path.join(dir, 'serial.log')
+    const m = await manager({ extraArgs: guestArgs({ mode: 'poweroff', serialPath: serial }) })
+    const vmId = newVmId('p')
+    await seedMachine(m, vmId)
+    const r = await m.createVM(createConfig(vmId, br))
+    await waitForMarker(serial, 'IV-POWEROFF', 60000)
+    const deadline = Date.now() + 10000
+    let st
+    do {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      st = await m.getVMStatus(vmId)
+    } while (st.status !== 'off' && Date.now() < deadline)
+    expect(st).toMatchObject({ status: 'off', pid: null, processAlive: false, consistent: true, qmpSocketPath: null })
+    expect(processesUsing(dir)).toEqual([])
+    expect(netns.linkInfo(r.tapDevice).master).toBeUndefined()
+    expect(filesIn('qmp')).toEqual([])
+    expect(filesIn('pids')).toEqual([])
+    // It starts again from there.
+    fs.rmSync(serial, { force: true })
+    expect(await m.startVM(vmId)).toMatchObject({ success: true })
+    await waitForMarker(serial, 'IV-POWEROFF', 60000)
+  })
+
   test('a missing bridge: rejects with the original error and leaves no TAP, chain, disk, socket, pidfile or process', async () => {
     const m = await manager({ extraArgs: guestArgs({ mode: 'wait' }) })
     const vmId = newVmId('b')

@@ -26,6 +26,7 @@ use crate::qemu::presets::{detect_os_family, driver_preset};
 use crate::qemu::process::{LaunchSpec, QemuProcess};
 use crate::qmp::client::{QmpClient, QmpOptions};
 use crate::state::records::MachineConfigUpdate;
+use crate::state::status::Reason;
 use crate::state::store::Store;
 use crate::storage::qemu_img::{create_image, CreateImage, CreateImageRequest};
 
@@ -115,6 +116,20 @@ struct Live {
     qmp: Option<Arc<QmpClient>>,
 }
 
+/// Records the cause of the `SHUTDOWN` event QEMU sends before it exits.
+fn shutdown_sink(slot: &ShutdownSlot) -> crate::qmp::client::Sink {
+    let slot = slot.clone();
+    Arc::new(move |n| {
+        if let crate::qmp::client::Notice::Event { name, data, .. } = n {
+            if name == "SHUTDOWN" {
+                let guest = data.as_ref().and_then(|d| d.get("guest")).and_then(Value::as_bool).unwrap_or(false);
+                let cause = data.as_ref().and_then(|d| d.get("reason")).and_then(Value::as_str).unwrap_or("").to_string();
+                *locked(&slot) = Some(Reason::from_shutdown(guest, &cause));
+            }
+        }
+    })
+}
+
 /// Everything one create made so far, for the rollback.
 #[derive(Default)]
 struct Made {
@@ -132,6 +147,7 @@ struct Made {
     qmp: Option<Arc<QmpClient>>,
     qmp_socket: Option<PathBuf>,
     pidfile: Option<PathBuf>,
+    shutdown: ShutdownSlot,
 }
 
 pub struct VmLifecycle {
@@ -140,9 +156,11 @@ pub struct VmLifecycle {
     accel: AccelChoice,
     taps: Arc<TapManager>,
     nft: Arc<NftablesService>,
-    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    live: Mutex<HashMap<String, Live>>,
+    locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    live: Arc<Mutex<HashMap<String, Live>>>,
 }
+
+type ShutdownSlot = Arc<Mutex<Option<Reason>>>;
 
 fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -213,7 +231,7 @@ fn hugepages_usable() -> bool {
 
 impl VmLifecycle {
     pub fn new(store: Arc<dyn Store>, opts: LifecycleOptions, accel: AccelChoice, taps: Arc<TapManager>, nft: Arc<NftablesService>) -> Self {
-        VmLifecycle { store, opts, accel, taps, nft, locks: Mutex::default(), live: Mutex::default() }
+        VmLifecycle { store, opts, accel, taps, nft, locks: Arc::default(), live: Arc::default() }
     }
 
     pub fn options(&self) -> &LifecycleOptions {
@@ -494,7 +512,7 @@ impl VmLifecycle {
         let qmp = QmpClient::new(
             &spec.qmp_socket,
             QmpOptions { connect_timeout: QMP_CONNECT_TIMEOUT, ..QmpOptions::default() },
-            Arc::new(|_| {}),
+            shutdown_sink(&made.shutdown),
         );
         made.qmp = Some(qmp.clone());
         qmp.connect().await.map_err(wrap(C::QMP_ERROR, vm_id))?;
@@ -511,8 +529,56 @@ impl VmLifecycle {
     /// The started QEMU and its QMP client now belong to the manager, not the rollback.
     fn register_live(&self, vm_id: &str, made: &mut Made) {
         if let Some(process) = made.process.take() {
-            locked(&self.live).insert(vm_id.to_string(), Live { process, qmp: made.qmp.take() });
+            locked(&self.live).insert(vm_id.to_string(), Live { process: process.clone(), qmp: made.qmp.take() });
+            self.watch_exit(vm_id, process, made.shutdown.clone());
         }
+    }
+
+    /// Pushed exit handling (rule 5): when the QEMU this manager started exits by
+    /// itself (guest power-off, crash, kill), the VM's status and runtime columns are
+    /// updated and its TAP and dispatch released, within milliseconds. An exit caused
+    /// by `stop` is left to `stop` (the VM is no longer in the live map then).
+    fn watch_exit(&self, vm_id: &str, process: Arc<QemuProcess>, shutdown: ShutdownSlot) {
+        let (vm_id, store, taps, nft) = (vm_id.to_string(), self.store.clone(), self.taps.clone(), self.nft.clone());
+        let (locks, live) = (self.locks.clone(), self.live.clone());
+        let pid_dir = self.opts.pidfile_dir.clone();
+        tokio::spawn(async move {
+            process.wait_exit().await;
+            let m = locked(&locks).entry(vm_id.clone()).or_default().clone();
+            let _guard = m.lock().await;
+            let ours = {
+                let mut l = locked(&live);
+                match l.get(&vm_id) {
+                    Some(entry) if Arc::ptr_eq(&entry.process, &process) => l.remove(&vm_id),
+                    _ => None,
+                }
+            };
+            let Some(entry) = ours else { return };
+            if let Some(q) = &entry.qmp {
+                q.disconnect().await;
+            }
+            let reason = locked(&shutdown).take().unwrap_or(Reason::Killed);
+            crate::log::log(NS, &format!("QEMU of VM {vm_id} exited by itself: {}", reason.describe()));
+            let vm = store.find_machine_with_config(&vm_id).await.ok().flatten();
+            let conf = vm.as_ref().and_then(|v| v.configuration.clone());
+            let status = if matches!(reason, Reason::GuestShutdown | Reason::HostShutdown { .. }) { "off" } else { "error" };
+            if let Err(e) = store.set_status_automatic(&vm_id, status, &reason).await {
+                crate::log::warn(NS, &format!("could not record the exit of VM {vm_id}: {e}"));
+            }
+            if let Err(e) = store.clear_volatile_machine_configuration(&vm_id).await {
+                crate::log::warn(NS, &format!("could not clear the runtime columns of VM {vm_id}: {e}"));
+            }
+            if let Some(tap) = conf.as_ref().and_then(|c| c.tap_device_name.clone()) {
+                taps.detach_from_bridge(&tap);
+            }
+            nft.detach_jump_rules(&vm_id).await;
+            if let Some(sock) = conf.as_ref().and_then(|c| c.qmp_socket_path.clone()) {
+                remove_file_quietly(Path::new(&sock));
+            }
+            if let Some(v) = vm.filter(|v| check_internal_name(&v.internal_name).is_ok()) {
+                remove_file_quietly(&pid_dir.join(format!("{}.pid", v.internal_name)));
+            }
+        });
     }
 
     /// Spec §5.13: the TAP gets a carrier once QEMU has attached to it.
@@ -1050,8 +1116,10 @@ impl VmLifecycle {
     }
 
     /// Disconnects this manager's QMP clients (QEMU keeps running: rule 8).
+    /// The manager lets go of its VMs: it stops watching their exits (a later manager
+    /// finds them through the database, pidfile and `/proc`).
     pub async fn shutdown(&self) {
-        let clients: Vec<Arc<QmpClient>> = locked(&self.live).values().filter_map(|l| l.qmp.clone()).collect();
+        let clients: Vec<Arc<QmpClient>> = locked(&self.live).drain().filter_map(|(_, l)| l.qmp).collect();
         for q in clients {
             q.disconnect().await;
         }
