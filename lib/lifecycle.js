@@ -224,8 +224,17 @@ class Infinivirt {
   getEventHandler () { this._require(); throw new LifecycleError('INVALID_STATE', 'getEventHandler is not implemented in this version of Infinivirt') }
   getNftablesService () { this._require(); throw new LifecycleError('INVALID_STATE', 'getNftablesService is not implemented in this version of Infinivirt') }
   async attachToRunningVM (vmId) { this._require(); return notYet('attachToRunningVM', vmId) }
-  async ejectCdrom (vmId) { this._require(); return notYet('ejectCdrom', vmId) }
-  async queryBlockDevices (vmId) { this._require(); return notYet('queryBlockDevices', vmId) }
+  /** QMP `eject` over the manager's connection to the VM; `force` defaults to true. */
+  async ejectCdrom (vmId, device, force = true) {
+    const l = this._require()
+    await call(() => l._n.ejectCdrom(String(vmId), String(device), force !== false))
+  }
+
+  /** QMP `query-block` over the manager's connection to the VM. */
+  async queryBlockDevices (vmId) {
+    const l = this._require()
+    return call(() => l._n.queryBlockDevices(String(vmId)))
+  }
 }
 
 module.exports = { VMLifecycle, Infinivirt }

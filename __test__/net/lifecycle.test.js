@@ -270,6 +270,13 @@ describe('Infinivirt create → stop → destroy (§5.5, §5.7, §5.8, §5.10)',
     expect(await m.resumeVM(vmId)).toMatchObject({ success: true, message: `VM ${vmId} resumed` })
     expect(await m.getVMStatus(vmId)).toMatchObject({ status: 'running', qmpStatus: 'running' })
 
+    const blocks = await m.queryBlockDevices(vmId)
+    expect(blocks.some((b) => b.inserted && b.inserted.file === r.diskPaths[0])).toBe(true)
+    expect((await rejection(m.ejectCdrom(vmId, 'no-such-drive'))).code).toBe('QMP_ERROR')
+    const nf = await rejection(m.queryBlockDevices('not-a-vm'))
+    expect(nf.code).toBe('VM_NOT_FOUND')
+    expect(nf.message).toBe('VM not-a-vm not found or not running')
+
     expect(await m.resetVM(vmId)).toMatchObject({ success: true, message: `VM ${vmId} reset` })
     await waitForMarker(serial, 'IV-READY', 60000, { count: 2 })
 

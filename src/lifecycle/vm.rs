@@ -1083,6 +1083,16 @@ impl VmLifecycle {
         Ok(OperationResult { success: true, message: format!("VM {vm_id} {done}"), vm_id: vm_id.into(), forced: None })
     }
 
+    /// One QMP command over the manager's connection to a VM it runs (spec §6
+    /// `ejectCdrom`, `queryBlockDevices`).
+    pub async fn qmp_command(&self, vm_id: &str, command: &str, args: Option<Value>) -> Result<Value, LifecycleError> {
+        let qmp = locked(&self.live).get(vm_id).and_then(|l| l.qmp.clone()).filter(|q| q.is_connected());
+        let Some(qmp) = qmp else {
+            return Err(LifecycleError::failed(C::VM_NOT_FOUND, format!("VM {vm_id} not found or not running"), None, None));
+        };
+        qmp.execute(command, args).await.map_err(wrap(C::QMP_ERROR, vm_id))
+    }
+
     // ------------------------------------------------------------------ status
 
     /// Spec §5.10; `qmpStatus` comes from this manager's own QMP connection.

@@ -199,6 +199,22 @@ impl NativeVmLifecycle {
         .await
     }
 
+    #[napi]
+    pub async fn eject_cdrom(&self, vm_id: String, device: String, force: bool) -> napi::Result<()> {
+        let l = self.inner.clone();
+        guarded(async move {
+            l.qmp_command(&vm_id, "eject", Some(json!({ "device": device, "force": force }))).await.napi()?;
+            Ok(())
+        })
+        .await
+    }
+
+    #[napi(ts_return_type = "Promise<unknown[]>")]
+    pub async fn query_block_devices(&self, vm_id: String) -> napi::Result<Value> {
+        let l = self.inner.clone();
+        guarded(async move { l.qmp_command(&vm_id, "query-block", None).await.napi() }).await
+    }
+
     /// Ids of the VMs this instance started and still tracks.
     #[napi]
     pub fn active_vms(&self) -> Vec<String> {
