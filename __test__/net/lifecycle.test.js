@@ -395,6 +395,24 @@ describe('Infinivirt create → stop → destroy (§5.5, §5.7, §5.8, §5.10)',
     await waitForMarker(serial, 'IV-POWEROFF', 60000)
   })
 
+  test('a VNC VM (§19 #1 fixed): display number = port - 5900, the password set over QMP', async () => {
+    const br = netns.uniqueName('ivbr')
+    links.push(br)
+    await bridges.create(br)
+    netns.ip(['addr', 'add', '10.213.6.1/24', 'dev', br])
+    const m = await manager({ extraArgs: guestArgs({ mode: 'wait' }) })
+    const vmId = newVmId('v')
+    await seedMachine(m, vmId)
+    const r = await m.createVM(createConfig(vmId, br, { displayType: 'vnc', displayPort: 5930, displayPassword: 'vnc-secret' }))
+    expect(r.displayPort).toBeGreaterThanOrEqual(5930)
+    const argv = fs.readFileSync(`/proc/${r.pid}/cmdline`, 'utf8').split('\0')
+    const vnc = argv[argv.indexOf('-vnc') + 1]
+    expect(vnc).toContain(`127.0.0.1:${r.displayPort - 5900}`)
+    expect(argv.join(' ')).not.toContain('vnc-secret')
+    expect((await m.getPrismaAdapter().findMachineWithConfig(vmId)).configuration).toMatchObject({ graphicProtocol: 'vnc', graphicPort: r.displayPort })
+    await m.stopVM(vmId, { graceful: false })
+  })
+
   test('a missing bridge: rejects with the original error and leaves no TAP, chain, disk, socket, pidfile or process', async () => {
     const m = await manager({ extraArgs: guestArgs({ mode: 'wait' }) })
     const vmId = newVmId('b')
