@@ -18,6 +18,7 @@ jest.setTimeout(120000)
 
 const bridges = new BridgeManager()
 let dir
+let persistDir
 let links
 let managers
 let vmIds
@@ -56,7 +57,9 @@ async function manager (extra = {}) {
     diskDir: path.join(dir, 'disks'),
     qmpSocketDir: path.join(dir, 'qmp'),
     pidfileDir: path.join(dir, 'pids'),
-    firewallPersistenceDir: path.join(dir, 'nft'),
+    // Outside `dir`: the ruleset export runs in the background and may still be
+    // writing when a test's directory is removed.
+    firewallPersistenceDir: persistDir,
     ...extra
   })
   await m.initialize()
@@ -105,6 +108,12 @@ async function rejection (p) {
 beforeAll(() => {
   netns.assertPrivateNetns()
   ensureGuest()
+  persistDir = fs.mkdtempSync(path.join(os.tmpdir(), 'iv-lifecycle-nft-'))
+})
+
+afterAll(async () => {
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  fs.rmSync(persistDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })
 })
 
 beforeEach(() => {
@@ -125,7 +134,7 @@ afterEach(async () => {
     try { process.kill(pid, 'SIGKILL') } catch {}
   }
   while (links.length) netns.removeLink(links.pop())
-  fs.rmSync(dir, { recursive: true, force: true })
+  fs.rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })
 })
 
 describe('Infinivirt create → stop → destroy (§5.5, §5.7, §5.8, §5.10)', () => {
