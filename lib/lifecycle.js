@@ -5,13 +5,16 @@
 // arguments, adds `timestamp` to operation results and turns native errors into the
 // exported error classes.
 //
-// This version works on the native store (createStore(): embedded SQLite or
-// PostgreSQL through sqlx).
+// The store is a createStore() adapter (used natively), or any other
+// DatabaseAdapter / a Prisma client (called through the host bridge).
 
 const native = require('./native')
 const { call, LifecycleError } = require('./errors')
 const { createStore } = require('./state/store')
-const { nativeStoreOf } = require('./state/host')
+const { PrismaAdapter } = require('./state/prisma-adapter')
+const { makeHost, Registry, nativeStoreOf, Debugger } = require('./state/host')
+
+const log = new Debugger('vm-lifecycle')
 
 const DEFAULT_DISK_DIR = '/var/lib/infinivirt/disks'
 const DEFAULT_QMP_SOCKET_DIR = '/var/run/infinivirt'
@@ -35,13 +38,18 @@ class VMLifecycle {
    *                      `firewallPersistenceDir`
    */
   constructor (prisma, eventHandler, eventManager, options = {}) {
+    // A createStore() adapter is used natively; any other DatabaseAdapter (a
+    // PrismaAdapter, a plain object) is called through the host bridge.
     const store = nativeStoreOf(prisma)
-    if (!store) {
-      throw new LifecycleError('INVALID_CONFIG', 'VMLifecycle needs a native store (createStore()); other adapters are not supported yet')
+    if (!store && (prisma === null || typeof prisma !== 'object')) {
+      throw new LifecycleError('INVALID_CONFIG', 'VMLifecycle needs a DatabaseAdapter (a PrismaAdapter or createStore())')
     }
+    const objects = new Registry()
+    const host = makeHost({ targets: { db: store ? null : prisma }, objects: objects.map, log })
+    Object.defineProperty(this, '_objects', { value: objects })
     const o = options || {}
     Object.defineProperty(this, '_n', {
-      value: call(() => new native.NativeVmLifecycle(store, {
+      value: call(() => new native.NativeVmLifecycle(store, host, {
         diskDir: o.diskDir ?? DEFAULT_DISK_DIR,
         qmpSocketDir: o.qmpSocketDir ?? DEFAULT_QMP_SOCKET_DIR,
         pidfileDir: o.pidfileDir ?? DEFAULT_PIDFILE_DIR,
@@ -150,9 +158,7 @@ class Infinivirt {
     if (this._initialized) return
     const c = this._config
     let store = c.prismaClient ?? null
-    if (store && !nativeStoreOf(store)) {
-      throw new LifecycleError('INVALID_CONFIG', 'prismaClient must be a createStore() adapter in this version of Infinivirt (a Prisma client is not supported yet)')
-    }
+    if (store && !nativeStoreOf(store)) store = new PrismaAdapter(store)
     if (!store) store = createStore({ databaseUrl: c.databaseUrl ?? undefined, sqlitePath: c.sqlitePath ?? undefined })
     const lifecycle = new VMLifecycle(store, null, c.eventManager, {
       diskDir: c.diskDir,

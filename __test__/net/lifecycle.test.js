@@ -10,7 +10,7 @@ const path = require('node:path')
 const crypto = require('node:crypto')
 const { execFileSync } = require('node:child_process')
 
-const { Infinivirt, BridgeManager, LifecycleError, generateVMChainName } = require('../..')
+const { Infinivirt, VMLifecycle, BridgeManager, LifecycleError, generateVMChainName } = require('../..')
 const netns = require('../helpers/netns')
 const { guestArgs, ensureGuest, waitForMarker } = require('../helpers/guest')
 
@@ -420,6 +420,38 @@ describe('Infinivirt create → stop → destroy (§5.5, §5.7, §5.8, §5.10)',
     expect(argv.join(' ')).not.toContain('vnc-secret')
     expect((await m.getPrismaAdapter().findMachineWithConfig(vmId)).configuration).toMatchObject({ graphicProtocol: 'vnc', graphicPort: r.displayPort })
     await m.stopVM(vmId, { graceful: false })
+  })
+
+  test('VMLifecycle on a plain DatabaseAdapter object (called through the host bridge)', async () => {
+    const br = netns.uniqueName('ivbr')
+    links.push(br)
+    await bridges.create(br)
+    netns.ip(['addr', 'add', '10.213.7.1/24', 'dev', br])
+    const m = await manager()
+    const vmId = newVmId('j')
+    await seedMachine(m, vmId)
+    const native = m.getPrismaAdapter()
+    const calls = []
+    const plain = {}
+    for (const k of Object.getOwnPropertyNames(Object.getPrototypeOf(native))) {
+      if (k !== 'constructor' && typeof native[k] === 'function') {
+        plain[k] = (...a) => { calls.push(k); return native[k](...a) }
+      }
+    }
+    const lc = new VMLifecycle(plain, null, undefined, {
+      diskDir: path.join(dir, 'disks'),
+      qmpSocketDir: path.join(dir, 'qmp'),
+      pidfileDir: path.join(dir, 'pids'),
+      firewallPersistenceDir: persistDir,
+      extraArgs: guestArgs({ mode: 'wait' })
+    })
+    const r = await lc.create(createConfig(vmId, br))
+    expect(await lc.getStatus(vmId)).toMatchObject({ status: 'running', pid: r.pid, processAlive: true, consistent: true })
+    expect(await lc.stop(vmId, { graceful: false })).toMatchObject({ success: true, forced: true })
+    expect(await lc.destroyResources(vmId)).toMatchObject({ success: true })
+    expect(calls).toEqual(expect.arrayContaining(['updateMachineStatus', 'updateMachineConfiguration', 'findMachineWithConfig', 'getFirewallRules']))
+    expect(processesUsing(dir)).toEqual([])
+    expect(netns.linkInfo(r.tapDevice)).toBeNull()
   })
 
   test('a missing bridge: rejects with the original error and leaves no TAP, chain, disk, socket, pidfile or process', async () => {

@@ -5,12 +5,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use napi::bindgen_prelude::ClassInstance;
+use napi::bindgen_prelude::{ClassInstance, Function, Promise};
 use napi_derive::napi;
 use serde_json::{json, Value};
 
 use super::error::{guarded, IntoNapi};
-use super::state::NativeStore;
+use super::state::{store_from, NativeStore};
 use crate::lifecycle::config::VmCreateConfig;
 use crate::lifecycle::error::{LifecycleError, LifecycleErrorCode as C};
 use crate::lifecycle::vm::{LifecycleOptions, OperationResult, StopConfig, VmLifecycle};
@@ -65,7 +65,12 @@ fn stop_config(c: Option<JsStopConfig>) -> Result<StopConfig, LifecycleError> {
 #[napi]
 impl NativeVmLifecycle {
     #[napi(constructor)]
-    pub fn new(store: ClassInstance<NativeStore>, options: Option<JsLifecycleOptions>) -> Self {
+    pub fn new(
+        store: Option<ClassInstance<NativeStore>>,
+        host: Function<String, Promise<String>>,
+        options: Option<JsLifecycleOptions>,
+    ) -> napi::Result<Self> {
+        let store = store_from(store, host)?;
         let mut opts = LifecycleOptions::default();
         let mut fw = ServiceConfig::default();
         if let Some(o) = options {
@@ -89,13 +94,13 @@ impl NativeVmLifecycle {
         }
         let nft = NftablesService::new(fw);
         let inner = VmLifecycle::new(
-            store.store(),
+            store,
             opts,
             crate::qemu::accel::detect(),
             Arc::new(TapManager::new(TapConfig::default())),
             Arc::new(nft),
         );
-        NativeVmLifecycle { inner: Arc::new(inner) }
+        Ok(NativeVmLifecycle { inner: Arc::new(inner) })
     }
 
     /// Creates the firewall table layout (`Infinivirt.initialize()`).

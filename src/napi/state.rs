@@ -268,13 +268,6 @@ fn version_arg(v: f64) -> Result<i64, StateError> {
     Err(StateError::InvalidOption { field: "expectedVersion".into(), reason: format!("must be an integer, got {v}") })
 }
 
-impl NativeStore {
-    /// The core store, for other bindings (the VM lifecycle).
-    pub(crate) fn store(&self) -> Arc<dyn Store> {
-        self.inner.clone()
-    }
-}
-
 #[napi]
 impl NativeStore {
     #[napi(constructor)]
@@ -395,6 +388,13 @@ impl NativeStore {
         })
         .await
     }
+}
+
+/// The store for another binding (the VM lifecycle): the native one, or the facade's
+/// adapter reached through `host`.
+pub(crate) fn store_from(native: Option<ClassInstance<'_, NativeStore>>, host: Function<String, Promise<String>>) -> napi::Result<Arc<dyn Store>> {
+    let host = JsHost::new(host)?;
+    Ok(store_of(native, &host))
 }
 
 /// The store a sync object works on: the native one, or the facade's adapter.
