@@ -192,6 +192,19 @@ fn remove_file_quietly(p: &Path) {
     }
 }
 
+/// The PID in `pidfile` when a live process has it; otherwise the stale file is removed.
+fn live_pid_or_clear(pidfile: &Path) -> Option<i64> {
+    if !pidfile.exists() {
+        return None;
+    }
+    let pid = std::fs::read_to_string(pidfile).ok().and_then(|s| s.trim().parse::<i64>().ok());
+    let live = pid.filter(|p| pid_alive(*p));
+    if live.is_none() {
+        remove_file_quietly(pidfile);
+    }
+    live
+}
+
 fn path_string(p: &Path) -> String {
     p.display().to_string()
 }
@@ -253,6 +266,15 @@ impl VmLifecycle {
         m.lock_owned().await
     }
 
+    /// `mkdir -p` of the disk, socket and pidfile directories (spec `ensureDirectories`).
+    fn ensure_dirs(&self, code: C, vm_id: &str) -> Result<(), LifecycleError> {
+        for d in [&self.opts.disk_dir, &self.opts.qmp_socket_dir, &self.opts.pidfile_dir] {
+            std::fs::create_dir_all(d)
+                .map_err(|e| LifecycleError::failed(code, format!("Cannot create directory {}: {e}", d.display()), Some(vm_id), None))?;
+        }
+        Ok(())
+    }
+
     fn paths(&self, internal_name: &str, disks: usize) -> VmPaths {
         vm_paths(internal_name, disks, &self.opts.disk_dir, &self.opts.qmp_socket_dir, &self.opts.pidfile_dir)
     }
@@ -280,24 +302,16 @@ impl VmLifecycle {
     async fn create_steps(&self, c: &VmCreateConfig, vm_id: &str, internal: &str, made: &mut Made) -> Result<CreateResult, LifecycleError> {
         let disks = c.disks.clone().unwrap_or_default();
         let paths = self.paths(internal, disks.len());
-        for d in [&self.opts.disk_dir, &self.opts.qmp_socket_dir, &self.opts.pidfile_dir] {
-            std::fs::create_dir_all(d).map_err(|e| {
-                LifecycleError::failed(C::CREATE_FAILED, format!("Cannot create directory {}: {e}", d.display()), Some(vm_id), None)
-            })?;
-        }
+        self.ensure_dirs(C::CREATE_FAILED, vm_id)?;
         // Orphans: a live QEMU under this name is refused; a stale pidfile is removed.
-        if paths.pidfile.exists() {
-            let pid = std::fs::read_to_string(&paths.pidfile).ok().and_then(|s| s.trim().parse::<i64>().ok());
-            if let Some(pid) = pid.filter(|p| pid_alive(*p)) {
-                let pf = path_string(&paths.pidfile);
-                return Err(LifecycleError::failed(
-                    C::CREATE_FAILED,
-                    format!("A QEMU process (PID {pid}) is already running with internalName '{internal}'. This may indicate a duplicate VM or orphaned process. If you are sure no QEMU process should be running, manually remove: {pf}"),
-                    Some(vm_id),
-                    Some(json!({ "existingPid": pid, "pidFilePath": pf, "internalName": internal })),
-                ));
-            }
-            remove_file_quietly(&paths.pidfile);
+        if let Some(pid) = live_pid_or_clear(&paths.pidfile) {
+            let pf = path_string(&paths.pidfile);
+            return Err(LifecycleError::failed(
+                C::CREATE_FAILED,
+                format!("A QEMU process (PID {pid}) is already running with internalName '{internal}'. This may indicate a duplicate VM or orphaned process. If you are sure no QEMU process should be running, manually remove: {pf}"),
+                Some(vm_id),
+                Some(json!({ "existingPid": pid, "pidFilePath": pf, "internalName": internal })),
+            ));
         }
         remove_file_quietly(&paths.qmp_socket);
 
@@ -740,23 +754,15 @@ impl VmLifecycle {
             .unwrap_or_default();
         let disk_paths = if stored_disks.is_empty() { self.paths(internal, 1).disks } else { stored_disks };
         let paths = self.paths(internal, disk_paths.len());
-        for d in [&self.opts.disk_dir, &self.opts.qmp_socket_dir, &self.opts.pidfile_dir] {
-            std::fs::create_dir_all(d).map_err(|e| {
-                LifecycleError::failed(C::START_FAILED, format!("Cannot create directory {}: {e}", d.display()), Some(vm_id), None)
-            })?;
-        }
-        if paths.pidfile.exists() {
-            let pid = std::fs::read_to_string(&paths.pidfile).ok().and_then(|s| s.trim().parse::<i64>().ok());
-            if let Some(pid) = pid.filter(|p| pid_alive(*p)) {
-                let pf = path_string(&paths.pidfile);
-                return Err(LifecycleError::failed(
-                    C::START_FAILED,
-                    format!("VM {vm_id} appears to have a running QEMU process (PID {pid}) that is not tracked. This may indicate a previous crash or unclean shutdown. If you are sure no QEMU process is running for this VM, manually remove: {pf}"),
-                    Some(vm_id),
-                    Some(json!({ "existingPid": pid, "pidFilePath": pf })),
-                ));
-            }
-            remove_file_quietly(&paths.pidfile);
+        self.ensure_dirs(C::START_FAILED, vm_id)?;
+        if let Some(pid) = live_pid_or_clear(&paths.pidfile) {
+            let pf = path_string(&paths.pidfile);
+            return Err(LifecycleError::failed(
+                C::START_FAILED,
+                format!("VM {vm_id} appears to have a running QEMU process (PID {pid}) that is not tracked. This may indicate a previous crash or unclean shutdown. If you are sure no QEMU process is running for this VM, manually remove: {pf}"),
+                Some(vm_id),
+                Some(json!({ "existingPid": pid, "pidFilePath": pf })),
+            ));
         }
         remove_file_quietly(&paths.qmp_socket);
         for (i, d) in disk_paths.iter().enumerate() {
