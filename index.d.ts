@@ -166,12 +166,25 @@ export declare class QMPClient extends EventEmitter {
 // ===========================================================================
 
 /** Orchestrates create/start/stop/destroy/suspend/resume/reset/status of one VM at a time. */
+/** The spec's three directories plus Infinivirt additions. */
+export interface VMLifecycleOptions {
+  diskDir?: string;
+  qmpSocketDir?: string;
+  pidfileDir?: string;
+  /** Infinivirt addition: the QEMU binary (default `qemu-system-x86_64`). */
+  qemuBinary?: string;
+  /** Infinivirt addition: where the firewall ruleset is persisted. */
+  firewallPersistenceDir?: string;
+  /** Infinivirt addition, test-only: raw QEMU arguments appended to every VM's command. */
+  extraArgs?: string[];
+}
+
 export declare class VMLifecycle {
   constructor(
     prisma: PrismaAdapter,
     eventHandler: EventHandler,
     eventManager?: EventManagerLike,
-    options?: { diskDir?: string; qmpSocketDir?: string; pidfileDir?: string },
+    options?: VMLifecycleOptions,
   );
   create(config: VMCreateConfig): Promise<VMCreateResult>;
   /** `_config` is accepted and ignored. */
@@ -2029,7 +2042,8 @@ export interface InfinivirtConfig {
   /** Infinivirt addition, test-only: raw QEMU arguments appended to every VM's command. */
   extraArgs?: string[];
   /** Infinivirt addition: where the firewall ruleset is persisted (default `/etc/infinivirt/nftables`). */
-  firewallPersistenceDir?: string;
+  firewallPersistenceDir?: string;  /** Infinivirt addition: the QEMU binary (default `qemu-system-x86_64`). */
+  qemuBinary?: string;
 }
 
 /** Backend event sink. */

@@ -130,6 +130,14 @@ class NftablesService {
     Object.defineProperty(this, '_persistence', { value: null, writable: true })
   }
 
+  /** @internal a facade over a native service owned elsewhere (the lifecycle's) */
+  static _adopt (n) {
+    const s = Object.create(NftablesService.prototype)
+    Object.defineProperty(s, '_n', { value: n })
+    Object.defineProperty(s, '_persistence', { value: null, writable: true })
+    return s
+  }
+
   async initialize () { return call(() => this._n.initialize()) }
   async createVMChain (vmId, tapDeviceName) { return call(() => this._n.createVmChain(vmId, str(tapDeviceName))) }
 

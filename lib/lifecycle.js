@@ -12,17 +12,19 @@ const native = require('./native')
 const { call, LifecycleError } = require('./errors')
 const { createStore } = require('./state/store')
 const { PrismaAdapter } = require('./state/prisma-adapter')
+const { EventHandler } = require('./state/events')
+const { HealthMonitor } = require('./state/health')
 const { makeHost, Registry, nativeStoreOf, Debugger } = require('./state/host')
+const { QMPClient } = require('./qmp')
+const { NftablesService } = require('./firewall')
+const { TapDeviceManager } = require('./network')
 
 const log = new Debugger('vm-lifecycle')
+const flog = new Debugger('infinivirt')
 
 const DEFAULT_DISK_DIR = '/var/lib/infinivirt/disks'
 const DEFAULT_QMP_SOCKET_DIR = '/var/run/infinivirt'
 const DEFAULT_PIDFILE_DIR = '/var/run/infinivirt/pids'
-
-function notYet (what, vmId) {
-  return Promise.reject(new LifecycleError('INVALID_STATE', `${what} is not implemented in this version of Infinivirt`, vmId))
-}
 
 function withTimestamp (r) {
   return { ...r, timestamp: new Date() }
@@ -31,11 +33,12 @@ function withTimestamp (r) {
 class VMLifecycle {
   /**
    * @param prisma        a createStore() adapter (the native store)
-   * @param eventHandler  accepted for the spec's signature; not used yet
+   * @param eventHandler  an EventHandler: each VM this instance starts is attached
+   *                      to it (its vm:* events), and detached when it stops
    * @param eventManager  `emitCRUD` receives 'create' / 'power_off' events
-   * @param options       { diskDir, qmpSocketDir, pidfileDir } plus, for tests only,
-   *                      `extraArgs` (raw QEMU arguments appended to every VM) and
-   *                      `firewallPersistenceDir`
+   * @param options       { diskDir, qmpSocketDir, pidfileDir } plus `qemuBinary`,
+   *                      `firewallPersistenceDir` and, for tests only, `extraArgs`
+   *                      (raw QEMU arguments appended to every VM)
    */
   constructor (prisma, eventHandler, eventManager, options = {}) {
     // A createStore() adapter is used natively; any other DatabaseAdapter (a
@@ -71,11 +74,44 @@ class VMLifecycle {
   /** @internal creates the firewall table layout */
   async _initialize () { return call(() => this._n.initialize()) }
 
+  /**
+   * @internal attaches the EventHandler to a VM this instance runs. The QMPClient
+   * shares the lifecycle's own connection to the socket (one per socket natively),
+   * so QEMU still sees a single client. A failure is logged: the VM runs anyway.
+   */
+  async _attach (vmId, qmpSocketPath) {
+    const eh = this._eventHandler
+    if (!eh || typeof eh.attachToVM !== 'function' || !qmpSocketPath) return
+    if (typeof eh.isAttached === 'function' && eh.isAttached(vmId)) return
+    try {
+      const client = new QMPClient(qmpSocketPath, { connectTimeout: 5000 })
+      await client.connect()
+      await eh.attachToVM(vmId, client)
+    } catch (e) {
+      log.log('warn', `VM ${vmId}: EventHandler not attached: ${e && e.message}`)
+    }
+  }
+
+  /** @internal */
+  async _detach (vmId) {
+    const eh = this._eventHandler
+    if (!eh || typeof eh.detachFromVM !== 'function') return
+    const client = typeof eh.getQMPClient === 'function' ? eh.getQMPClient(vmId) : undefined
+    try {
+      await eh.detachFromVM(vmId)
+      if (client && typeof client.disconnect === 'function') await client.disconnect()
+    } catch (e) {
+      log.log('warn', `VM ${vmId}: detach: ${e && e.message}`)
+    }
+  }
+
   async create (config) {
     if (config === null || typeof config !== 'object') {
       throw new LifecycleError('INVALID_CONFIG', 'Invalid VM configuration: expected an object')
     }
+    if (config.unattendedInstall) checkUnattended(config)
     const r = await call(() => this._n.create(config))
+    await this._attach(r.vmId, r.qmpSocketPath)
     this._emit('create', r.vmId, { pid: r.pid, tapDevice: r.tapDevice })
     return r
   }
@@ -83,7 +119,10 @@ class VMLifecycle {
   /** `_config` is accepted and ignored (spec). */
   async start (vmId, _config) {
     const { started, ...r } = await call(() => this._n.start(String(vmId)))
-    if (started) this._emit('power_on', r.vmId, { pid: started.pid, tapDevice: started.tapDevice })
+    if (started) {
+      await this._attach(r.vmId, started.qmpSocketPath)
+      this._emit('power_on', r.vmId, { pid: started.pid, tapDevice: started.tapDevice })
+    }
     return withTimestamp(r)
   }
 
@@ -94,12 +133,15 @@ class VMLifecycle {
       timeout: c.timeout ?? undefined,
       force: c.force ?? undefined
     }))
+    await this._detach(r.vmId)
     if (r.forced !== undefined) this._emit('power_off', r.vmId, { forced: r.forced })
     return withTimestamp(r)
   }
 
   async destroyResources (vmId) {
-    return withTimestamp(await call(() => this._n.destroyResources(String(vmId))))
+    const r = await call(() => this._n.destroyResources(String(vmId)))
+    await this._detach(r.vmId)
+    return withTimestamp(r)
   }
 
   /** stop (graceful, forced after 30 s), 2 s, start (spec §5.9); emits power_off and power_on. */
@@ -135,6 +177,30 @@ class VMLifecycle {
 
   /** @internal disconnects QMP clients (VMs keep running) */
   async _shutdown () { return call(() => this._n.shutdown()) }
+
+  /** @internal rule 8: adopts the VMs that still run, releases the others */
+  async _reconcile () { return call(() => this._n.reconcile()) }
+}
+
+// Spec §5.5 step 8: the VM's OS and the installer's target must agree.
+function unattendedOsMatches (vmOs, target) {
+  if (vmOs === target) return true
+  if (vmOs.includes('ubuntu') && target === 'ubuntu') return true
+  if (vmOs.includes('windows') && (target === 'windows10' || target === 'windows11')) return true
+  if (vmOs.includes('fedora') && target === 'fedora') return true
+  if ((vmOs.includes('redhat') || vmOs.includes('rhel')) && target === 'fedora') return true
+  return false
+}
+
+function checkUnattended (config) {
+  const vmOs = String(config.os ?? '').toLowerCase()
+  const target = String(config.unattendedInstall.os ?? '').toLowerCase()
+  if (!unattendedOsMatches(vmOs, target)) {
+    throw new LifecycleError('INVALID_CONFIG',
+      `Unattended installation OS mismatch: VM os='${config.os}' but unattendedInstall.os='${config.unattendedInstall.os}'. These must match to ensure the correct installation ISO is generated.`,
+      config.vmId, { vmOs, unattendedOs: target })
+  }
+  throw new LifecycleError('INVALID_CONFIG', 'Unattended installation is not available in this version of Infinivirt', config.vmId)
 }
 
 const NOT_INITIALIZED = 'Infinivirt not initialized. Call initialize() first.'
@@ -144,7 +210,8 @@ class Infinivirt {
    * config: the spec's InfinivirtConfig. `prismaClient` may be a createStore()
    * adapter; without it the embedded store is opened from `databaseUrl` /
    * `sqlitePath` (or INFINIVIRT_DATABASE_URL / INFINIVIRT_SQLITE_PATH, else the
-   * default SQLite file). `extraArgs` is test-only (raw QEMU arguments).
+   * default SQLite file). `qemuBinary`, `firewallPersistenceDir` and the test-only
+   * `extraArgs` go to the VMLifecycle. Does no I/O.
    */
   constructor (config = {}) {
     this._config = config || {}
@@ -152,28 +219,92 @@ class Infinivirt {
     this._active = new Map()
     this._store = null
     this._lifecycle = null
+    this._eventHandler = null
+    this._healthMonitor = null
+    this._nftables = null
   }
 
+  /**
+   * Opens the store, creates the EventHandler, the HealthMonitor and the firewall
+   * table, then re-attaches to every VM that still runs and releases those that do
+   * not (before the health monitor's first sweep), then starts the monitor.
+   */
   async initialize () {
     if (this._initialized) return
     const c = this._config
     let store = c.prismaClient ?? null
     if (store && !nativeStoreOf(store)) store = new PrismaAdapter(store)
     if (!store) store = createStore({ databaseUrl: c.databaseUrl ?? undefined, sqlitePath: c.sqlitePath ?? undefined })
-    const lifecycle = new VMLifecycle(store, null, c.eventManager, {
+    const eventHandler = new EventHandler(store, { enableLogging: true, emitCustomEvents: true })
+    const lifecycle = new VMLifecycle(store, eventHandler, c.eventManager, {
       diskDir: c.diskDir,
       qmpSocketDir: c.qmpSocketDir,
       pidfileDir: c.pidfileDir,
+      qemuBinary: c.qemuBinary,
       extraArgs: c.extraArgs,
       firewallPersistenceDir: c.firewallPersistenceDir
     })
-    await lifecycle._initialize()
+    const nftables = NftablesService._adopt(lifecycle._n.nftablesService())
+    const tapManager = TapDeviceManager._adopt(lifecycle._n.tapManager())
+    const healthMonitor = new HealthMonitor(store, {
+      checkIntervalMs: c.healthMonitorInterval ?? 30000,
+      enableCleanup: true,
+      pidfileDir: c.pidfileDir ?? DEFAULT_PIDFILE_DIR,
+      tapManager,
+      nftables,
+      onCrashDetected: (vmId) => this._crashed(vmId)
+    })
+    // Exits nobody asked for, pushed by the lifecycle's pidfds (rule 5).
+    const self = new WeakRef(this)
+    lifecycle._n.setExitHook((json) => {
+      const me = self.deref()
+      if (!me) return
+      const r = JSON.parse(json)
+      lifecycle._detach(r.vmId)
+      if (r.crashed) me._crashed(r.vmId, r.reason)
+      else me._active.delete(r.vmId)
+    })
+    try {
+      await lifecycle._initialize()
+      const found = await lifecycle._reconcile()
+      for (const r of found) {
+        if (r.outcome !== 'attached') continue
+        await lifecycle._attach(r.vmId, r.qmpSocketPath)
+        const internalName = (await store.getMachineInternalName(r.vmId)) ?? r.vmId
+        this._active.set(r.vmId, { createdAt: new Date(), internalName })
+        flog.log(`re-attached to VM ${r.vmId} (PID ${r.pid}, ${r.status})`)
+      }
+      if (c.autoStartHealthMonitor ?? true) await healthMonitor.start()
+    } catch (e) {
+      await healthMonitor.stop()
+      await eventHandler.detachAll()
+      await lifecycle._shutdown()
+      this._active.clear()
+      throw e
+    }
     this._store = store
     this._lifecycle = lifecycle
+    this._eventHandler = eventHandler
+    this._healthMonitor = healthMonitor
+    this._nftables = nftables
     this._initialized = true
   }
 
+  _crashed (vmId, reason) {
+    this._active.delete(vmId)
+    flog.log('warn', `VM ${vmId} stopped unexpectedly${reason ? `: ${reason}` : ''}`)
+    const em = this._config.eventManager
+    if (!em || typeof em.emitCRUD !== 'function') return
+    try { em.emitCRUD('machines', 'crash', vmId) } catch { /* swallowed, as every emitCRUD */ }
+  }
+
+  /** Stops the health monitor and lets go of the VMs; they keep running (rule 8). */
   async shutdown () {
+    if (this._healthMonitor) await this._healthMonitor.stop()
+    if (this._eventHandler) {
+      for (const vmId of this._eventHandler.getAttachedVMs()) await this._lifecycle._detach(vmId)
+      await this._eventHandler.detachAll()
+    }
     if (this._lifecycle) await this._lifecycle._shutdown()
     this._active.clear()
     this._initialized = false
@@ -226,20 +357,46 @@ class Infinivirt {
     return this._store
   }
 
-  getHealthMonitor () { this._require(); throw new LifecycleError('INVALID_STATE', 'getHealthMonitor is not implemented in this version of Infinivirt') }
-  getEventHandler () { this._require(); throw new LifecycleError('INVALID_STATE', 'getEventHandler is not implemented in this version of Infinivirt') }
-  getNftablesService () { this._require(); throw new LifecycleError('INVALID_STATE', 'getNftablesService is not implemented in this version of Infinivirt') }
-  async attachToRunningVM (vmId) { this._require(); return notYet('attachToRunningVM', vmId) }
-  /** QMP `eject` over the manager's connection to the VM; `force` defaults to true. */
-  async ejectCdrom (vmId, device, force = true) {
+  getHealthMonitor () { this._require(); return this._healthMonitor }
+  getEventHandler () { this._require(); return this._eventHandler }
+  getNftablesService () { this._require(); return this._nftables }
+
+  /**
+   * Spec §6: attaches the EventHandler to a running VM's QMP socket. Beyond the
+   * spec, the VM's QEMU is adopted too (pidfile + identity check), so its exit is
+   * pushed and stop/destroy can reach it; a QEMU that cannot be adopted is still
+   * attached over QMP, as the original did.
+   */
+  async attachToRunningVM (vmId, qmpSocketPath) {
     const l = this._require()
-    await call(() => l._n.ejectCdrom(String(vmId), String(device), force !== false))
+    vmId = String(vmId)
+    if (this._eventHandler.isAttached(vmId)) return
+    try {
+      await call(() => l._n.attachRunning(vmId, String(qmpSocketPath)))
+    } catch (e) {
+      flog.log('warn', `VM ${vmId}: QEMU not adopted (${e && e.message}); attaching over QMP only`)
+    }
+    const client = new QMPClient(String(qmpSocketPath))
+    await client.connect()
+    await this._eventHandler.attachToVM(vmId, client)
+    this._active.set(vmId, { createdAt: new Date(), internalName: vmId })
   }
 
-  /** QMP `query-block` over the manager's connection to the VM. */
+  _clientOf (vmId) {
+    this._require()
+    const client = this._eventHandler.getQMPClient(String(vmId))
+    if (!client) throw new LifecycleError('VM_NOT_FOUND', `VM ${vmId} not found or not running`)
+    return client
+  }
+
+  /** QMP `eject` over the EventHandler's client of the VM; `force` defaults to true. */
+  async ejectCdrom (vmId, device, force = true) {
+    await this._clientOf(vmId).eject(device, force)
+  }
+
+  /** QMP `query-block` over the EventHandler's client of the VM. */
   async queryBlockDevices (vmId) {
-    const l = this._require()
-    return call(() => l._n.queryBlockDevices(String(vmId)))
+    return this._clientOf(vmId).queryBlock()
   }
 }
 

@@ -13,6 +13,13 @@ class TapDeviceManager {
     Object.defineProperty(this, '_n', { value: call(() => new native.NativeTapManager(options || undefined)) })
   }
 
+  /** @internal a facade over a native manager owned elsewhere (the lifecycle's) */
+  static _adopt (n) {
+    const m = Object.create(TapDeviceManager.prototype)
+    Object.defineProperty(m, '_n', { value: n })
+    return m
+  }
+
   async create (vmId, bridge) { return call(() => this._n.create(vmId, bridge)) }
   async configure (tapName, bridge) { return call(() => this._n.configure(tapName, bridge)) }
   async destroy (tapName) { return call(() => this._n.destroy(tapName)) }

@@ -281,7 +281,7 @@ describe('Infinivirt create → stop → destroy (§5.5, §5.7, §5.8, §5.10)',
 
     const blocks = await m.queryBlockDevices(vmId)
     expect(blocks.some((b) => b.inserted && b.inserted.file === r.diskPaths[0])).toBe(true)
-    expect((await rejection(m.ejectCdrom(vmId, 'no-such-drive'))).code).toBe('QMP_ERROR')
+    expect((await rejection(m.ejectCdrom(vmId, 'no-such-drive'))).code).toBe('QMP_COMMAND_ERROR')
     const nf = await rejection(m.queryBlockDevices('not-a-vm'))
     expect(nf.code).toBe('VM_NOT_FOUND')
     expect(nf.message).toBe('VM not-a-vm not found or not running')
@@ -351,29 +351,125 @@ describe('Infinivirt create → stop → destroy (§5.5, §5.7, §5.8, §5.10)',
     await m.stopVM(good, { graceful: false })
   })
 
-  test('a new manager (backend restart) finds the running VM and stops it through its pidfile and QMP socket (rule 8)', async () => {
+  test('a new manager (backend restart) re-attaches to every running VM and releases the one that died meanwhile (rule 8)', async () => {
     const br = netns.uniqueName('ivbr')
     links.push(br)
     await bridges.create(br)
     netns.ip(['addr', 'add', '10.213.4.1/24', 'dev', br])
-    const serial = path.join(dir, 'serial.log')
-    const first = await manager({ extraArgs: guestArgs({ mode: 'wait', serialPath: serial }) })
-    const vmId = newVmId('h')
-    await seedMachine(first, vmId)
-    const r = await first.createVM(createConfig(vmId, br))
-    await waitForMarker(serial, 'IV-READY', 60000)
+    const serials = [path.join(dir, 's0.log'), path.join(dir, 's1.log'), path.join(dir, 's2.log')]
+    const ids = [newVmId('h'), newVmId('i'), newVmId('j')]
+    const created = []
+    const first = await manager()
+    for (let i = 0; i < 3; i++) {
+      await seedMachine(first, ids[i])
+      // one lifecycle per guest log: the serial path is part of the test-only extraArgs
+      const l = new VMLifecycle(first.getPrismaAdapter(), first.getEventHandler(), null, {
+        diskDir: path.join(dir, 'disks'),
+        qmpSocketDir: path.join(dir, 'qmp'),
+        pidfileDir: path.join(dir, 'pids'),
+        firewallPersistenceDir: persistDir,
+        extraArgs: guestArgs({ mode: 'wait', serialPath: serials[i] })
+      })
+      created.push(await l.create(createConfig(ids[i], br)))
+      await l._shutdown()
+    }
+    for (const s of serials) await waitForMarker(s, 'IV-READY', 60000)
     await first.shutdown()
-    expect(first.isInitialized()).toBe(false)
-    // QEMU runs detached: the manager going away leaves it running.
-    expect(processesUsing(dir)).toEqual([r.pid])
+    expect(processesUsing(dir).sort()).toEqual(created.map((c) => c.pid).sort())
 
-    const second = await manager()
-    expect(await second.getVMStatus(vmId)).toMatchObject({ status: 'running', pid: r.pid, processAlive: true, consistent: true })
-    const s = await second.stopVM(vmId, { graceful: true, timeout: 30000 })
+    // While no manager runs, the third VM's QEMU is killed.
+    process.kill(created[2].pid, 'SIGKILL')
+    await new Promise((resolve) => setTimeout(resolve, 300))
+
+    const events = []
+    const eventManager = { emitCRUD: (resource, action, id) => events.push([action, id]) }
+    const second = await manager({ eventManager })
+    // Re-attached before initialize() returned: active, watched, on the EventHandler.
+    expect(second.getActiveVMs().sort()).toEqual([ids[0], ids[1]].sort())
+    for (let i = 0; i < 2; i++) {
+      expect(second.getEventHandler().isAttached(ids[i])).toBe(true)
+      expect(await second.getVMStatus(ids[i])).toMatchObject({ status: 'running', pid: created[i].pid, processAlive: true, consistent: true, qmpStatus: 'running' })
+      expect(netns.linkInfo(created[i].tapDevice).master).toBe(br)
+    }
+    // The dead one: off, runtime released, reported as a crash; its TAP and chain kept for a later start.
+    expect(await second.getVMStatus(ids[2])).toMatchObject({ status: 'off', pid: null, processAlive: false, consistent: true, qmpSocketPath: null })
+    expect(netns.linkInfo(created[2].tapDevice).master).toBeUndefined()
+    expect(fs.existsSync(created[2].qmpSocketPath)).toBe(false)
+    expect(fs.existsSync(created[2].pidFilePath)).toBe(false)
+    expect(events).toEqual([['crash', ids[2]]])
+    // Nothing was killed by the restart.
+    expect(processesUsing(dir).sort()).toEqual([created[0].pid, created[1].pid].sort())
+
+    // The adopted VMs are fully managed: a pushed crash, a graceful stop.
+    process.kill(created[1].pid, 'SIGKILL')
+    const deadline = Date.now() + 5000
+    while (second.getActiveVMs().includes(ids[1]) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(second.getActiveVMs()).toEqual([ids[0]])
+    expect(events).toEqual([['crash', ids[2]], ['crash', ids[1]]])
+    expect(await second.getVMStatus(ids[1])).toMatchObject({ status: 'error', processAlive: false, consistent: true })
+
+    const s = await second.stopVM(ids[0], { graceful: true, timeout: 30000 })
     expect(s).toMatchObject({ success: true, forced: false })
-    await waitForMarker(serial, 'IV-ACPI-POWERDOWN', 1000)
+    await waitForMarker(serials[0], 'IV-ACPI-POWERDOWN', 1000)
     expect(processesUsing(dir)).toEqual([])
-    expect(await second.getVMStatus(vmId)).toMatchObject({ status: 'off', processAlive: false, consistent: true })
+    expect(await second.getVMStatus(ids[0])).toMatchObject({ status: 'off', processAlive: false, consistent: true })
+    expect(second.getEventHandler().isAttached(ids[0])).toBe(false)
+  })
+
+  test('a VM killed behind the manager\'s back: pushed, status error, crash event, nothing left attached or on the bridge', async () => {
+    const br = netns.uniqueName('ivbr')
+    links.push(br)
+    await bridges.create(br)
+    netns.ip(['addr', 'add', '10.213.7.1/24', 'dev', br])
+    const serial = path.join(dir, 'serial.log')
+    const events = []
+    const eventManager = { emitCRUD: (resource, action, id, data) => events.push([resource, action, id, data]) }
+    const m = await manager({ eventManager, extraArgs: guestArgs({ mode: 'wait', serialPath: serial }) })
+    const vmEvents = []
+    m.getEventHandler().on('vm:event', (e) => vmEvents.push(e))
+    const disconnects = []
+    m.getEventHandler().on('vm:disconnect', (e) => disconnects.push(e.vmId))
+    const vmId = newVmId('k')
+    await seedMachine(m, vmId)
+    const r = await m.createVM(createConfig(vmId, br))
+    await waitForMarker(serial, 'IV-READY', 60000)
+    // The long-lived objects are the same every time.
+    expect(m.getEventHandler()).toBe(m.getEventHandler())
+    expect(m.getHealthMonitor()).toBe(m.getHealthMonitor())
+    expect(m.getNftablesService()).toBe(m.getNftablesService())
+    expect(m.getHealthMonitor().isMonitoring()).toBe(true)
+    expect(await m.getNftablesService().chainExists(generateVMChainName(vmId))).toBe(true)
+    // vm:event reaches the backend's listeners (STOP/RESUME of a suspend/resume).
+    await m.suspendVM(vmId)
+    await m.resumeVM(vmId)
+    const deadline0 = Date.now() + 3000
+    while (vmEvents.length < 2 && Date.now() < deadline0) await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(vmEvents.map((e) => e.event)).toEqual(['STOP', 'RESUME'])
+
+    const killedAt = Date.now()
+    process.kill(r.pid, 'SIGKILL')
+    const deadline = Date.now() + 5000
+    while (!events.some((e) => e[1] === 'crash') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
+    const crash = events.find((e) => e[1] === 'crash')
+    expect(crash).toEqual(['machines', 'crash', vmId, undefined])
+    expect(Date.now() - killedAt).toBeLessThan(2000)
+    expect(m.getActiveVMs()).toEqual([])
+    expect(m.getEventHandler().isAttached(vmId)).toBe(false)
+    expect(disconnects).toContain(vmId)
+    expect(await m.getVMStatus(vmId)).toMatchObject({ status: 'error', pid: null, processAlive: false, consistent: true, qmpSocketPath: null })
+    expect(netns.linkInfo(r.tapDevice).master).toBeUndefined()
+    expect(filesIn('qmp')).toEqual([])
+    expect(filesIn('pids')).toEqual([])
+    expect(processesUsing(dir)).toEqual([])
+    // The health monitor's sweep agrees: nothing running, nothing crashed twice.
+    const sweep = await m.getHealthMonitor().checkAllVMs()
+    expect(sweep.crashed).toBe(0)
+    // From error, the VM starts again on its kept TAP and chain.
+    fs.rmSync(serial, { force: true })
+    expect(await m.startVM(vmId)).toMatchObject({ success: true })
+    await waitForMarker(serial, 'IV-READY', 60000)
+    expect(m.getActiveVMs()).toEqual([vmId])
+    expect(m.getEventHandler().isAttached(vmId)).toBe(true)
   })
 
   test('a guest that powers itself off: the exit is pushed (rule 5) and the VM is off with its TAP and sockets released', async () => {

@@ -67,6 +67,13 @@ impl LifecycleError {
         LifecycleError::failed(code, e.to_string(), Some(vm_id), Some(context))
     }
 
+    /// [`Self::wrap`] for an error that concerns no single VM.
+    pub fn wrap_plain<E: ErrorShape>(code: LifecycleErrorCode, e: &E) -> Self {
+        let mut cause = e.fields();
+        cause.insert("code".into(), Value::from(e.code()));
+        LifecycleError::failed(code, e.to_string(), None, Some(json!({ "cause": Value::Object(cause) })))
+    }
+
     /// The spec code of this error.
     pub fn lifecycle_code(&self) -> LifecycleErrorCode {
         match self {

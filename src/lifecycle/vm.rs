@@ -25,7 +25,7 @@ use crate::qemu::accel::AccelChoice;
 use crate::qemu::presets::{detect_os_family, driver_preset};
 use crate::qemu::process::{LaunchSpec, QemuProcess};
 use crate::qmp::client::{QmpClient, QmpOptions};
-use crate::state::records::MachineConfigUpdate;
+use crate::state::records::{ExtendedMachineConfigurationRecord, MachineConfigUpdate};
 use crate::state::status::Reason;
 use crate::state::store::Store;
 use crate::storage::qemu_img::{create_image, CreateImage, CreateImageRequest};
@@ -48,6 +48,8 @@ pub struct LifecycleOptions {
     pub qemu_binary: String,
     /// Test-only: raw arguments appended to every VM's command (e.g. `-kernel`).
     pub extra_args: Vec<String>,
+    /// Host-wide lock file held from the display-port search until QEMU listens.
+    pub port_lock: PathBuf,
 }
 
 impl Default for LifecycleOptions {
@@ -58,6 +60,7 @@ impl Default for LifecycleOptions {
             pidfile_dir: PathBuf::from("/var/run/infinivirt/pids"),
             qemu_binary: "qemu-system-x86_64".into(),
             extra_args: Vec::new(),
+            port_lock: PathBuf::from("/run/infinivirt/display-ports.lock"),
         }
     }
 }
@@ -81,6 +84,14 @@ pub struct OperationResult {
     pub message: String,
     pub vm_id: String,
     pub forced: Option<bool>,
+}
+
+/// What a start that launched QEMU made (for the `power_on` event and the EventHandler).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Started {
+    pub pid: i32,
+    pub tap_device: String,
+    pub qmp_socket_path: String,
 }
 
 /// Spec `VMStatusResult`.
@@ -146,6 +157,8 @@ struct Made {
     process: Option<Arc<QemuProcess>>,
     qmp: Option<Arc<QmpClient>>,
     qmp_socket: Option<PathBuf>,
+    /// Guest-agent and InfiniService sockets QEMU serves (stale after a kill).
+    channel_sockets: Vec<PathBuf>,
     pidfile: Option<PathBuf>,
     shutdown: ShutdownSlot,
 }
@@ -158,6 +171,35 @@ pub struct VmLifecycle {
     nft: Arc<NftablesService>,
     locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
     live: Arc<Mutex<HashMap<String, Live>>>,
+    exit_hook: Arc<Mutex<Option<ExitHook>>>,
+}
+
+/// How a VM's QEMU ended when it ended by itself (not through `stop`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExitReport {
+    pub vm_id: String,
+    /// The status written: `off` after a shutdown, `error` otherwise.
+    pub status: String,
+    /// Not a shutdown: killed, crashed, or gone while no manager watched it.
+    pub crashed: bool,
+    /// Why, in words (for logs and the event).
+    pub reason: String,
+}
+
+/// Told about every exit the manager did not ask for (the `crash` event of spec §6).
+pub type ExitHook = Arc<dyn Fn(ExitReport) + Send + Sync>;
+
+/// What a restarted manager found for one VM the store says may run (rule 8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reconciled {
+    /// Its QEMU runs and is ours: adopted (pidfd held, QMP connected when possible).
+    Attached { vm_id: String, pid: i32, qmp_socket: String, status: String },
+    /// Already tracked by this manager.
+    Tracked { vm_id: String },
+    /// Its QEMU is gone: status and runtime columns corrected, network released.
+    Gone { vm_id: String, status: String },
+    /// Could not be decided (unreadable `/proc`, database error): left untouched.
+    Unknown { vm_id: String, why: String },
 }
 
 type ShutdownSlot = Arc<Mutex<Option<Reason>>>;
@@ -205,6 +247,41 @@ fn live_pid_or_clear(pidfile: &Path) -> Option<i64> {
     live
 }
 
+/// The sockets QEMU served for a VM (QMP, guest agent, InfiniService): stale once it exited.
+fn channel_sockets(conf: &ExtendedMachineConfigurationRecord) -> Vec<PathBuf> {
+    [&conf.qmp_socket_path, &conf.guest_agent_socket_path, &conf.infini_service_socket_path]
+        .into_iter()
+        .flatten()
+        .map(PathBuf::from)
+        .collect()
+}
+
+/// Releases the runtime state of a VM whose QEMU is gone: columns, bridge port,
+/// firewall dispatch, sockets and pidfile. Idempotent; failures are logged.
+async fn release_runtime(
+    store: &dyn Store,
+    taps: &TapManager,
+    nft: &NftablesService,
+    pid_dir: &Path,
+    vm_id: &str,
+    internal_name: &str,
+    conf: &ExtendedMachineConfigurationRecord,
+) {
+    if let Err(e) = store.clear_volatile_machine_configuration(vm_id).await {
+        crate::log::warn(NS, &format!("could not clear the runtime columns of VM {vm_id}: {e}"));
+    }
+    if let Some(tap) = &conf.tap_device_name {
+        taps.detach_from_bridge(tap);
+    }
+    nft.detach_jump_rules(vm_id).await;
+    for s in channel_sockets(conf) {
+        remove_file_quietly(&s);
+    }
+    if check_internal_name(internal_name).is_ok() {
+        remove_file_quietly(&pid_dir.join(format!("{internal_name}.pid")));
+    }
+}
+
 fn path_string(p: &Path) -> String {
     p.display().to_string()
 }
@@ -229,6 +306,36 @@ fn find_available_display_port(start: u16) -> Result<u16, LifecycleError> {
     ))
 }
 
+const PORT_LOCK_WAIT: Duration = Duration::from_secs(30);
+
+/// An exclusive `flock` on the display-port lock file; released on drop.
+struct PortLock(#[allow(dead_code)] nix::fcntl::Flock<std::fs::File>);
+
+/// Takes the host-wide display-port lock: every manager on the host (and every
+/// create in this one) searches for a free port and starts QEMU on it under this
+/// lock, so two VMs never pick the same port between the search and QEMU's bind.
+async fn lock_display_ports(path: &Path) -> Result<PortLock, LifecycleError> {
+    use nix::fcntl::{Flock, FlockArg};
+    let failed = |what: String| LifecycleError::failed(C::RESOURCE_UNAVAILABLE, what, None, Some(json!({ "lockFile": path_string(path) })));
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| failed(format!("Cannot create {}: {e}", dir.display())))?;
+    }
+    let deadline = Instant::now() + PORT_LOCK_WAIT;
+    loop {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(|e| failed(format!("Cannot open the display-port lock {}: {e}", path.display())))?;
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(l) => return Ok(PortLock(l)),
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(20)).await,
+            Err((_, e)) => return Err(failed(format!("Display-port lock {} not obtained: {e}", path.display()))),
+        }
+    }
+}
+
 /// Spec §5.3 hugepages check.
 fn hugepages_usable() -> bool {
     let dir = Path::new("/dev/hugepages");
@@ -244,7 +351,7 @@ fn hugepages_usable() -> bool {
 
 impl VmLifecycle {
     pub fn new(store: Arc<dyn Store>, opts: LifecycleOptions, accel: AccelChoice, taps: Arc<TapManager>, nft: Arc<NftablesService>) -> Self {
-        VmLifecycle { store, opts, accel, taps, nft, locks: Arc::default(), live: Arc::default() }
+        VmLifecycle { store, opts, accel, taps, nft, locks: Arc::default(), live: Arc::default(), exit_hook: Arc::default() }
     }
 
     pub fn options(&self) -> &LifecycleOptions {
@@ -253,6 +360,15 @@ impl VmLifecycle {
 
     pub fn nftables(&self) -> &Arc<NftablesService> {
         &self.nft
+    }
+
+    pub fn taps(&self) -> &Arc<TapManager> {
+        &self.taps
+    }
+
+    /// Sets the function told about exits the manager did not ask for.
+    pub fn set_exit_hook(&self, hook: ExitHook) {
+        *locked(&self.exit_hook) = Some(hook);
     }
 
     /// Ids of the VMs whose QEMU this manager started and still tracks.
@@ -302,8 +418,8 @@ impl VmLifecycle {
     async fn create_steps(&self, c: &VmCreateConfig, vm_id: &str, internal: &str, made: &mut Made) -> Result<CreateResult, LifecycleError> {
         let disks = c.disks.clone().unwrap_or_default();
         let paths = self.paths(internal, disks.len());
-        self.ensure_dirs(C::CREATE_FAILED, vm_id)?;
-        // Orphans: a live QEMU under this name is refused; a stale pidfile is removed.
+        // Orphans: a live QEMU under this name is refused (nothing changed, not even
+        // the status: it may be this very VM running); a stale pidfile is removed.
         if let Some(pid) = live_pid_or_clear(&paths.pidfile) {
             let pf = path_string(&paths.pidfile);
             return Err(LifecycleError::failed(
@@ -314,8 +430,13 @@ impl VmLifecycle {
             ));
         }
         remove_file_quietly(&paths.qmp_socket);
+        // From here on a failure leaves the VM in `error` (spec §5.11).
+        made.status_written = true;
+        self.ensure_dirs(C::CREATE_FAILED, vm_id)?;
 
-        // Disks: never over an existing image (qemu-img create would wipe it).
+        // Disks: never over an existing image (qemu-img create would wipe it); every
+        // request is validated before anything is made.
+        let mut images = Vec::with_capacity(disks.len());
         for (i, (disk, path)) in disks.iter().zip(&paths.disks).enumerate() {
             if path.exists() {
                 return Err(LifecycleError::failed(
@@ -332,29 +453,37 @@ impl VmLifecycle {
                 preallocation: Some("metadata".into()),
                 ..Default::default()
             };
-            let img = CreateImage::parse(&req).map_err(wrap(C::DISK_ERROR, vm_id))?;
-            made.disks.push(path.clone());
-            create_image(&img, None).await.map_err(wrap(C::DISK_ERROR, vm_id))?;
+            images.push((path.clone(), CreateImage::parse(&req).map_err(wrap(C::DISK_ERROR, vm_id))?));
         }
+        // The VM's stored rules, validated before the TAP exists (a bad rule fails early).
+        let records = self.store.get_firewall_rules(vm_id).await.map_err(wrap(C::DATABASE_ERROR, vm_id))?;
+        let rules = records
+            .iter()
+            .map(|r| FirewallRuleInput::from_json(serde_json::to_value(r).unwrap_or(Value::Null)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(wrap(C::CREATE_FAILED, vm_id))?;
 
         let mac = c.mac_address.clone().filter(|m| !m.is_empty()).unwrap_or_else(|| crate::network::mac::generate_from_vm_id(vm_id));
         let bridge = c.bridge.clone().unwrap_or_default();
 
-        // TAP (claimed for this VM), then the firewall, then the bridge.
-        let tap = self.taps.create(vm_id, Some(&bridge)).map_err(wrap(C::CREATE_FAILED, vm_id))?.to_string();
-        made.tap = Some(tap.clone());
-        self.nft.create_vm_chain(vm_id, &tap).await.map_err(wrap(C::CREATE_FAILED, vm_id))?;
-        made.chain = true;
-        let records = self.store.get_firewall_rules(vm_id).await.map_err(wrap(C::DATABASE_ERROR, vm_id))?;
-        if !records.is_empty() {
-            let rules = records
-                .iter()
-                .map(|r| FirewallRuleInput::from_json(serde_json::to_value(r).unwrap_or(Value::Null)))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(wrap(C::CREATE_FAILED, vm_id))?;
-            self.nft.apply_rules(vm_id, &tap, &rules, &[]).await.map_err(wrap(C::CREATE_FAILED, vm_id))?;
-        }
-        self.taps.configure(&tap, Some(&bridge)).map_err(wrap(C::CREATE_FAILED, vm_id))?;
+        // The disks are made while the TAP and its firewall are set up: independent work.
+        let mut disks_made = Vec::new();
+        let mut net_made = Made::default();
+        let (disk_result, net_result) = tokio::join!(
+            async {
+                for (path, img) in &images {
+                    disks_made.push(path.clone());
+                    create_image(img, None).await.map_err(wrap(C::DISK_ERROR, vm_id))?;
+                }
+                Ok::<(), LifecycleError>(())
+            },
+            self.create_network(vm_id, &bridge, &rules, &mut net_made)
+        );
+        made.disks = disks_made;
+        made.tap = net_made.tap;
+        made.chain = net_made.chain;
+        disk_result?;
+        let tap = net_result?;
 
         // Effective values (spec §5.5 step 9).
         let preset = driver_preset(detect_os_family(c.os.as_deref()));
@@ -367,7 +496,7 @@ impl VmLifecycle {
         let network_queues = normalize::network_queues(cpu_cores, c.network_queues);
         let uefi = c.uefi_firmware.as_deref().map(PathBuf::from).filter(|p| std::fs::File::open(p).is_ok());
         let hugepages = c.hugepages == Some(true) && hugepages_usable();
-        let display_port = find_available_display_port(normalize::display_port(c.display_port))?;
+        let display_port = normalize::display_port(c.display_port);
         let display_type = c.display_type.clone().unwrap_or_else(|| "spice".into());
         let display_addr = c.display_addr.clone().unwrap_or_else(|| "0.0.0.0".into());
         let strategy = normalize::pinning_strategy(c.cpu_pinning_strategy.as_deref());
@@ -381,7 +510,7 @@ impl VmLifecycle {
         }
         let _ = strategy;
 
-        let spec = VmCommandSpec {
+        let mut spec = VmCommandSpec {
             vm_name: c.name.clone().unwrap_or_default(),
             internal_name: internal.to_string(),
             uuid: c.uuid.clone(),
@@ -429,10 +558,11 @@ impl VmLifecycle {
             numactl_pinning: None,
             strict_display: false,
         };
-        // `starting` is recorded before anything runs.
+        // `starting` is recorded before QEMU is spawned.
         made.status_written = true;
         self.store.update_machine_status(vm_id, "starting").await.map_err(wrap(C::DATABASE_ERROR, vm_id))?;
-        let pid = self.launch(vm_id, &spec, &bridge, made).await?;
+        let pid = self.launch(vm_id, &mut spec, &bridge, made).await?;
+        let display_port = spec.display_port;
 
         let disk_paths: Vec<String> = paths.disks.iter().map(|p| path_string(p)).collect();
         let os_windows = c.os.as_deref().unwrap_or("").to_lowercase().contains("windows");
@@ -462,6 +592,9 @@ impl VmLifecycle {
             "virtioDriversIso": c.virtio_drivers_iso,
             "enableAudio": c.enable_audio.unwrap_or(false),
             "enableUsbTablet": c.enable_usb_tablet.unwrap_or(os_windows),
+            // Kept so that start restores them (spec §19 #3: the original dropped them).
+            "enableNumaCtlPinning": c.enable_numa_ctl_pinning.unwrap_or(false),
+            "cpuPinningStrategy": strategy,
         });
         let update = MachineConfigUpdate::from_json(&update)
             .map_err(|m| LifecycleError::failed(C::DATABASE_ERROR, m, Some(vm_id), None))?;
@@ -481,9 +614,28 @@ impl VmLifecycle {
         })
     }
 
+    /// A new VM's TAP (claimed for it), its chain with the stored rules and dispatch in
+    /// one nft transaction, then the bridge: the firewall is in place before any frame
+    /// can reach the VM. Records what it made in `made`.
+    async fn create_network(&self, vm_id: &str, bridge: &str, rules: &[FirewallRuleInput], made: &mut Made) -> Result<String, LifecycleError> {
+        let tap = self.taps.create(vm_id, Some(bridge)).map_err(wrap(C::CREATE_FAILED, vm_id))?.to_string();
+        made.tap = Some(tap.clone());
+        made.chain = true;
+        if rules.is_empty() {
+            self.nft.create_vm_chain(vm_id, &tap).await.map_err(wrap(C::CREATE_FAILED, vm_id))?;
+        } else {
+            self.nft.apply_rules(vm_id, &tap, rules, &[]).await.map_err(wrap(C::CREATE_FAILED, vm_id))?;
+        }
+        self.taps.configure(&tap, Some(bridge)).map_err(wrap(C::CREATE_FAILED, vm_id))?;
+        Ok(tap)
+    }
+
     /// Builds the command, starts QEMU paused, checks the TAP carrier, connects QMP,
     /// sets the display password and lets the guest run. Registers what it makes in `made`.
-    async fn launch(&self, vm_id: &str, spec: &VmCommandSpec, bridge: &str, made: &mut Made) -> Result<i32, LifecycleError> {
+    /// `spec.display_port` is the first port tried; it holds the port used afterwards.
+    async fn launch(&self, vm_id: &str, spec: &mut VmCommandSpec, bridge: &str, made: &mut Made) -> Result<i32, LifecycleError> {
+        let ports = lock_display_ports(&self.opts.port_lock).await?;
+        spec.display_port = find_available_display_port(spec.display_port)?;
         let mut cmd = build_vm_command(spec, &self.accel).map_err(wrap(C::INVALID_CONFIG, vm_id))?;
         cmd.builder.add_raw_arg("-S").map_err(wrap(C::INVALID_CONFIG, vm_id))?;
         for a in &self.opts.extra_args {
@@ -497,6 +649,7 @@ impl VmLifecycle {
         made.process = Some(process.clone());
         made.pidfile = Some(spec.pidfile.clone());
         made.qmp_socket = Some(spec.qmp_socket.clone());
+        made.channel_sockets = [&spec.guest_agent_socket, &spec.infini_service_socket].into_iter().flatten().cloned().collect();
         let launch = LaunchSpec {
             vm_id: vm_id.to_string(),
             wrapper: None,
@@ -507,6 +660,8 @@ impl VmLifecycle {
             qmp_socket: Some(spec.qmp_socket.clone()),
         };
         let pid = process.start(launch).await.map_err(wrap(C::PROCESS_ERROR, vm_id))?;
+        // QEMU has bound its display port once its daemonizing parent returned.
+        drop(ports);
 
         self.verify_tap_connection(&spec.tap, vm_id, pid, bridge).await?;
 
@@ -554,7 +709,7 @@ impl VmLifecycle {
     /// by `stop` is left to `stop` (the VM is no longer in the live map then).
     fn watch_exit(&self, vm_id: &str, process: Arc<QemuProcess>, shutdown: ShutdownSlot) {
         let (vm_id, store, taps, nft) = (vm_id.to_string(), self.store.clone(), self.taps.clone(), self.nft.clone());
-        let (locks, live) = (self.locks.clone(), self.live.clone());
+        let (locks, live, exit_hook) = (self.locks.clone(), self.live.clone(), self.exit_hook.clone());
         let pid_dir = self.opts.pidfile_dir.clone();
         tokio::spawn(async move {
             process.wait_exit().await;
@@ -579,18 +734,13 @@ impl VmLifecycle {
             if let Err(e) = store.set_status_automatic(&vm_id, status, &reason).await {
                 crate::log::warn(NS, &format!("could not record the exit of VM {vm_id}: {e}"));
             }
-            if let Err(e) = store.clear_volatile_machine_configuration(&vm_id).await {
-                crate::log::warn(NS, &format!("could not clear the runtime columns of VM {vm_id}: {e}"));
+            if let Some(v) = &vm {
+                let conf = conf.unwrap_or_default();
+                release_runtime(&*store, &taps, &nft, &pid_dir, &vm_id, &v.internal_name, &conf).await;
             }
-            if let Some(tap) = conf.as_ref().and_then(|c| c.tap_device_name.clone()) {
-                taps.detach_from_bridge(&tap);
-            }
-            nft.detach_jump_rules(&vm_id).await;
-            if let Some(sock) = conf.as_ref().and_then(|c| c.qmp_socket_path.clone()) {
-                remove_file_quietly(Path::new(&sock));
-            }
-            if let Some(v) = vm.filter(|v| check_internal_name(&v.internal_name).is_ok()) {
-                remove_file_quietly(&pid_dir.join(format!("{}.pid", v.internal_name)));
+            let hook = locked(&exit_hook).clone();
+            if let Some(hook) = hook {
+                hook(ExitReport { vm_id, status: status.to_string(), crashed: status == "error", reason: reason.describe() });
             }
         });
     }
@@ -651,7 +801,7 @@ impl VmLifecycle {
         for d in made.disks.iter().rev() {
             remove_file_quietly(d);
         }
-        if let Some(s) = &made.qmp_socket {
+        for s in made.qmp_socket.iter().chain(&made.channel_sockets) {
             remove_file_quietly(s);
         }
         if let Some(p) = &made.pidfile {
@@ -682,7 +832,7 @@ impl VmLifecycle {
 
     /// [`Self::start`], plus the new QEMU's PID and TAP when it started one (for the
     /// `power_on` event).
-    pub async fn start_detailed(&self, vm_id: &str) -> Result<(OperationResult, Option<(i32, String)>), LifecycleError> {
+    pub async fn start_detailed(&self, vm_id: &str) -> Result<(OperationResult, Option<Started>), LifecycleError> {
         let _guard = self.lock(vm_id).await;
         let mut vm = self
             .store
@@ -720,10 +870,10 @@ impl VmLifecycle {
         }
         let mut made = Made { status_written: true, volatile_only: true, ..Made::default() };
         match self.start_steps(&vm, &mut made).await {
-            Ok((pid, tap)) => {
-                crate::log::log(NS, &format!("VM {vm_id} started: PID {pid}"));
+            Ok(started) => {
+                crate::log::log(NS, &format!("VM {vm_id} started: PID {}", started.pid));
                 let r = OperationResult { success: true, message: format!("VM {vm_id} started successfully"), vm_id: vm_id.into(), forced: None };
-                Ok((r, Some((pid, tap))))
+                Ok((r, Some(started)))
             }
             Err(e) => {
                 crate::log::warn(NS, &format!("start of VM {vm_id} failed, rolling back: {e}"));
@@ -733,7 +883,7 @@ impl VmLifecycle {
         }
     }
 
-    async fn start_steps(&self, vm: &crate::state::records::VmConfigRecord, made: &mut Made) -> Result<(i32, String), LifecycleError> {
+    async fn start_steps(&self, vm: &crate::state::records::VmConfigRecord, made: &mut Made) -> Result<Started, LifecycleError> {
         let vm_id = vm.id.as_str();
         let internal = vm.internal_name.as_str();
         if vm.cpu_cores <= 0 || vm.ram_gb <= 0 || internal.is_empty() {
@@ -778,7 +928,18 @@ impl VmLifecycle {
         }
         let display_type = conf.graphic_protocol.clone().unwrap_or_else(|| "spice".into());
         let display_addr = conf.graphic_host.clone().unwrap_or_else(|| "0.0.0.0".into());
-        let display_port = find_available_display_port(5900)?;
+        // The stored port is tried first, so a VM keeps its console port across runs
+        // when it is free (spec §19 #4: the original always searched from 5900).
+        #[allow(clippy::cast_precision_loss)]
+        let display_port = normalize::display_port(conf.graphic_port.map(|p| p as f64));
+        // Spec §5.6 step 7: the InfiniService channel is always there on start.
+        let infini_socket = match conf.infini_service_socket_path.clone() {
+            Some(p) => PathBuf::from(p),
+            None => {
+                check_internal_name(vm_id)?;
+                self.opts.qmp_socket_dir.join(format!("{vm_id}.socket"))
+            }
+        };
         let bridge = conf.bridge.clone().unwrap_or_else(|| "virbr0".into());
 
         // TAP (the stored one when it still exists), firewall, then the bridge.
@@ -824,7 +985,7 @@ impl VmLifecycle {
         let network_model = normalize::network_model(conf.network_model.as_deref()).to_string();
         #[allow(clippy::cast_precision_loss)] // small integers from the database
         let (cpu_cores, ram_gb, queues) = (vm.cpu_cores as f64, vm.ram_gb as f64, conf.network_queues.map(|q| q as f64));
-        let spec = VmCommandSpec {
+        let mut spec = VmCommandSpec {
             vm_name: vm.name.clone(),
             internal_name: internal.to_string(),
             uuid: None,
@@ -858,14 +1019,15 @@ impl VmLifecycle {
             gpu_romfile: None,
             tpm_socket: conf.tpm_socket_path.as_deref().map(PathBuf::from).filter(|p| p.exists()),
             guest_agent_socket: conf.guest_agent_socket_path.as_deref().map(PathBuf::from),
-            infini_service_socket: conf.infini_service_socket_path.as_deref().map(PathBuf::from),
+            infini_service_socket: Some(infini_socket.clone()),
             virtio_drivers_iso: conf.virtio_drivers_iso.as_deref().map(PathBuf::from).filter(|p| p.exists()),
             enable_audio: conf.enable_audio.unwrap_or(false),
             enable_usb_tablet: conf.enable_usb_tablet,
             numactl_pinning: None,
             strict_display: false,
         };
-        let pid = self.launch(vm_id, &spec, &bridge, made).await?;
+        let pid = self.launch(vm_id, &mut spec, &bridge, made).await?;
+        let display_port = spec.display_port;
         let update = json!({
             "qmpSocketPath": path_string(&paths.qmp_socket),
             "qemuPid": pid,
@@ -883,13 +1045,14 @@ impl VmLifecycle {
             "networkQueues": conf.network_queues,
             "memoryBalloon": conf.memory_balloon.unwrap_or(false),
             "diskPaths": disk_paths.iter().map(|p| path_string(p)).collect::<Vec<_>>(),
+            "infiniServiceSocketPath": path_string(&infini_socket),
         });
         let update = MachineConfigUpdate::from_json(&update)
             .map_err(|m| LifecycleError::failed(C::DATABASE_ERROR, m, Some(vm_id), None))?;
         self.store.update_machine_configuration(vm_id, &update).await.map_err(wrap(C::DATABASE_ERROR, vm_id))?;
         self.store.update_machine_status(vm_id, "running").await.map_err(wrap(C::DATABASE_ERROR, vm_id))?;
         self.register_live(vm_id, made);
-        Ok((pid, tap))
+        Ok(Started { pid, tap_device: tap, qmp_socket_path: path_string(&paths.qmp_socket) })
     }
 
     // ------------------------------------------------------------------ stop
@@ -972,24 +1135,14 @@ impl VmLifecycle {
         } else if let Some(q) = live_qmp {
             q.disconnect().await;
         }
-        self.cleanup_after_stop(vm_id, &vm.internal_name, conf.tap_device_name.as_deref(), socket.as_deref()).await?;
+        self.cleanup_after_stop(vm_id, &vm.internal_name, &conf).await?;
         let message = format!("VM {vm_id} stopped successfully{}", if forced { " (forced)" } else { "" });
         Ok(OperationResult { success: true, message, vm_id: vm_id.into(), forced: Some(forced) })
     }
 
-    async fn cleanup_after_stop(&self, vm_id: &str, internal_name: &str, tap: Option<&str>, socket: Option<&Path>) -> Result<(), LifecycleError> {
+    async fn cleanup_after_stop(&self, vm_id: &str, internal_name: &str, conf: &ExtendedMachineConfigurationRecord) -> Result<(), LifecycleError> {
         self.store.update_machine_status(vm_id, "off").await.map_err(wrap(C::STOP_FAILED, vm_id))?;
-        self.store.clear_volatile_machine_configuration(vm_id).await.map_err(wrap(C::STOP_FAILED, vm_id))?;
-        if let Some(tap) = tap {
-            self.taps.detach_from_bridge(tap);
-        }
-        self.nft.detach_jump_rules(vm_id).await;
-        if let Some(s) = socket {
-            remove_file_quietly(s);
-        }
-        if !internal_name.is_empty() {
-            remove_file_quietly(&self.paths(internal_name, 0).pidfile);
-        }
+        self.release_runtime(vm_id, internal_name, conf).await;
         Ok(())
     }
 
@@ -1097,6 +1250,117 @@ impl VmLifecycle {
             return Err(LifecycleError::failed(C::VM_NOT_FOUND, format!("VM {vm_id} not found or not running"), None, None));
         };
         qmp.execute(command, args).await.map_err(wrap(C::QMP_ERROR, vm_id))
+    }
+
+    // ------------------------------------------------------------------ restart of the manager
+
+    /// Rule 8: after a manager restart, every VM the store says may run is checked
+    /// against reality. A QEMU that runs and is provably this VM's (pidfile + `/proc`
+    /// identity, then a pidfd) is adopted: exits are pushed again, QMP is connected
+    /// and the stored status and PID are corrected. A VM whose QEMU is gone gets
+    /// status `off`, its runtime columns cleared and its network released (the exit
+    /// hook reports it as a crash). Nothing is ever killed here; what cannot be
+    /// decided (unreadable `/proc`, database errors) is left as it is.
+    pub async fn reconcile(&self) -> Result<Vec<Reconciled>, LifecycleError> {
+        let candidates = self.store.find_vms_with_process().await.map_err(|e| LifecycleError::wrap_plain(C::DATABASE_ERROR, &e))?;
+        let mut out = Vec::with_capacity(candidates.len());
+        for rec in candidates {
+            let _guard = self.lock(&rec.id).await;
+            let r = self.reconcile_one(&rec.id, None).await;
+            crate::log::log(NS, &format!("reconcile: {r:?}"));
+            out.push(r);
+        }
+        Ok(out)
+    }
+
+    /// Spec §6 `attachToRunningVM`: adopts the VM's QEMU (as [`Self::reconcile`]
+    /// does for one VM), its QMP socket being `qmp_socket`.
+    pub async fn attach_running(&self, vm_id: &str, qmp_socket: &str) -> Result<Reconciled, LifecycleError> {
+        let _guard = self.lock(vm_id).await;
+        match self.reconcile_one(vm_id, Some(PathBuf::from(qmp_socket))).await {
+            Reconciled::Gone { .. } => Err(LifecycleError::failed(C::VM_NOT_FOUND, format!("VM {vm_id} not found or not running"), Some(vm_id), None)),
+            Reconciled::Unknown { why, .. } => Err(LifecycleError::failed(C::PROCESS_ERROR, why, Some(vm_id), None)),
+            r => Ok(r),
+        }
+    }
+
+    async fn reconcile_one(&self, vm_id: &str, socket: Option<PathBuf>) -> Reconciled {
+        let unknown = |why: String| Reconciled::Unknown { vm_id: vm_id.to_string(), why };
+        if locked(&self.live).contains_key(vm_id) {
+            return Reconciled::Tracked { vm_id: vm_id.to_string() };
+        }
+        let vm = match self.store.find_machine_with_config(vm_id).await {
+            Ok(Some(vm)) => vm,
+            Ok(None) => return Reconciled::Gone { vm_id: vm_id.to_string(), status: "missing".into() },
+            Err(e) => return unknown(format!("cannot read VM {vm_id}: {e}")),
+        };
+        if let Err(e) = check_internal_name(&vm.internal_name) {
+            return unknown(e.to_string());
+        }
+        let conf = vm.configuration.clone().unwrap_or_default();
+        let paths = self.paths(&vm.internal_name, 0);
+        let process = Arc::new(QemuProcess::new(vm_id));
+        process.set_pidfile(&paths.pidfile);
+        let pid = match process.attach(Some(path_string(&paths.pidfile))).await {
+            Err(e) => return unknown(format!("cannot tell whether the QEMU of VM {vm_id} runs: {e}")),
+            Ok(pid) => pid,
+        };
+        let Some(pid) = pid else {
+            // Gone while no manager watched it: the same release as a pushed exit.
+            let reason = Reason::Operation { name: "reconcile: QEMU gone while the manager was not running".into() };
+            if let Err(e) = self.store.set_status_automatic(vm_id, "off", &reason).await {
+                return unknown(format!("cannot record that VM {vm_id} stopped: {e}"));
+            }
+            self.release_runtime(vm_id, &vm.internal_name, &conf).await;
+            let hook = locked(&self.exit_hook).clone();
+            if let Some(hook) = hook {
+                hook(ExitReport { vm_id: vm_id.into(), status: "off".into(), crashed: true, reason: reason.describe() });
+            }
+            return Reconciled::Gone { vm_id: vm_id.to_string(), status: "off".into() };
+        };
+        let socket = socket.or_else(|| conf.qmp_socket_path.clone().map(PathBuf::from)).unwrap_or(paths.qmp_socket);
+        let shutdown = ShutdownSlot::default();
+        let qmp = QmpClient::new(&socket, QmpOptions { connect_timeout: QMP_CONNECT_TIMEOUT, ..QmpOptions::default() }, shutdown_sink(&shutdown));
+        let (qmp, run_state) = match qmp.connect().await {
+            Ok(()) => {
+                let st = qmp.execute("query-status", None).await.ok().and_then(|v| v.get("status").and_then(Value::as_str).map(str::to_string));
+                (Some(qmp), st)
+            }
+            Err(e) => {
+                crate::log::warn(NS, &format!("VM {vm_id}: QEMU (PID {pid}) adopted but QMP at {} did not answer: {e}", socket.display()));
+                (None, None)
+            }
+        };
+        // The stored status follows the run state; an interrupted start is an error.
+        let status = match run_state.as_deref() {
+            Some(st) => crate::state::status::db_status_for_qmp(st).to_string(),
+            None => vm.status.clone(),
+        };
+        let status = if vm.status == "starting" && status != "running" { "error".to_string() } else { status };
+        if status != vm.status {
+            let why = Reason::Operation { name: format!("reconcile: QEMU runs, state {}", run_state.as_deref().unwrap_or("unknown")) };
+            if let Err(e) = self.store.update_status_with_reason(vm_id, &status, &why).await {
+                crate::log::warn(NS, &format!("reconcile: could not correct the status of {vm_id}: {e}"));
+            }
+        }
+        if conf.qemu_pid != Some(i64::from(pid)) || conf.qmp_socket_path.as_deref() != Some(path_string(&socket).as_str()) {
+            let update = MachineConfigUpdate::from_json(&json!({ "qemuPid": pid, "qmpSocketPath": path_string(&socket) }));
+            match update {
+                Ok(u) => {
+                    if let Err(e) = self.store.update_machine_configuration(vm_id, &u).await {
+                        crate::log::warn(NS, &format!("reconcile: could not record PID {pid} of {vm_id}: {e}"));
+                    }
+                }
+                Err(m) => crate::log::warn(NS, &m),
+            }
+        }
+        let mut made = Made { process: Some(process), qmp, shutdown, ..Made::default() };
+        self.register_live(vm_id, &mut made);
+        Reconciled::Attached { vm_id: vm_id.to_string(), pid, qmp_socket: path_string(&socket), status }
+    }
+
+    async fn release_runtime(&self, vm_id: &str, internal_name: &str, conf: &ExtendedMachineConfigurationRecord) {
+        release_runtime(&*self.store, &self.taps, &self.nft, &self.opts.pidfile_dir, vm_id, internal_name, conf).await;
     }
 
     // ------------------------------------------------------------------ status

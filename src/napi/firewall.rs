@@ -372,6 +372,13 @@ pub struct NativeNftablesService {
     inner: Arc<NftablesService>,
 }
 
+impl NativeNftablesService {
+    /// A JS handle on a service the lifecycle owns (`Infinivirt.getNftablesService()`).
+    pub(crate) fn from_inner(inner: Arc<NftablesService>) -> Self {
+        NativeNftablesService { inner }
+    }
+}
+
 #[napi]
 impl NativeNftablesService {
     #[napi(constructor)]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use napi::bindgen_prelude::{ClassInstance, Function, Promise};
+use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi_derive::napi;
 use serde_json::{json, Value};
 
@@ -13,7 +14,9 @@ use super::error::{guarded, IntoNapi};
 use super::state::{store_from, NativeStore};
 use crate::lifecycle::config::VmCreateConfig;
 use crate::lifecycle::error::{LifecycleError, LifecycleErrorCode as C};
-use crate::lifecycle::vm::{LifecycleOptions, OperationResult, StopConfig, VmLifecycle};
+use crate::lifecycle::vm::{ExitReport, LifecycleOptions, OperationResult, Reconciled, StopConfig, VmLifecycle};
+use super::firewall::NativeNftablesService;
+use super::network::NativeTapManager;
 use crate::network::firewall::service::{NftablesService, ServiceConfig};
 use crate::network::link::tap::{TapConfig, TapManager};
 
@@ -47,6 +50,17 @@ fn op_json(r: OperationResult) -> Value {
         v["forced"] = Value::from(f);
     }
     v
+}
+
+fn reconciled_json(r: Reconciled) -> Value {
+    match r {
+        Reconciled::Attached { vm_id, pid, qmp_socket, status } => {
+            json!({ "vmId": vm_id, "outcome": "attached", "pid": pid, "qmpSocketPath": qmp_socket, "status": status })
+        }
+        Reconciled::Tracked { vm_id } => json!({ "vmId": vm_id, "outcome": "tracked" }),
+        Reconciled::Gone { vm_id, status } => json!({ "vmId": vm_id, "outcome": "gone", "status": status }),
+        Reconciled::Unknown { vm_id, why } => json!({ "vmId": vm_id, "outcome": "unknown", "reason": why }),
+    }
 }
 
 fn stop_config(c: Option<JsStopConfig>) -> Result<StopConfig, LifecycleError> {
@@ -139,8 +153,8 @@ impl NativeVmLifecycle {
             let (r, started) = l.start_detailed(&vm_id).await.napi()?;
             let mut v = op_json(r);
             // For the facade's `power_on` event; removed before the result reaches callers.
-            if let Some((pid, tap)) = started {
-                v["started"] = json!({ "pid": pid, "tapDevice": tap });
+            if let Some(s) = started {
+                v["started"] = json!({ "pid": s.pid, "tapDevice": s.tap_device, "qmpSocketPath": s.qmp_socket_path });
             }
             Ok(v)
         })
@@ -218,6 +232,43 @@ impl NativeVmLifecycle {
     pub async fn query_block_devices(&self, vm_id: String) -> napi::Result<Value> {
         let l = self.inner.clone();
         guarded(async move { l.qmp_command(&vm_id, "query-block", None).await.napi() }).await
+    }
+
+    /// `onExit(json)` is told about every exit the manager did not ask for (weak:
+    /// never keeps Node alive).
+    #[napi]
+    pub fn set_exit_hook(&self, on_exit: Function<String, ()>) -> napi::Result<()> {
+        let tsfn = on_exit.build_threadsafe_function::<String>().callee_handled::<false>().weak::<true>().build()?;
+        self.inner.set_exit_hook(Arc::new(move |r: ExitReport| {
+            let v = json!({ "vmId": r.vm_id, "status": r.status, "crashed": r.crashed, "reason": r.reason });
+            let _ = tsfn.call(v.to_string(), ThreadsafeFunctionCallMode::NonBlocking);
+        }));
+        Ok(())
+    }
+
+    /// Rule 8: adopts the VMs that still run, releases those that do not.
+    #[napi(ts_return_type = "Promise<Array<Record<string, unknown>>>")]
+    pub async fn reconcile(&self) -> napi::Result<Value> {
+        let l = self.inner.clone();
+        guarded(async move { Ok(Value::Array(l.reconcile().await.napi()?.into_iter().map(reconciled_json).collect())) }).await
+    }
+
+    #[napi(ts_return_type = "Promise<Record<string, unknown>>")]
+    pub async fn attach_running(&self, vm_id: String, qmp_socket_path: String) -> napi::Result<Value> {
+        let l = self.inner.clone();
+        guarded(async move { Ok(reconciled_json(l.attach_running(&vm_id, &qmp_socket_path).await.napi()?)) }).await
+    }
+
+    /// The lifecycle's own firewall service (same instance every call).
+    #[napi]
+    pub fn nftables_service(&self) -> NativeNftablesService {
+        NativeNftablesService::from_inner(self.inner.nftables().clone())
+    }
+
+    /// The lifecycle's own TAP manager.
+    #[napi]
+    pub fn tap_manager(&self) -> NativeTapManager {
+        NativeTapManager::from_inner(self.inner.taps().clone())
     }
 
     /// Ids of the VMs this instance started and still tracks.

@@ -48,6 +48,13 @@ pub struct NativeTapManager {
     inner: Arc<TapManager>,
 }
 
+impl NativeTapManager {
+    /// A JS handle on the lifecycle's TAP manager (shares its claims).
+    pub(crate) fn from_inner(inner: Arc<TapManager>) -> Self {
+        NativeTapManager { inner }
+    }
+}
+
 #[napi]
 impl NativeTapManager {
     #[napi(constructor)]

@@ -258,6 +258,13 @@ impl EventHandlerCore {
                 self.log(&format!("VM {vm}: QEMU (PID {pid}) still runs {}s after SHUTDOWN; nothing released", self.config.exit_wait.as_secs()));
                 return;
             }
+            // The VM may have been started again meanwhile: its new run is not ours to release.
+            if let Ok(Some(now)) = self.sync.capture(vm).await {
+                if let Some(new_pid) = now.configuration.and_then(|c| c.qemu_pid).filter(|p| *p != i64::from(pid)) {
+                    self.log(&format!("VM {vm}: runs again as PID {new_pid}; the cleanup of PID {pid} is skipped"));
+                    return;
+                }
+            }
         }
         let mut steps = Vec::new();
         let at = now_ms();

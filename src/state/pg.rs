@@ -167,6 +167,9 @@ static VM_SELECT: LazyLock<String> = LazyLock::new(|| {
 const RUNTIME_SELECT: &str = "SELECT m.\"id\", m.\"status\", c.\"id\" AS \"cfgId\", c.\"qemuPid\", c.\"tapDeviceName\", c.\"qmpSocketPath\", \
      c.\"guestAgentSocketPath\", c.\"infiniServiceSocketPath\", c.\"cpuPinning\" \
      FROM \"Machine\" m LEFT JOIN \"MachineConfiguration\" c ON c.\"machineId\" = m.\"id\"";
+const RUNNING_ONLY: &str = "m.\"status\" = 'running'";
+/// A VM that may have a QEMU process (what a restarted manager reconciles).
+const MAY_HAVE_PROCESS: &str = "m.\"status\" IN ('running', 'starting', 'suspended', 'paused') OR c.\"qemuPid\" IS NOT NULL";
 
 const RULE_COLUMNS: &str = "\"id\", \"ruleSetId\", \"name\", \"description\", \"action\"::text AS \"action\", \
      \"direction\"::text AS \"direction\", \"priority\", \"protocol\", \"srcPortStart\", \"srcPortEnd\", \"dstPortStart\", \
@@ -235,6 +238,19 @@ async fn status_for_update(conn: &mut PgConnection, id: &str) -> Result<Option<S
 }
 
 impl PgStore {
+
+    /// Status and runtime columns of the VMs `filter` (a fixed SQL condition) selects.
+    async fn runtime_rows(&self, filter: &'static str, what: &'static str) -> Result<Vec<RunningVmRecord>, DatabaseError> {
+        let rows = retrying!(async { sqlx::query(&format!("{RUNTIME_SELECT} WHERE {filter}")).fetch_all(self.pool().await).await })
+            .map_err(|e| query_err(what, None, &e))?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let c = PgCols(r);
+                RunningVmRecord { id: c.text("id").unwrap_or_default(), status: c.text("status").unwrap_or_default(), configuration: runtime_of(r) }
+            })
+            .collect())
+    }
     async fn set_status_automatic_once(&self, id: &str, status: &str) -> Result<StatusChange, sqlx::Error> {
         let mut tx = self.pool().await.begin().await?;
         let Some(current) = status_for_update(&mut tx, id).await? else { return Ok(StatusChange::NotFound) };
@@ -352,21 +368,11 @@ impl Store for PgStore {
     }
 
     fn find_running_vms(&self) -> StoreFuture<'_, Vec<RunningVmRecord>> {
-        Box::pin(async move {
-            let rows = retrying!(async {
-                sqlx::query(&format!("{RUNTIME_SELECT} WHERE m.\"status\" = 'running'"))
-                    .fetch_all(self.pool().await)
-                    .await
-            })
-            .map_err(|e| query_err("find running VMs", None, &e))?;
-            Ok(rows
-                .iter()
-                .map(|r| {
-                    let c = PgCols(r);
-                    RunningVmRecord { id: c.text("id").unwrap_or_default(), status: c.text("status").unwrap_or_default(), configuration: runtime_of(r) }
-                })
-                .collect())
-        })
+        Box::pin(self.runtime_rows(RUNNING_ONLY, "find running VMs"))
+    }
+
+    fn find_vms_with_process(&self) -> StoreFuture<'_, Vec<RunningVmRecord>> {
+        Box::pin(self.runtime_rows(MAY_HAVE_PROCESS, "find VMs with a process"))
     }
 
     fn clear_machine_configuration<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()> {

@@ -142,6 +142,9 @@ static VM_SELECT: LazyLock<String> = LazyLock::new(|| {
 const RUNTIME_SELECT: &str = "SELECT m.\"id\", m.\"status\", c.\"id\" AS \"cfgId\", c.\"qemuPid\", c.\"tapDeviceName\", c.\"qmpSocketPath\", \
      c.\"guestAgentSocketPath\", c.\"infiniServiceSocketPath\", c.\"cpuPinning\" \
      FROM \"Machine\" m LEFT JOIN \"MachineConfiguration\" c ON c.\"machineId\" = m.\"id\"";
+const RUNNING_ONLY: &str = "m.\"status\" = 'running'";
+/// A VM that may have a QEMU process (what a restarted manager reconciles).
+const MAY_HAVE_PROCESS: &str = "m.\"status\" IN ('running', 'starting', 'suspended', 'paused') OR c.\"qemuPid\" IS NOT NULL";
 
 const RULE_COLUMNS: &str = "\"id\", \"ruleSetId\", \"name\", \"description\", \"action\", \"direction\", \"priority\", \"protocol\", \
      \"srcPortStart\", \"srcPortEnd\", \"dstPortStart\", \"dstPortEnd\", \"srcIpAddr\", \"srcIpMask\", \"dstIpAddr\", \"dstIpMask\", \
@@ -205,6 +208,20 @@ fn io_err(action: &'static str, vm_id: &str, e: &sqlx::Error) -> DatabaseError {
 }
 
 impl SqliteStore {
+
+    /// Status and runtime columns of the VMs `filter` (a fixed SQL condition) selects.
+    async fn runtime_rows(&self, filter: &'static str, what: &'static str) -> Result<Vec<RunningVmRecord>, DatabaseError> {
+        let err = |e: sqlx::Error| query_err(what, None, &e);
+        let pool = self.pool().await.map_err(err)?;
+        let rows = sqlx::query(&format!("{RUNTIME_SELECT} WHERE {filter}")).fetch_all(&pool).await.map_err(err)?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let c = LiteCols(r);
+                RunningVmRecord { id: c.text("id").unwrap_or_default(), status: c.text("status").unwrap_or_default(), configuration: runtime_of(r) }
+            })
+            .collect())
+    }
     async fn set_status_automatic_once(&self, id: &str, status: &str, reason: &Reason) -> Result<StatusChange, sqlx::Error> {
         let mut tx = self.pool().await?.begin_with("BEGIN IMMEDIATE").await?;
         let current: Option<String> = sqlx::query_scalar("SELECT \"status\" FROM \"Machine\" WHERE \"id\" = ?1").bind(id.to_string()).fetch_optional(&mut *tx).await?;
@@ -330,19 +347,11 @@ impl Store for SqliteStore {
     }
 
     fn find_running_vms(&self) -> StoreFuture<'_, Vec<RunningVmRecord>> {
-        Box::pin(async move {
-            let err = |e: sqlx::Error| query_err("find running VMs", None, &e);
-            let pool = self.pool().await.map_err(err)?;
-            let sql = format!("{RUNTIME_SELECT} WHERE m.\"status\" = 'running'");
-            let rows = sqlx::query(&sql).fetch_all(&pool).await.map_err(err)?;
-            Ok(rows
-                .iter()
-                .map(|r| {
-                    let c = LiteCols(r);
-                    RunningVmRecord { id: c.text("id").unwrap_or_default(), status: c.text("status").unwrap_or_default(), configuration: runtime_of(r) }
-                })
-                .collect())
-        })
+        Box::pin(self.runtime_rows(RUNNING_ONLY, "find running VMs"))
+    }
+
+    fn find_vms_with_process(&self) -> StoreFuture<'_, Vec<RunningVmRecord>> {
+        Box::pin(self.runtime_rows(MAY_HAVE_PROCESS, "find VMs with a process"))
     }
 
     fn clear_machine_configuration<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()> {

@@ -51,6 +51,12 @@ pub trait Store: Send + Sync + 'static {
         self.update_machine_status(id, status)
     }
     fn find_running_vms(&self) -> StoreFuture<'_, Vec<RunningVmRecord>>;
+    /// VMs that may have a QEMU process: status running, starting, suspended or paused,
+    /// or a stored PID (what a restarted manager must reconcile, rule 8). The default
+    /// is `find_running_vms`, all a plain adapter offers.
+    fn find_vms_with_process(&self) -> StoreFuture<'_, Vec<RunningVmRecord>> {
+        self.find_running_vms()
+    }
     fn clear_machine_configuration<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()>;
     fn clear_volatile_machine_configuration<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()>;
     fn find_machine_with_config<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<VmConfigRecord>>;
