@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The README's "main job": make sure the machine and the addon are ready, then
-# start a real VM under TCG through the public API and talk to it over QMP.
+# The README's "main job": make sure the machine, the addon and the test guest are
+# ready, then run one real VM end to end through the public Infinivirt API
+# (examples/main-job.js) inside a private network namespace of its own, so the
+# bridge, TAP and nftables rules it makes never reach the host's network.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -34,5 +36,11 @@ else
   say "addon $addon is up to date"
 fi
 
-say "running examples/main-job.js"
-exec node examples/main-job.js
+say "checking the test guest (scripts/build-test-guest.sh)"
+guest="$(bash scripts/build-test-guest.sh)"
+IV_GUEST_KERNEL="$(printf '%s\n' "$guest" | sed -n 's/^kernel=//p')"
+IV_GUEST_INITRD="$(printf '%s\n' "$guest" | sed -n 's/^initrd=//p')"
+export IV_GUEST_KERNEL IV_GUEST_INITRD
+
+say "running examples/main-job.js in a new network namespace (unshare --net)"
+exec unshare --net -- bash -c 'set -euo pipefail; ip link set lo up; exec node examples/main-job.js'
