@@ -852,7 +852,7 @@ impl VmLifecycle {
         match vm.status.as_str() {
             "off" => match self.store.transition_vm_status(vm_id, "off", "starting", vm.version).await {
                 Ok(t) => vm = t.vm_config,
-                Err(e) if e.code() == "VERSION_CONFLICT" => {
+                Err(e) if e.is_version_conflict() => {
                     let original = e.to_string();
                     return Err(LifecycleError::failed(
                         C::CONCURRENT_MODIFICATION,

@@ -129,6 +129,16 @@ impl DatabaseError {
         self.retry() == Retry::Transient
     }
 
+    /// A lost optimistic-concurrency race (`VERSION_CONFLICT`), also when a JS adapter
+    /// (a `PrismaAdapter` called through the host bridge) threw it.
+    pub fn is_version_conflict(&self) -> bool {
+        match self {
+            DatabaseError::VersionConflict { .. } | DatabaseError::ConcurrentModification { .. } => true,
+            DatabaseError::Foreign(f) => f.code.as_deref() == Some("VERSION_CONFLICT"),
+            _ => false,
+        }
+    }
+
     /// The spec's rule for `updateStatusDirect` (§10.1): a message mentioning
     /// `not found` reads as `VM_NOT_FOUND`. Only used for that result code, never for a
     /// decision that kills or cleans up.
