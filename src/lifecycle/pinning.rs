@@ -157,8 +157,9 @@ pub fn hybrid(vcpus: usize, topo: &NumaTopology, seed: u32) -> PinningPlan {
 }
 
 /// `--physcpubind=…` then `--membind=…`, each only when non-empty.
-pub fn numactl_args(cores: &[u32], nodes: &[u32]) -> Vec<String> {
-    let join = |v: &[u32]| v.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+/// Generic so JS numbers (`f64`, shown like JS shows integers) go through it too.
+pub fn numactl_args<T: std::fmt::Display>(cores: &[T], nodes: &[T]) -> Vec<String> {
+    let join = |v: &[T]| v.iter().map(T::to_string).collect::<Vec<_>>().join(",");
     let mut a = Vec::new();
     if !cores.is_empty() {
         a.push(format!("--physcpubind={}", join(cores)));
@@ -256,6 +257,16 @@ pub fn seed_from_js(v: f64) -> u32 {
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // in [0, 2^32)
     let s = m as u32;
     s
+}
+
+/// A JS vCPU count: NaN and non-positive values mean none; fractions are dropped.
+pub fn vcpus_from_js(v: f64) -> u32 {
+    if v.is_nan() || v < 1.0 {
+        return 0;
+    }
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // saturating cast of a value >= 1
+    let n = v.min(f64::from(u32::MAX)) as u32;
+    n
 }
 
 /// `CpuPinningAdapter` (spec §12.1): the topology and numactl availability are read
@@ -392,9 +403,10 @@ mod tests {
 
     #[test]
     fn numactl_args_edges() {
-        assert_eq!(numactl_args(&[], &[]), Vec::<String>::new());
-        assert_eq!(numactl_args(&[3], &[]), ["--physcpubind=3"]);
-        assert_eq!(numactl_args(&[], &[0, 1]), ["--membind=0,1"]);
+        assert_eq!(numactl_args::<u32>(&[], &[]), Vec::<String>::new());
+        assert_eq!(numactl_args::<u32>(&[3], &[]), ["--physcpubind=3"]);
+        assert_eq!(numactl_args(&[0.0, 2.0], &[1.0]), ["--physcpubind=0,2", "--membind=1"]);
+        assert_eq!(numactl_args::<u32>(&[], &[0, 1]), ["--membind=0,1"]);
     }
 
     #[test]
@@ -404,6 +416,11 @@ mod tests {
         assert_eq!(seed_from_js(4_294_967_297.0), 1);
         assert_eq!(seed_from_js(7.9), 7);
         assert_eq!(seed_from_js(f64::NAN), 0);
+        assert_eq!(vcpus_from_js(4.7), 4);
+        assert_eq!(vcpus_from_js(0.5), 0);
+        assert_eq!(vcpus_from_js(-2.0), 0);
+        assert_eq!(vcpus_from_js(f64::NAN), 0);
+        assert_eq!(vcpus_from_js(f64::INFINITY), u32::MAX);
     }
 
     #[test]

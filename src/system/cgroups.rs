@@ -188,6 +188,27 @@ impl CgroupsManager {
         r
     }
 
+    /// [`apply_cpu_pinning`](Self::apply_cpu_pinning) from JS numbers: a PID or core
+    /// that is not an integer skips the placement with a warning.
+    pub fn apply_cpu_pinning_js(&self, pid: f64, cores: &[f64]) -> Placement {
+        let cores = match cores::from_js_numbers(cores) {
+            Ok(c) => c,
+            Err(e) => {
+                let r = SkipReason::InvalidCores(e);
+                crate::log::warn(NS_MODULE, &format!("CPU pinning of PID {pid} skipped: {r}"));
+                return Placement::Skipped(r);
+            }
+        };
+        let pid = if pid.is_finite() && pid.fract() == 0.0 && pid >= 1.0 && pid <= f64::from(i32::MAX) {
+            #[allow(clippy::cast_possible_truncation)] // integral and in range
+            let p = pid as i32;
+            p
+        } else {
+            -1
+        };
+        self.apply_cpu_pinning(pid, &cores)
+    }
+
     fn try_place(&self, pid: i32, requested: &[i64]) -> Placement {
         if requested.is_empty() {
             return Placement::Skipped(SkipReason::NoCores);
