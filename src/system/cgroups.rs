@@ -98,7 +98,7 @@ pub enum SkipReason {
     #[error("no cores requested")]
     NoCores,
     #[error("invalid PID {0}")]
-    InvalidPid(i64),
+    InvalidPid(f64),
     /// Neither layout is usable; the text names why for each.
     #[error("{0}")]
     Unavailable(String),
@@ -199,14 +199,13 @@ impl CgroupsManager {
                 return Placement::Skipped(r);
             }
         };
-        let pid = if pid.is_finite() && pid.fract() == 0.0 && pid >= 1.0 && pid <= f64::from(i32::MAX) {
-            #[allow(clippy::cast_possible_truncation)] // integral and in range
-            let p = pid as i32;
-            p
-        } else {
-            -1
-        };
-        self.apply_cpu_pinning(pid, &cores)
+        if !(pid.is_finite() && pid.fract() == 0.0 && pid >= 1.0 && pid <= f64::from(i32::MAX)) {
+            let r = SkipReason::InvalidPid(pid);
+            crate::log::warn(NS_MODULE, &format!("CPU pinning skipped: {r}"));
+            return Placement::Skipped(r);
+        }
+        #[allow(clippy::cast_possible_truncation)] // integral and in range
+        self.apply_cpu_pinning(pid as i32, &cores)
     }
 
     fn try_place(&self, pid: i32, requested: &[i64]) -> Placement {
@@ -214,7 +213,7 @@ impl CgroupsManager {
             return Placement::Skipped(SkipReason::NoCores);
         }
         if pid <= 0 {
-            return Placement::Skipped(SkipReason::InvalidPid(i64::from(pid)));
+            return Placement::Skipped(SkipReason::InvalidPid(f64::from(pid)));
         }
         let layout = match self.layout() {
             Ok(l) => l,
@@ -407,6 +406,15 @@ fn fill_group(layout: CgroupLayout, root: &Path, group: &Path, cpus: &str, pid: 
 mod tests {
     use super::*;
 
+    impl Placement {
+        fn to_string_for_test(&self) -> String {
+            match self {
+                Placement::Skipped(r) => r.to_string(),
+                Placement::Placed { group, .. } => group.display().to_string(),
+            }
+        }
+    }
+
     fn temp(name: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("iv-cg-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
@@ -457,7 +465,9 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(matches!(m.apply_cpu_pinning(1, &[]), Placement::Skipped(SkipReason::NoCores)));
-        assert!(matches!(m.apply_cpu_pinning(0, &[0]), Placement::Skipped(SkipReason::InvalidPid(0))));
+        assert!(matches!(m.apply_cpu_pinning(0, &[0]), Placement::Skipped(SkipReason::InvalidPid(_))));
+        assert_eq!(m.apply_cpu_pinning_js(f64::NAN, &[0.0]).to_string_for_test(), "invalid PID NaN");
+        assert_eq!(m.apply_cpu_pinning_js(12.0, &[0.5]).to_string_for_test(), "Invalid CPU core index: 0.5 (must be an integer)");
         assert_eq!(m.cleanup_empty_scopes(), 0);
         std::fs::remove_dir_all(&d).unwrap();
     }
