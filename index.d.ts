@@ -2541,7 +2541,10 @@ export declare function createUnattendedError(
 // system/CgroupsManager
 // ===========================================================================
 
-/** cgroups v2 cpuset pinning of a QEMU PID. */
+/**
+ * cpuset pinning of a QEMU PID: cgroups v2 (`infinivirt.slice/qemu-<pid>.scope`), or the
+ * v1 cpuset hierarchy (`cpuset/infinivirt/qemu-<pid>`) where v2 has no cpuset controller.
+ */
 export declare class CgroupsManager {
   constructor();
   /** Best effort; never rejects. */

@@ -16,6 +16,7 @@ const { QemuImgService, SnapshotManager } = require('./lib/storage')
 const { StateSync, EventHandler, HealthMonitor, PrismaAdapter, createStore } = require('./lib/state')
 const { TapDeviceManager, BridgeManager } = require('./lib/network')
 const { VMLifecycle, Infinivirt } = require('./lib/lifecycle')
+const { CpuPinningAdapter, CgroupsManager } = require('./lib/system')
 
 const C = native.specConstants()
 
@@ -25,6 +26,7 @@ module.exports = {
   QMPClient,
   VMLifecycle,
   Infinivirt,
+  CpuPinningAdapter,
   TapDeviceManager,
   BridgeManager,
   MacAddressGenerator: utils.MacAddressGenerator,
@@ -137,6 +139,7 @@ module.exports = {
   isValidInstallConfig: guards.isValidInstallConfig,
   isUnattendedError: errors.isUnattendedError,
   createUnattendedError: errors.createUnattendedError,
+  CgroupsManager,
   Debugger: utils.Debugger,
   CommandExecutor: utils.CommandExecutor,
   // Infinivirt additions (see COMPATIBILITY.md).

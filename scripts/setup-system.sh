@@ -45,6 +45,8 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
   plain_pkgs+=(postgresql)
 fi
 check_cmd setpriv util-linux
+# numactl wraps QEMU for NUMA CPU pinning (enableNumaCtlPinning); without it VMs start unpinned.
+check_cmd numactl numactl
 if [ ! -d /usr/share/OVMF ]; then
   say "/usr/share/OVMF missing (package ovmf)"
   plain_pkgs+=(ovmf)

@@ -16,6 +16,7 @@ pub mod qmp;
 pub mod secret;
 pub mod state;
 pub mod storage;
+pub mod system;
 pub mod unattended;
 
 #[cfg(feature = "napi")]

@@ -1,7 +1,9 @@
-//! VM lifecycle: errors, create configuration, the VM's QEMU command, CPU pinning plans.
+//! VM lifecycle: errors, create configuration, the VM's QEMU command, CPU pinning plans,
+//! the per-VM UEFI vars file.
 
 pub mod command;
 pub mod config;
 pub mod error;
 pub mod pinning;
+pub mod uefi;
 pub mod vm;

@@ -157,8 +157,9 @@ pub fn hybrid(vcpus: usize, topo: &NumaTopology, seed: u32) -> PinningPlan {
 }
 
 /// `--physcpubind=…` then `--membind=…`, each only when non-empty.
-pub fn numactl_args(cores: &[u32], nodes: &[u32]) -> Vec<String> {
-    let join = |v: &[u32]| v.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+/// Generic so JS numbers (`f64`, shown like JS shows integers) go through it too.
+pub fn numactl_args<T: std::fmt::Display>(cores: &[T], nodes: &[T]) -> Vec<String> {
+    let join = |v: &[T]| v.iter().map(T::to_string).collect::<Vec<_>>().join(",");
     let mut a = Vec::new();
     if !cores.is_empty() {
         a.push(format!("--physcpubind={}", join(cores)));
@@ -218,6 +219,112 @@ pub fn plan_command(
         pinned_cores: plan.cores,
         numa_nodes: plan.nodes,
         hybrid_seed,
+    }
+}
+
+impl PinnedCommand {
+    /// The wrapper as [`LaunchSpec::wrapper`](crate::qemu::process::LaunchSpec) takes it.
+    pub fn wrapper(&self) -> Option<(String, Vec<String>)> {
+        self.wrapper_command.map(|c| (c.to_string(), self.wrapper_args.clone()))
+    }
+}
+
+/// The numactl pinning of one VM launch (spec §5.4 step 18): reads the topology,
+/// looks for `numactl` on `PATH` and plans. When pinning was asked for but `numactl`
+/// is missing, the VM starts unpinned and a warning says so. Use
+/// [`PinnedCommand::wrapper`] for the launch and keep the plan for the getters.
+pub fn plan_launch(vcpus: u32, strategy: crate::qemu::options::PinningStrategy, seed: Option<u32>) -> PinnedCommand {
+    use crate::qemu::options::PinningStrategy as S;
+    let numactl = numactl_available();
+    if strategy != S::None && vcpus > 0 && !numactl {
+        crate::log::warn(
+            NS_MODULE,
+            "numactl was not found on PATH; the VM starts without NUMA CPU pinning (install the numactl package)",
+        );
+    }
+    plan_command(vcpus, strategy, &NumaTopology::detect(), numactl, seed)
+}
+
+/// Module name for logs: `infinivirt:cpu-pinning-adapter`.
+pub const NS_MODULE: &str = "cpu-pinning-adapter";
+
+/// JS `ToUint32` of a seed number (mulberry32 works on the 32-bit pattern).
+pub fn seed_from_js(v: f64) -> u32 {
+    if !v.is_finite() {
+        return 0;
+    }
+    let m = v.trunc().rem_euclid(4_294_967_296.0);
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // in [0, 2^32)
+    let s = m as u32;
+    s
+}
+
+/// A JS vCPU count: NaN and non-positive values mean none; fractions are dropped.
+pub fn vcpus_from_js(v: f64) -> u32 {
+    if v.is_nan() || v < 1.0 {
+        return 0;
+    }
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // saturating cast of a value >= 1
+    let n = v.min(f64::from(u32::MAX)) as u32;
+    n
+}
+
+/// `CpuPinningAdapter` (spec §12.1): the topology and numactl availability are read
+/// once and kept until [`clear_cache`](Self::clear_cache).
+#[derive(Debug, Default)]
+pub struct PinningAdapter {
+    topology: std::sync::Mutex<Option<std::sync::Arc<NumaTopology>>>,
+    numactl: std::sync::Mutex<Option<bool>>,
+}
+
+fn locked<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl PinningAdapter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn topology(&self) -> std::sync::Arc<NumaTopology> {
+        locked(&self.topology).get_or_insert_with(|| std::sync::Arc::new(NumaTopology::detect())).clone()
+    }
+
+    /// `numactl` on `PATH`, searched natively (the original ran `which numactl`).
+    pub fn numactl_available(&self) -> bool {
+        *locked(&self.numactl).get_or_insert_with(numactl_available)
+    }
+
+    /// Spec `generatePinningCommand` without the echoed command.
+    pub fn generate(&self, vcpus: u32, strategy: crate::qemu::options::PinningStrategy, seed: Option<u32>) -> PinnedCommand {
+        if strategy == crate::qemu::options::PinningStrategy::None || vcpus == 0 {
+            return PinnedCommand::default();
+        }
+        plan_command(vcpus, strategy, &self.topology(), self.numactl_available(), seed)
+    }
+
+    /// Spec `validateCores`: every core must be a CPU of the topology.
+    pub fn validate_cores(&self, cores: &[i64]) -> Result<(), crate::system::cores::CoresError> {
+        validate_in_topology(cores, &self.topology())
+    }
+
+    pub fn clear_cache(&self) {
+        *locked(&self.topology) = None;
+        *locked(&self.numactl) = None;
+    }
+}
+
+/// Cores not in `topo`, in the caller's order, with every CPU of `topo` sorted.
+pub fn validate_in_topology(cores: &[i64], topo: &NumaTopology) -> Result<(), crate::system::cores::CoresError> {
+    let mut valid: Vec<u32> = topo.nodes.values().flatten().copied().collect();
+    valid.sort_unstable();
+    valid.dedup();
+    let invalid: Vec<i64> =
+        cores.iter().copied().filter(|c| u32::try_from(*c).map_or(true, |c| valid.binary_search(&c).is_err())).collect();
+    if invalid.is_empty() {
+        Ok(())
+    } else {
+        Err(crate::system::cores::CoresError::NotInTopology { invalid, valid })
     }
 }
 
@@ -285,4 +392,63 @@ mod tests {
         assert!(!t.is_numa_system);
         std::fs::remove_dir_all(&dir).unwrap();
     }
+    #[test]
+    fn topology_validation_message() {
+        let two = topo(&[(0, 0..2), (1, 2..4)]);
+        assert!(validate_in_topology(&[], &two).is_ok());
+        assert!(validate_in_topology(&[3, 0], &two).is_ok());
+        let e = validate_in_topology(&[9, 1, -1, 4], &two).unwrap_err();
+        assert_eq!(e.to_string(), "Invalid CPU cores: 9,-1,4. Valid cores: 0,1,2,3");
+    }
+
+    #[test]
+    fn numactl_args_edges() {
+        assert_eq!(numactl_args::<u32>(&[], &[]), Vec::<String>::new());
+        assert_eq!(numactl_args::<u32>(&[3], &[]), ["--physcpubind=3"]);
+        assert_eq!(numactl_args(&[0.0, 2.0], &[1.0]), ["--physcpubind=0,2", "--membind=1"]);
+        assert_eq!(numactl_args::<u32>(&[], &[0, 1]), ["--membind=0,1"]);
+    }
+
+    #[test]
+    fn seeds_like_js_to_uint32() {
+        assert_eq!(seed_from_js(12345.0), 12345);
+        assert_eq!(seed_from_js(-1.0), u32::MAX);
+        assert_eq!(seed_from_js(4_294_967_297.0), 1);
+        assert_eq!(seed_from_js(7.9), 7);
+        assert_eq!(seed_from_js(f64::NAN), 0);
+        assert_eq!(vcpus_from_js(4.7), 4);
+        assert_eq!(vcpus_from_js(0.5), 0);
+        assert_eq!(vcpus_from_js(-2.0), 0);
+        assert_eq!(vcpus_from_js(f64::NAN), 0);
+        assert_eq!(vcpus_from_js(f64::INFINITY), u32::MAX);
+    }
+
+    #[test]
+    fn wrapper_for_launch() {
+        use crate::qemu::options::PinningStrategy as S;
+        let one = topo(&[(0, 0..2)]);
+        let p = plan_command(2, S::Basic, &one, true, None);
+        assert_eq!(p.wrapper(), Some(("numactl".to_string(), vec!["--physcpubind=0,1".to_string(), "--membind=0".to_string()])));
+        assert_eq!(PinnedCommand::default().wrapper(), None);
+        assert_eq!(plan_launch(2, S::None, None), PinnedCommand::default());
+        // This host: the plan follows numactl's presence on PATH.
+        let live = plan_launch(1, S::Hybrid, Some(7));
+        assert_eq!(live.pinning_applied, numactl_available());
+    }
+
+    #[test]
+    fn adapter_caches_until_cleared() {
+        use crate::qemu::options::PinningStrategy as S;
+        let a = PinningAdapter::new();
+        let t1 = a.topology();
+        assert!(std::sync::Arc::ptr_eq(&t1, &a.topology()));
+        a.clear_cache();
+        assert!(!std::sync::Arc::ptr_eq(&t1, &a.topology()));
+        assert_eq!(*t1, NumaTopology::detect());
+        assert_eq!(a.generate(0, S::Basic, None), PinnedCommand::default());
+        let max = i64::try_from(t1.total_cpus).unwrap();
+        assert!(a.validate_cores(&[0]).is_ok());
+        assert!(a.validate_cores(&[max]).is_err());
+    }
+
 }

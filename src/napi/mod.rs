@@ -16,3 +16,4 @@ mod process;
 mod qmp;
 mod state;
 mod storage;
+mod system;
