@@ -500,6 +500,51 @@ describe('Infinivirt create → stop → destroy (§5.5, §5.7, §5.8, §5.10)',
     await waitForMarker(serial, 'IV-POWEROFF', 60000)
   })
 
+  test('CPU pinning (§5.4 step 18, §5.5 step 12): numactl for one VM, a cpuset cgroup for another; both come back on start', async () => {
+    const br = netns.uniqueName('ivbr')
+    links.push(br)
+    await bridges.create(br)
+    netns.ip(['addr', 'add', '10.213.8.1/24', 'dev', br])
+    const m = await manager({ extraArgs: guestArgs({ mode: 'wait', serialPath: path.join(dir, 'serial.log') }) })
+    const allowed = (pid) => /Cpus_allowed_list:\s*(\S+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]
+    const cpus = require('node:os').cpus().length
+    // numactl, basic strategy, one vCPU: the first core of node 0.
+    const a = newVmId('n')
+    await seedMachine(m, a)
+    const ra = await m.createVM(createConfig(a, br, { enableNumaCtlPinning: true, cpuPinningStrategy: 'basic' }))
+    expect(allowed(ra.pid)).toBe('0')
+    // Explicit cores: the last core of the host, through a cgroup (v2, or the v1 cpuset fallback here).
+    const last = cpus - 1
+    const b = newVmId('c')
+    await seedMachine(m, b)
+    const rb = await m.createVM(createConfig(b, br, { cpuPinning: [last] }))
+    expect(allowed(rb.pid)).toBe(String(last))
+    const stored = (await m.getPrismaAdapter().findMachineWithConfig(b)).configuration
+    expect(stored.cpuPinning).toEqual({ cores: [last] })
+    expect((await m.getPrismaAdapter().findMachineWithConfig(a)).configuration).toMatchObject({ enableNumaCtlPinning: true, cpuPinningStrategy: 'basic' })
+    const groups = ['/sys/fs/cgroup/infinivirt.slice', '/sys/fs/cgroup/cpuset/infinivirt']
+    const groupOf = (pid) => groups.map((g) => path.join(g, fs.existsSync('/sys/fs/cgroup/cgroup.controllers') ? `qemu-${pid}.scope` : `qemu-${pid}`)).find((g) => fs.existsSync(g))
+    expect(groupOf(rb.pid)).toBeDefined()
+    // Stop releases the cgroup; start restores both pinnings from the store.
+    await m.stopVM(b, { graceful: false })
+    expect(groupOf(rb.pid)).toBeUndefined()
+    await m.stopVM(a, { graceful: false })
+    await m.startVM(a)
+    await m.startVM(b)
+    const sa = await m.getVMStatus(a)
+    const sb = await m.getVMStatus(b)
+    expect(allowed(sa.pid)).toBe('0')
+    expect(allowed(sb.pid)).toBe(String(last))
+    // Invalid cores are refused before anything is made.
+    const c = newVmId('x')
+    await seedMachine(m, c)
+    const e = await rejection(m.createVM(createConfig(c, br, { cpuPinning: [cpus + 5] })))
+    expect(e.code).toBe('INVALID_CONFIG')
+    expect(e.message).toBe(`Invalid CPU cores for pinning: ${cpus + 5}. Host has ${cpus} cores (valid range: 0-${cpus - 1})`)
+    expect(e.context).toEqual({ requestedCores: [cpus + 5] })
+    expect(filesIn('disks').filter((f) => f.includes(c))).toEqual([])
+  })
+
   test('a VNC VM (§19 #1 fixed): display number = port - 5900, the password set over QMP', async () => {
     const br = netns.uniqueName('ivbr')
     links.push(br)

@@ -22,6 +22,8 @@ use crate::network::firewall::rule::FirewallRuleInput;
 use crate::network::firewall::service::NftablesService;
 use crate::network::link::tap::TapManager;
 use crate::qemu::accel::AccelChoice;
+use crate::qemu::options::PinningStrategy;
+use crate::system::cgroups::CgroupsManager;
 use crate::qemu::presets::{detect_os_family, driver_preset};
 use crate::qemu::process::{LaunchSpec, QemuProcess};
 use crate::qmp::client::{QmpClient, QmpOptions};
@@ -161,6 +163,8 @@ struct Made {
     channel_sockets: Vec<PathBuf>,
     pidfile: Option<PathBuf>,
     shutdown: ShutdownSlot,
+    /// `cpuPinning` cores: the new QEMU is placed in a cgroup limited to them.
+    cpu_cores: Vec<i64>,
 }
 
 pub struct VmLifecycle {
@@ -172,6 +176,7 @@ pub struct VmLifecycle {
     locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
     live: Arc<Mutex<HashMap<String, Live>>>,
     exit_hook: Arc<Mutex<Option<ExitHook>>>,
+    cgroups: Arc<CgroupsManager>,
 }
 
 /// How a VM's QEMU ended when it ended by itself (not through `stop`).
@@ -262,6 +267,7 @@ async fn release_runtime(
     store: &dyn Store,
     taps: &TapManager,
     nft: &NftablesService,
+    cgroups: &Arc<CgroupsManager>,
     pid_dir: &Path,
     vm_id: &str,
     internal_name: &str,
@@ -279,6 +285,16 @@ async fn release_runtime(
     }
     if check_internal_name(internal_name).is_ok() {
         remove_file_quietly(&pid_dir.join(format!("{internal_name}.pid")));
+    }
+    if !stored_cores(conf.cpu_pinning.as_ref()).is_empty() {
+        let (cg, pid) = (cgroups.clone(), conf.qemu_pid.and_then(|p| i32::try_from(p).ok()));
+        let _ = tokio::task::spawn_blocking(move || {
+            if let Some(pid) = pid {
+                cg.release_group(pid, Duration::from_secs(2));
+            }
+            cg.cleanup_empty_scopes()
+        })
+        .await;
     }
 }
 
@@ -336,22 +352,37 @@ async fn lock_display_ports(path: &Path) -> Result<PortLock, LifecycleError> {
     }
 }
 
-/// Spec §5.3 hugepages check.
-fn hugepages_usable() -> bool {
-    let dir = Path::new("/dev/hugepages");
-    let accessible = nix::unistd::access(dir, nix::unistd::AccessFlags::R_OK | nix::unistd::AccessFlags::W_OK).is_ok();
-    accessible
-        && std::fs::read_to_string("/proc/mounts").is_ok_and(|m| {
-            m.lines().any(|l| {
-                let f: Vec<&str> = l.split_whitespace().collect();
-                f.get(1) == Some(&"/dev/hugepages") && f.get(2) == Some(&"hugetlbfs")
-            })
-        })
+/// Hugepages for a guest of `ram_gb`: the spec's check (§5.3) plus a capacity
+/// preflight. Like the original, a VM whose hugepages cannot be had runs without them,
+/// but with a warning that says why instead of silently.
+fn hugepages_for(vm_id: &str, ram_gb: f64) -> bool {
+    match crate::system::hugepages::preflight(crate::system::hugepages::ram_gb_to_bytes(ram_gb)) {
+        Ok(_) => true,
+        Err(e) => {
+            crate::log::warn(NS, &format!("VM {vm_id}: hugepages requested but not used: {e}"));
+            false
+        }
+    }
+}
+
+/// The cores of a stored `cpuPinning` (`{ "cores": [...] }`; older rows may hold `1.0`).
+#[allow(clippy::cast_possible_truncation)] // integral and small, checked
+fn stored_cores(v: Option<&Value>) -> Vec<i64> {
+    let as_core = |c: &Value| c.as_i64().or_else(|| c.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 1e9).map(|f| f as i64));
+    v.and_then(|p| p.get("cores")).and_then(Value::as_array).map(|a| a.iter().filter_map(as_core).collect()).unwrap_or_default()
+}
+
+/// The numactl strategy a VM asked for (spec §5.4 step 18).
+fn numactl_strategy(enabled: Option<bool>, strategy: Option<&str>) -> Option<PinningStrategy> {
+    if enabled != Some(true) {
+        return None;
+    }
+    Some(if normalize::pinning_strategy(strategy) == Some("hybrid") { PinningStrategy::Hybrid } else { PinningStrategy::Basic })
 }
 
 impl VmLifecycle {
     pub fn new(store: Arc<dyn Store>, opts: LifecycleOptions, accel: AccelChoice, taps: Arc<TapManager>, nft: Arc<NftablesService>) -> Self {
-        VmLifecycle { store, opts, accel, taps, nft, locks: Arc::default(), live: Arc::default(), exit_hook: Arc::default() }
+        VmLifecycle { store, opts, accel, taps, nft, locks: Arc::default(), live: Arc::default(), exit_hook: Arc::default(), cgroups: Arc::new(CgroupsManager::new()) }
     }
 
     pub fn options(&self) -> &LifecycleOptions {
@@ -403,8 +434,13 @@ impl VmLifecycle {
         let vm_id = c.vm_id.clone().unwrap_or_default();
         let internal = c.internal_name.clone().unwrap_or_default();
         check_internal_name(&internal)?;
+        let cores = crate::system::cores::from_js_numbers(c.cpu_pinning.as_deref().unwrap_or_default())
+            .and_then(|cores| self.cgroups.validate_cores(&cores).map(|()| cores))
+            .map_err(|e| {
+                LifecycleError::failed(C::INVALID_CONFIG, e.to_string(), Some(&vm_id), Some(json!({ "requestedCores": c.cpu_pinning })))
+            })?;
         let _guard = self.lock(&vm_id).await;
-        let mut made = Made::default();
+        let mut made = Made { cpu_cores: cores, ..Made::default() };
         match self.create_steps(c, &vm_id, &internal, &mut made).await {
             Ok(r) => Ok(r),
             Err(e) => {
@@ -495,20 +531,17 @@ impl VmLifecycle {
         let cpu_cores = c.cpu_cores.unwrap_or(1.0);
         let network_queues = normalize::network_queues(cpu_cores, c.network_queues);
         let uefi = c.uefi_firmware.as_deref().map(PathBuf::from).filter(|p| std::fs::File::open(p).is_ok());
-        let hugepages = c.hugepages == Some(true) && hugepages_usable();
+        let vars_existed = crate::lifecycle::uefi::vars_path(&self.opts.disk_dir, vm_id).is_ok_and(|p| p.exists());
+        let uefi_vars = uefi.as_deref().and_then(|fw| crate::lifecycle::uefi::setup_uefi_vars(fw, &self.opts.disk_dir, vm_id));
+        if let (Some(v), false) = (&uefi_vars, vars_existed) {
+            made.disks.push(v.clone()); // made by this create: removed if it fails
+        }
+        let hugepages = c.hugepages == Some(true) && hugepages_for(vm_id, c.ram_gb.unwrap_or(0.0));
         let display_port = normalize::display_port(c.display_port);
         let display_type = c.display_type.clone().unwrap_or_else(|| "spice".into());
         let display_addr = c.display_addr.clone().unwrap_or_else(|| "0.0.0.0".into());
         let strategy = normalize::pinning_strategy(c.cpu_pinning_strategy.as_deref());
-        if c.enable_numa_ctl_pinning == Some(true) {
-            return Err(LifecycleError::failed(
-                C::INVALID_CONFIG,
-                "enableNumaCtlPinning is not supported by this version of VMLifecycle yet",
-                Some(vm_id),
-                None,
-            ));
-        }
-        let _ = strategy;
+        let numactl = numactl_strategy(c.enable_numa_ctl_pinning, c.cpu_pinning_strategy.as_deref());
 
         let mut spec = VmCommandSpec {
             vm_name: c.name.clone().unwrap_or_default(),
@@ -538,7 +571,7 @@ impl VmLifecycle {
             mac,
             memory_balloon: c.memory_balloon.unwrap_or(false),
             uefi_firmware: uefi.clone(),
-            uefi_vars: None,
+            uefi_vars,
             hugepages,
             display_protocol: display_type.clone(),
             display_port,
@@ -555,7 +588,7 @@ impl VmLifecycle {
             virtio_drivers_iso: c.virtio_drivers_iso.as_deref().map(PathBuf::from).filter(|p| p.exists()),
             enable_audio: c.enable_audio.unwrap_or(false),
             enable_usb_tablet: c.enable_usb_tablet,
-            numactl_pinning: None,
+            numactl_pinning: numactl,
             strict_display: false,
         };
         // `starting` is recorded before QEMU is spawned.
@@ -585,7 +618,7 @@ impl VmLifecycle {
             "diskPaths": disk_paths,
             "uefiFirmware": uefi.as_deref().map(path_string),
             "hugepages": hugepages,
-            "cpuPinning": c.cpu_pinning.as_ref().filter(|v| !v.is_empty()).map(|v| json!({ "cores": v })),
+            "cpuPinning": Some(&made.cpu_cores).filter(|v| !v.is_empty()).map(|v| json!({ "cores": v })),
             "tpmSocketPath": c.tpm_socket_path,
             "guestAgentSocketPath": c.guest_agent_socket_path,
             "infiniServiceSocketPath": c.infini_service_socket_path,
@@ -650,9 +683,16 @@ impl VmLifecycle {
         made.pidfile = Some(spec.pidfile.clone());
         made.qmp_socket = Some(spec.qmp_socket.clone());
         made.channel_sockets = [&spec.guest_agent_socket, &spec.infini_service_socket].into_iter().flatten().cloned().collect();
+        // numactl pinning (spec §5.4 step 18) wraps the command; without numactl it
+        // degrades to no pinning with a warning.
+        let wrapper = spec.numactl_pinning.and_then(|st| {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // validated ≥ 1, small
+            let vcpus = spec.cpu_cores.max(1.0) as u32;
+            crate::lifecycle::pinning::plan_launch(vcpus, st, None).wrapper()
+        });
         let launch = LaunchSpec {
             vm_id: vm_id.to_string(),
-            wrapper: None,
+            wrapper,
             binary: self.opts.qemu_binary.clone(),
             args,
             daemonize: true,
@@ -664,6 +704,12 @@ impl VmLifecycle {
         drop(ports);
 
         self.verify_tap_connection(&spec.tap, vm_id, pid, bridge).await?;
+        // Explicit cores (spec §5.5 step 12): a cgroup, best-effort, never fatal.
+        if !made.cpu_cores.is_empty() {
+            let (cg, cores) = (self.cgroups.clone(), made.cpu_cores.clone());
+            let placed = tokio::task::spawn_blocking(move || cg.apply_cpu_pinning(pid, &cores)).await;
+            crate::log::log(NS, &format!("VM {vm_id}: CPU placement {placed:?}"));
+        }
 
         // QMP: password first, then let the guest run.
         let started = Instant::now();
@@ -709,7 +755,7 @@ impl VmLifecycle {
     /// by `stop` is left to `stop` (the VM is no longer in the live map then).
     fn watch_exit(&self, vm_id: &str, process: Arc<QemuProcess>, shutdown: ShutdownSlot) {
         let (vm_id, store, taps, nft) = (vm_id.to_string(), self.store.clone(), self.taps.clone(), self.nft.clone());
-        let (locks, live, exit_hook) = (self.locks.clone(), self.live.clone(), self.exit_hook.clone());
+        let (locks, live, exit_hook, cgroups) = (self.locks.clone(), self.live.clone(), self.exit_hook.clone(), self.cgroups.clone());
         let pid_dir = self.opts.pidfile_dir.clone();
         tokio::spawn(async move {
             process.wait_exit().await;
@@ -736,7 +782,7 @@ impl VmLifecycle {
             }
             if let Some(v) = &vm {
                 let conf = conf.unwrap_or_default();
-                release_runtime(&*store, &taps, &nft, &pid_dir, &vm_id, &v.internal_name, &conf).await;
+                release_runtime(&*store, &taps, &nft, &cgroups, &pid_dir, &vm_id, &v.internal_name, &conf).await;
             }
             let hook = locked(&exit_hook).clone();
             if let Some(hook) = hook {
@@ -781,6 +827,10 @@ impl VmLifecycle {
         }
         if let Some(p) = &made.process {
             p.force_kill().await;
+            if let (false, Some(pid)) = (made.cpu_cores.is_empty(), p.pid()) {
+                let cg = self.cgroups.clone();
+                let _ = tokio::task::spawn_blocking(move || cg.release_group(pid, Duration::from_secs(2))).await;
+            }
         }
         if let Some(tap) = &made.tap {
             self.taps.bring_down(tap);
@@ -985,6 +1035,8 @@ impl VmLifecycle {
         let network_model = normalize::network_model(conf.network_model.as_deref()).to_string();
         #[allow(clippy::cast_precision_loss)] // small integers from the database
         let (cpu_cores, ram_gb, queues) = (vm.cpu_cores as f64, vm.ram_gb as f64, conf.network_queues.map(|q| q as f64));
+        let uefi = conf.uefi_firmware.as_deref().map(PathBuf::from).filter(|p| std::fs::File::open(p).is_ok());
+        made.cpu_cores = stored_cores(conf.cpu_pinning.as_ref());
         let mut spec = VmCommandSpec {
             vm_name: vm.name.clone(),
             internal_name: internal.to_string(),
@@ -1005,9 +1057,9 @@ impl VmLifecycle {
             tap: tap.clone(),
             mac: crate::network::mac::generate_from_vm_id(vm_id),
             memory_balloon: conf.memory_balloon.unwrap_or(false),
-            uefi_firmware: conf.uefi_firmware.as_deref().map(PathBuf::from).filter(|p| std::fs::File::open(p).is_ok()),
-            uefi_vars: None,
-            hugepages: conf.hugepages == Some(true) && hugepages_usable(),
+            uefi_firmware: uefi.clone(),
+            uefi_vars: uefi.as_deref().and_then(|fw| crate::lifecycle::uefi::setup_uefi_vars(fw, &self.opts.disk_dir, vm_id)),
+            hugepages: conf.hugepages == Some(true) && hugepages_for(vm_id, ram_gb),
             display_protocol: display_type.clone(),
             display_port,
             display_addr: display_addr.clone(),
@@ -1023,7 +1075,7 @@ impl VmLifecycle {
             virtio_drivers_iso: conf.virtio_drivers_iso.as_deref().map(PathBuf::from).filter(|p| p.exists()),
             enable_audio: conf.enable_audio.unwrap_or(false),
             enable_usb_tablet: conf.enable_usb_tablet,
-            numactl_pinning: None,
+            numactl_pinning: numactl_strategy(conf.enable_numa_ctl_pinning, conf.cpu_pinning_strategy.as_deref()),
             strict_display: false,
         };
         let pid = self.launch(vm_id, &mut spec, &bridge, made).await?;
@@ -1360,7 +1412,7 @@ impl VmLifecycle {
     }
 
     async fn release_runtime(&self, vm_id: &str, internal_name: &str, conf: &ExtendedMachineConfigurationRecord) {
-        release_runtime(&*self.store, &self.taps, &self.nft, &self.opts.pidfile_dir, vm_id, internal_name, conf).await;
+        release_runtime(&*self.store, &self.taps, &self.nft, &self.cgroups, &self.opts.pidfile_dir, vm_id, internal_name, conf).await;
     }
 
     // ------------------------------------------------------------------ status

@@ -267,6 +267,25 @@ impl CgroupsManager {
         removed
     }
 
+    /// Removes the group of an exited `pid`, waiting up to `limit` for the kernel to
+    /// empty it (an exited process stays listed until its parent reaps it).
+    /// True when no group of `pid` is left.
+    pub fn release_group(&self, pid: i32, limit: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let dirs: Vec<PathBuf> =
+                [CgroupLayout::V2, CgroupLayout::V1Cpuset].into_iter().map(|l| l.group_dir(&self.root, pid)).filter(|d| d.is_dir()).collect();
+            if dirs.is_empty() || dirs.iter().all(|d| remove_if_empty(d)) {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                crate::log::warn(NS_MODULE, &format!("the cgroup of PID {pid} still lists it; left for cleanupEmptyScopes"));
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+    }
+
     /// Removes the group of `pid` if its process has left it (after a VM stopped).
     /// True when a group was removed.
     pub fn remove_group(&self, pid: i32) -> bool {
