@@ -63,7 +63,7 @@ isValidInstallConfig isUnattendedError createUnattendedError CgroupsManager Debu
 
 // The names implemented so far, in §1.2 order (host-bound classes come later).
 const IMPLEMENTED = [
-  'QemuCommandBuilder', 'TapDeviceManager', 'BridgeManager',
+  'QemuCommandBuilder', 'QemuProcess', 'QMPClient', 'VMLifecycle', 'Infinivirt', 'CpuPinningAdapter', 'TapDeviceManager', 'BridgeManager',
   'MacAddressGenerator', 'SpiceConfig', 'VncConfig', 'PCI_ADDRESS_REGEX',
   'validatePciAddress', 'normalizePciAddress', 'NetworkDeviceState', 'NetworkErrorCode', 'QEMU_MAC_PREFIX',
   'MAX_TAP_NAME_LENGTH', 'TAP_NAME_PREFIX', 'NftablesFamily', 'NftablesHookType', 'NftablesChainPolicy',
@@ -86,11 +86,11 @@ const IMPLEMENTED = [
   'isValidGpuPassthroughConfig', 'UnattendedErrorCode', 'UnattendedError', 'DEFAULT_INSTALLATION_TIMEOUT',
   'CDROM_DEVICE_NAME', 'ISO_BOOT_ORDER', 'DEFAULT_MAX_RESETS', 'DEFAULT_CHECK_INTERVAL', 'DEFAULT_LOCALE',
   'DEFAULT_TIMEZONE', 'isValidOSType', 'isValidInstallationPhase', 'isValidInstallConfig', 'isUnattendedError',
-  'createUnattendedError', 'Debugger', 'CommandExecutor'
+  'createUnattendedError', 'CgroupsManager', 'Debugger', 'CommandExecutor'
 ]
 
 const CLASSES = [
-  'QemuCommandBuilder', 'TapDeviceManager', 'BridgeManager',
+  'QemuCommandBuilder', 'QemuProcess', 'QMPClient', 'VMLifecycle', 'Infinivirt', 'CpuPinningAdapter', 'CgroupsManager', 'TapDeviceManager', 'BridgeManager',
   'MacAddressGenerator', 'SpiceConfig', 'VncConfig', 'StorageError', 'DisplayError',
   'PrismaAdapterError', 'LifecycleError', 'UnattendedError', 'Debugger', 'CommandExecutor'
 ]
