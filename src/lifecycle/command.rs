@@ -55,6 +55,11 @@ pub struct VmCommandSpec {
     pub qmp_socket: PathBuf,
     pub pidfile: PathBuf,
     pub iso_path: Option<PathBuf>,
+    /// An unattended install runs: the installer (`iso_path`) boots once, every
+    /// later boot (the installer's own reboots) comes from the disk.
+    pub installing: bool,
+    /// The answer medium of an unattended install, as a second CD-ROM.
+    pub install_media: Option<PathBuf>,
     pub gpu_pci_address: Option<String>,
     pub gpu_romfile: Option<String>,
     pub tpm_socket: Option<PathBuf>,
@@ -155,6 +160,10 @@ pub fn build_vm_command(s: &VmCommandSpec, accel: &AccelChoice) -> Result<VmComm
     // 9.–10. QMP, install media, boot order
     b.add_qmp(&path_str(&s.qmp_socket))?;
     match &s.iso_path {
+        Some(iso) if s.installing => {
+            b.add_cdrom(&path_str(iso))?;
+            b.set_boot_once(&[BootDevice::C], BootDevice::D);
+        }
         Some(iso) => {
             b.add_cdrom(&path_str(iso))?;
             b.set_boot_order(&[BootDevice::D, BootDevice::C]);
@@ -162,6 +171,9 @@ pub fn build_vm_command(s: &VmCommandSpec, accel: &AccelChoice) -> Result<VmComm
         None => {
             b.set_boot_order(&[BootDevice::C]);
         }
+    }
+    if let Some(media) = &s.install_media {
+        b.add_second_cdrom(&path_str(media))?;
     }
     // 11. GPU passthrough (ROM directory checked by the builder)
     if let Some(gpu) = &s.gpu_pci_address {
@@ -251,6 +263,8 @@ mod tests {
             qmp_socket: "/var/run/infinivirt/vm-abc123.sock".into(),
             pidfile: "/var/run/infinivirt/pids/vm-abc123.pid".into(),
             iso_path: Some("/iso/ubuntu.iso".into()),
+            installing: false,
+            install_media: None,
             gpu_pci_address: None,
             gpu_romfile: None,
             tpm_socket: None,
@@ -301,6 +315,20 @@ mod tests {
         assert_eq!(a[nic + 1..nic + 3], ["-device", "virtio-balloon-pci"]);
         assert!(joined.contains("virtserialport,chardev=spicechannel0,name=com.redhat.spice.0"));
         assert!(joined.contains("-boot order=c -device qemu-xhci,id=usb -device usb-tablet -name"));
+    }
+
+    #[test]
+    fn an_install_boots_the_installer_once_then_the_disk() {
+        let mut s = ubuntu();
+        s.installing = true;
+        s.install_media = Some("/var/lib/infinivirt/unattended/vm-abc123/answers.iso".into());
+        let args = build_vm_command(&s, &kvm()).unwrap().builder.build();
+        let joined = args.join(" ");
+        assert!(joined.contains("-cdrom /iso/ubuntu.iso -boot order=c,once=d"), "{joined}");
+        assert!(!joined.contains("order=dc"));
+        assert!(joined.contains(
+            "-drive file=/var/lib/infinivirt/unattended/vm-abc123/answers.iso,if=none,media=cdrom,readonly=on,id=cdrom1 -device ide-cd,drive=cdrom1"
+        ));
     }
 
     #[test]

@@ -466,6 +466,13 @@ impl QemuCommandBuilder {
         self.push(["-boot".into(), format!("order={order}")])
     }
 
+    /// `-boot order=<devices>,once=<once>`: `once` for the first boot only (an
+    /// installer), `devices` for every reset after it.
+    pub fn set_boot_once(&mut self, devices: &[BootDevice], once: BootDevice) -> &mut Self {
+        let order: String = devices.iter().map(|d| d.as_str()).collect();
+        self.push(["-boot".into(), format!("order={order},once={}", once.as_str())])
+    }
+
     pub fn add_tpm(&mut self, socket_path: &str) -> Result<&mut Self, QemuError> {
         let p = opt_path("TPM socket path", socket_path)?;
         Ok(self.push([
