@@ -7,11 +7,12 @@
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const crypto = require('node:crypto')
 const { execFileSync } = require('node:child_process')
 
 const { Infinivirt, VMLifecycle, BridgeManager, LifecycleError, generateVMChainName } = require('../..')
 const netns = require('../helpers/netns')
+const env = require('../helpers/lifecycle-env')
+const { processesUsing, nftChainExists, newVmId, rejection } = env
 const { guestArgs, ensureGuest, waitForMarker } = require('../helpers/guest')
 
 jest.setTimeout(120000)
@@ -22,33 +23,6 @@ let persistDir
 let links
 let managers
 let vmIds
-
-function nftChainExists (chain) {
-  try {
-    execFileSync('nft', ['list', 'chain', 'bridge', 'infinivirt', chain], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-}
-
-// PIDs of processes whose command line mentions `needle` (our temp dir).
-function processesUsing (needle) {
-  const found = []
-  for (const p of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(p) || Number(p) === process.pid) continue
-    try {
-      const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8')
-      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8')
-      if (cmd.includes(needle) && !/\) Z /.test(stat)) found.push(Number(p))
-    } catch {}
-  }
-  return found
-}
-
-function newVmId (tag) {
-  return `lc${crypto.randomBytes(4).toString('hex')}${tag}`
-}
 
 async function manager (extra = {}) {
   const m = new Infinivirt({
@@ -74,35 +48,13 @@ async function seedMachine (m, vmId, extra = {}) {
   vmIds.push([m, vmId])
 }
 
+// The shared test VM with a display password (set over QMP, never on argv).
 function createConfig (vmId, bridge, extra = {}) {
-  return {
-    vmId,
-    name: `Desk ${vmId}`,
-    internalName: `vm-${vmId}`,
-    os: 'ubuntu',
-    cpuCores: 1,
-    ramGB: 0.5,
-    disks: [{ sizeGB: 1 }],
-    bridge,
-    displayType: 'spice',
-    displayPort: 5900,
-    displayAddr: '127.0.0.1',
-    displayPassword: 'pw-lifecycle',
-    ...extra
-  }
+  return env.createConfig(vmId, bridge, { displayPassword: 'pw-lifecycle', ...extra })
 }
 
 function filesIn (sub) {
-  try { return fs.readdirSync(path.join(dir, sub)) } catch { return [] }
-}
-
-async function rejection (p) {
-  try {
-    await p
-  } catch (e) {
-    return e
-  }
-  throw new Error('expected a rejection')
+  return env.filesIn(path.join(dir, sub))
 }
 
 beforeAll(() => {
