@@ -656,11 +656,9 @@ impl VmLifecycle {
         let tap = self.taps.create(vm_id, Some(bridge)).map_err(wrap(C::CREATE_FAILED, vm_id))?.to_string();
         made.tap = Some(tap.clone());
         made.chain = true;
-        if rules.is_empty() {
-            self.nft.create_vm_chain(vm_id, &tap).await.map_err(wrap(C::CREATE_FAILED, vm_id))?;
-        } else {
-            self.nft.apply_rules(vm_id, &tap, rules, &[]).await.map_err(wrap(C::CREATE_FAILED, vm_id))?;
-        }
+        // One transaction writes the whole chain (rules, terminal policy) and its
+        // dispatch, with or without rules: no separate existence query.
+        self.nft.apply_rules(vm_id, &tap, rules, &[]).await.map_err(wrap(C::CREATE_FAILED, vm_id))?;
         self.taps.configure(&tap, Some(bridge)).map_err(wrap(C::CREATE_FAILED, vm_id))?;
         Ok(tap)
     }
