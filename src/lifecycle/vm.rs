@@ -261,40 +261,43 @@ fn channel_sockets(conf: &ExtendedMachineConfigurationRecord) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Releases the runtime state of a VM whose QEMU is gone: columns, bridge port,
-/// firewall dispatch, sockets and pidfile. Idempotent; failures are logged.
-async fn release_runtime(
-    store: &dyn Store,
-    taps: &TapManager,
-    nft: &NftablesService,
-    cgroups: &Arc<CgroupsManager>,
-    pid_dir: &Path,
-    vm_id: &str,
-    internal_name: &str,
-    conf: &ExtendedMachineConfigurationRecord,
-) {
-    if let Err(e) = store.clear_volatile_machine_configuration(vm_id).await {
-        crate::log::warn(NS, &format!("could not clear the runtime columns of VM {vm_id}: {e}"));
-    }
-    if let Some(tap) = &conf.tap_device_name {
-        taps.detach_from_bridge(tap);
-    }
-    nft.detach_jump_rules(vm_id).await;
-    for s in channel_sockets(conf) {
-        remove_file_quietly(&s);
-    }
-    if check_internal_name(internal_name).is_ok() {
-        remove_file_quietly(&pid_dir.join(format!("{internal_name}.pid")));
-    }
-    if !stored_cores(conf.cpu_pinning.as_ref()).is_empty() {
-        let (cg, pid) = (cgroups.clone(), conf.qemu_pid.and_then(|p| i32::try_from(p).ok()));
-        let _ = tokio::task::spawn_blocking(move || {
-            if let Some(pid) = pid {
-                cg.release_group(pid, Duration::from_secs(2));
-            }
-            cg.cleanup_empty_scopes()
-        })
-        .await;
+/// What releasing a dead VM's runtime state needs; cheap to clone into a task.
+#[derive(Clone)]
+struct Releaser {
+    store: Arc<dyn Store>,
+    taps: Arc<TapManager>,
+    nft: Arc<NftablesService>,
+    cgroups: Arc<CgroupsManager>,
+    pid_dir: PathBuf,
+}
+
+impl Releaser {
+    /// Releases the runtime state of a VM whose QEMU is gone: columns, bridge port,
+    /// firewall dispatch, sockets, pidfile and cgroup. Idempotent; failures are logged.
+    async fn release(&self, vm_id: &str, internal_name: &str, conf: &ExtendedMachineConfigurationRecord) {
+        if let Err(e) = self.store.clear_volatile_machine_configuration(vm_id).await {
+            crate::log::warn(NS, &format!("could not clear the runtime columns of VM {vm_id}: {e}"));
+        }
+        if let Some(tap) = &conf.tap_device_name {
+            self.taps.detach_from_bridge(tap);
+        }
+        self.nft.detach_jump_rules(vm_id).await;
+        for s in channel_sockets(conf) {
+            remove_file_quietly(&s);
+        }
+        if check_internal_name(internal_name).is_ok() {
+            remove_file_quietly(&self.pid_dir.join(format!("{internal_name}.pid")));
+        }
+        if !stored_cores(conf.cpu_pinning.as_ref()).is_empty() {
+            let (cg, pid) = (self.cgroups.clone(), conf.qemu_pid.and_then(|p| i32::try_from(p).ok()));
+            let _ = tokio::task::spawn_blocking(move || {
+                if let Some(pid) = pid {
+                    cg.release_group(pid, Duration::from_secs(2));
+                }
+                cg.cleanup_empty_scopes()
+            })
+            .await;
+        }
     }
 }
 
@@ -754,9 +757,8 @@ impl VmLifecycle {
     /// updated and its TAP and dispatch released, within milliseconds. An exit caused
     /// by `stop` is left to `stop` (the VM is no longer in the live map then).
     fn watch_exit(&self, vm_id: &str, process: Arc<QemuProcess>, shutdown: ShutdownSlot) {
-        let (vm_id, store, taps, nft) = (vm_id.to_string(), self.store.clone(), self.taps.clone(), self.nft.clone());
-        let (locks, live, exit_hook, cgroups) = (self.locks.clone(), self.live.clone(), self.exit_hook.clone(), self.cgroups.clone());
-        let pid_dir = self.opts.pidfile_dir.clone();
+        let (vm_id, store, releaser) = (vm_id.to_string(), self.store.clone(), self.releaser());
+        let (locks, live, exit_hook) = (self.locks.clone(), self.live.clone(), self.exit_hook.clone());
         tokio::spawn(async move {
             process.wait_exit().await;
             let m = locked(&locks).entry(vm_id.clone()).or_default().clone();
@@ -782,7 +784,7 @@ impl VmLifecycle {
             }
             if let Some(v) = &vm {
                 let conf = conf.unwrap_or_default();
-                release_runtime(&*store, &taps, &nft, &cgroups, &pid_dir, &vm_id, &v.internal_name, &conf).await;
+                releaser.release(&vm_id, &v.internal_name, &conf).await;
             }
             let hook = locked(&exit_hook).clone();
             if let Some(hook) = hook {
@@ -1413,8 +1415,18 @@ impl VmLifecycle {
         Reconciled::Attached { vm_id: vm_id.to_string(), pid, qmp_socket: path_string(&socket), status }
     }
 
+    fn releaser(&self) -> Releaser {
+        Releaser {
+            store: self.store.clone(),
+            taps: self.taps.clone(),
+            nft: self.nft.clone(),
+            cgroups: self.cgroups.clone(),
+            pid_dir: self.opts.pidfile_dir.clone(),
+        }
+    }
+
     async fn release_runtime(&self, vm_id: &str, internal_name: &str, conf: &ExtendedMachineConfigurationRecord) {
-        release_runtime(&*self.store, &self.taps, &self.nft, &self.cgroups, &self.opts.pidfile_dir, vm_id, internal_name, conf).await;
+        self.releaser().release(vm_id, internal_name, conf).await;
     }
 
     // ------------------------------------------------------------------ status
