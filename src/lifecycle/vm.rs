@@ -167,6 +167,16 @@ struct Made {
     cpu_cores: Vec<i64>,
 }
 
+impl Made {
+    /// Takes over what a launch recorded in its own `Made` (run beside other work).
+    fn absorb_launch(&mut self, l: Made) {
+        self.process = l.process;
+        self.pidfile = l.pidfile;
+        self.qmp_socket = l.qmp_socket;
+        self.channel_sockets = l.channel_sockets;
+    }
+}
+
 pub struct VmLifecycle {
     store: Arc<dyn Store>,
     opts: LifecycleOptions,
@@ -505,24 +515,9 @@ impl VmLifecycle {
         let mac = c.mac_address.clone().filter(|m| !m.is_empty()).unwrap_or_else(|| crate::network::mac::generate_from_vm_id(vm_id));
         let bridge = c.bridge.clone().unwrap_or_default();
 
-        // The disks are made while the TAP and its firewall are set up: independent work.
-        let mut disks_made = Vec::new();
-        let mut net_made = Made::default();
-        let (disk_result, net_result) = tokio::join!(
-            async {
-                for (path, img) in &images {
-                    disks_made.push(path.clone());
-                    create_image(img, None).await.map_err(wrap(C::DISK_ERROR, vm_id))?;
-                }
-                Ok::<(), LifecycleError>(())
-            },
-            self.create_network(vm_id, &bridge, &rules, &mut net_made)
-        );
-        made.disks = disks_made;
-        made.tap = net_made.tap;
-        made.chain = net_made.chain;
-        disk_result?;
-        let tap = net_result?;
+        // The TAP, claimed for this VM (it joins the bridge only behind its firewall).
+        let tap = self.taps.create(vm_id, Some(&bridge)).map_err(wrap(C::CREATE_FAILED, vm_id))?.to_string();
+        made.tap = Some(tap.clone());
 
         // Effective values (spec §5.5 step 9).
         let preset = driver_preset(detect_os_family(c.os.as_deref()));
@@ -599,7 +594,31 @@ impl VmLifecycle {
         // `starting` is recorded before QEMU is spawned.
         made.status_written = true;
         self.store.update_machine_status(vm_id, "starting").await.map_err(wrap(C::DATABASE_ERROR, vm_id))?;
-        let pid = self.launch(vm_id, &mut spec, &bridge, made).await?;
+        // Two independent lines of work: the disks then QEMU, started paused (it cannot
+        // send a frame before `cont`), and the VM's firewall then the bridge port. The
+        // guest runs only once both are done.
+        let mut launch_made = Made { cpu_cores: made.cpu_cores.clone(), ..Made::default() };
+        let (spawned, networked) = tokio::join!(
+            async {
+                for (path, img) in &images {
+                    launch_made.disks.push(path.clone());
+                    create_image(img, None).await.map_err(wrap(C::DISK_ERROR, vm_id))?;
+                }
+                self.spawn_paused(vm_id, &mut spec, &mut launch_made).await
+            },
+            async {
+                // One transaction writes the whole chain (rules, terminal policy) and
+                // its dispatch, with or without rules.
+                self.nft.apply_rules(vm_id, &tap, &rules, &[]).await.map_err(wrap(C::CREATE_FAILED, vm_id))?;
+                self.taps.configure(&tap, Some(&bridge)).map_err(wrap(C::CREATE_FAILED, vm_id))
+            }
+        );
+        made.chain = true;
+        made.disks.append(&mut launch_made.disks);
+        made.absorb_launch(launch_made);
+        let (pid, password) = spawned?;
+        networked?;
+        self.finish_launch(vm_id, &spec, &bridge, pid, password, made).await?;
         let display_port = spec.display_port;
 
         let disk_paths: Vec<String> = paths.disks.iter().map(|p| path_string(p)).collect();
@@ -652,24 +671,18 @@ impl VmLifecycle {
         })
     }
 
-    /// A new VM's TAP (claimed for it), its chain with the stored rules and dispatch in
-    /// one nft transaction, then the bridge: the firewall is in place before any frame
-    /// can reach the VM. Records what it made in `made`.
-    async fn create_network(&self, vm_id: &str, bridge: &str, rules: &[FirewallRuleInput], made: &mut Made) -> Result<String, LifecycleError> {
-        let tap = self.taps.create(vm_id, Some(bridge)).map_err(wrap(C::CREATE_FAILED, vm_id))?.to_string();
-        made.tap = Some(tap.clone());
-        made.chain = true;
-        // One transaction writes the whole chain (rules, terminal policy) and its
-        // dispatch, with or without rules: no separate existence query.
-        self.nft.apply_rules(vm_id, &tap, rules, &[]).await.map_err(wrap(C::CREATE_FAILED, vm_id))?;
-        self.taps.configure(&tap, Some(bridge)).map_err(wrap(C::CREATE_FAILED, vm_id))?;
-        Ok(tap)
+    /// [`Self::spawn_paused`] then [`Self::finish_launch`].
+    async fn launch(&self, vm_id: &str, spec: &mut VmCommandSpec, bridge: &str, made: &mut Made) -> Result<i32, LifecycleError> {
+        let (pid, password) = self.spawn_paused(vm_id, spec, made).await?;
+        self.finish_launch(vm_id, spec, bridge, pid, password, made).await?;
+        Ok(pid)
     }
 
-    /// Builds the command, starts QEMU paused, checks the TAP carrier, connects QMP,
-    /// sets the display password and lets the guest run. Registers what it makes in `made`.
-    /// `spec.display_port` is the first port tried; it holds the port used afterwards.
-    async fn launch(&self, vm_id: &str, spec: &mut VmCommandSpec, bridge: &str, made: &mut Made) -> Result<i32, LifecycleError> {
+    /// Builds the command and starts QEMU paused (`-S`) on a display port found under
+    /// the host-wide lock. Registers what it makes in `made`. `spec.display_port` is the
+    /// first port tried; it holds the port used afterwards. Returns the PID and the
+    /// display password to set over QMP.
+    async fn spawn_paused(&self, vm_id: &str, spec: &mut VmCommandSpec, made: &mut Made) -> Result<(i32, Option<crate::secret::Secret>), LifecycleError> {
         let ports = lock_display_ports(&self.opts.port_lock).await?;
         spec.display_port = find_available_display_port(spec.display_port)?;
         let mut cmd = build_vm_command(spec, &self.accel).map_err(wrap(C::INVALID_CONFIG, vm_id))?;
@@ -705,7 +718,20 @@ impl VmLifecycle {
         let pid = process.start(launch).await.map_err(wrap(C::PROCESS_ERROR, vm_id))?;
         // QEMU has bound its display port once its daemonizing parent returned.
         drop(ports);
+        Ok((pid, cmd.display_password))
+    }
 
+    /// Checks the TAP carrier, places QEMU in its cgroup, connects QMP, sets the
+    /// display password and lets the guest run.
+    async fn finish_launch(
+        &self,
+        vm_id: &str,
+        spec: &VmCommandSpec,
+        bridge: &str,
+        pid: i32,
+        password: Option<crate::secret::Secret>,
+        made: &mut Made,
+    ) -> Result<(), LifecycleError> {
         self.verify_tap_connection(&spec.tap, vm_id, pid, bridge).await?;
         // Explicit cores (spec §5.5 step 12): a cgroup, best-effort, never fatal.
         if !made.cpu_cores.is_empty() {
@@ -734,14 +760,14 @@ impl VmLifecycle {
         );
         made.qmp = Some(qmp.clone());
         qmp.connect().await.map_err(wrap(C::QMP_ERROR, vm_id))?;
-        if let Some(pw) = &cmd.display_password {
+        if let Some(pw) = &password {
             let protocol = if spec.display_protocol == "vnc" { "vnc" } else { "spice" };
             qmp.execute("set_password", Some(json!({ "protocol": protocol, "password": pw.expose() })))
                 .await
                 .map_err(wrap(C::QMP_ERROR, vm_id))?;
         }
         qmp.execute("cont", None).await.map_err(wrap(C::QMP_ERROR, vm_id))?;
-        Ok(pid)
+        Ok(())
     }
 
     /// The started QEMU and its QMP client now belong to the manager, not the rollback.

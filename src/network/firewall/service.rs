@@ -57,6 +57,8 @@ struct State {
     /// What was last applied per VM id (`verifyVM` without arguments).
     applied: HashMap<String, VmFirewall>,
     initialized: bool,
+    /// The table layout is known to be in the kernel (see `run_with_dispatch`).
+    layout_applied: bool,
 }
 
 pub struct NftablesService {
@@ -131,7 +133,9 @@ impl NftablesService {
             batch.extend(ruleset::dispatch_add(tap, chain));
         }
         run_batch(&batch, &Label::new("initialize", ["bridge", "infinivirt"])).await?;
-        locked(&self.state).initialized = true;
+        let mut st = locked(&self.state);
+        st.initialized = true;
+        st.layout_applied = true;
         Ok(())
     }
 
@@ -156,11 +160,11 @@ impl NftablesService {
         let _g = TABLE_LOCK.lock().await;
         self.ensure_initialized().await?;
         let caps = probe::capabilities().await;
-        let mut batch = Batch(ruleset::infra(&caps));
+        let mut batch = Batch(Vec::new());
         if !chain_exists(chain.as_str()).await {
             batch.extend(self.empty_chain(&chain));
         }
-        self.run_with_dispatch(batch, &tap, &chain, &op).await?;
+        self.run_with_dispatch(batch, &caps, &tap, &chain, &op).await?;
         self.persist_in_background();
         Ok(chain.to_string())
     }
@@ -185,10 +189,31 @@ impl NftablesService {
         v
     }
 
+    /// Runs `body` with the tap's dispatch, preceded by the table layout unless this
+    /// instance has applied the layout and no batch failed since (the layout is some
+    /// 35 commands; leaving them out halves a VM's firewall transaction). A lean batch
+    /// that fails is retried once with the layout, so a table removed behind our back
+    /// is recreated as before.
+    async fn run_with_dispatch(&self, body: Batch, caps: &Capabilities, tap: &IfName, chain: &Ident, op: &Label) -> Result<(), NftablesError> {
+        let with_layout = || {
+            let mut full = Batch(ruleset::infra(caps));
+            full.extend(body.0.clone());
+            full
+        };
+        let lean = locked(&self.state).layout_applied;
+        let first = if lean { body.clone() } else { with_layout() };
+        let mut r = self.run_dispatch_once(first, tap, chain, op).await;
+        if r.is_err() && lean {
+            r = self.run_dispatch_once(with_layout(), tap, chain, op).await;
+        }
+        locked(&self.state).layout_applied = r.is_ok();
+        r
+    }
+
     /// Adds the tap's dispatch to `batch` and runs it. If the tap is still mapped to
     /// another chain (a re-used TAP name), the stale elements are replaced and the
     /// batch runs once more; any other failure is returned as is.
-    async fn run_with_dispatch(&self, batch: Batch, tap: &IfName, chain: &Ident, op: &Label) -> Result<(), NftablesError> {
+    async fn run_dispatch_once(&self, batch: Batch, tap: &IfName, chain: &Ident, op: &Label) -> Result<(), NftablesError> {
         let mut first = batch.clone();
         first.extend(ruleset::dispatch_add(tap, chain));
         let Err(err) = run_batch(&first, op).await else { return Ok(()) };
@@ -230,9 +255,8 @@ impl NftablesService {
     async fn apply_locked(&self, vm_id: &str, fw: VmFirewall, caps: &Capabilities) -> Result<ApplyResult, NftablesError> {
         self.ensure_initialized().await?;
         let op = Label::new("apply rules", [vm_id.to_string(), fw.tap.as_str().to_string()]);
-        let mut batch = Batch(ruleset::infra(caps));
-        batch.extend(ruleset::vm_chain_cmds(&fw));
-        self.run_with_dispatch(batch, &fw.tap, &fw.chain, &op).await?;
+        let batch = Batch(ruleset::vm_chain_cmds(&fw));
+        self.run_with_dispatch(batch, caps, &fw.tap, &fw.chain, &op).await?;
         let result = ApplyResult {
             total_rules: fw.total_rules,
             applied_rules: fw.total_rules,
@@ -322,7 +346,7 @@ impl NftablesService {
         let _g = TABLE_LOCK.lock().await;
         self.ensure_initialized().await.map_err(|e| relabel(e, &op))?;
         let caps = probe::capabilities().await;
-        self.run_with_dispatch(Batch(ruleset::infra(&caps)), &tap, &chain, &op).await
+        self.run_with_dispatch(Batch(Vec::new()), &caps, &tap, &chain, &op).await
     }
 
     /// Spec `removeVMChain` (never fails): dispatch elements, rules and chain go in one
