@@ -49,7 +49,14 @@ pub async fn unattended_answer_files(config: Value, scripts_dir: Option<String>)
         Ok(JsAnswerFiles {
             os: req.target.map(|t| t.name().to_string()).unwrap_or_default(),
             volume_id: files.volume_id.to_string(),
-            files: files.files.into_iter().map(|f| JsAnswerFile { path: f.path, content: f.content }).collect(),
+            files: files
+                .files
+                .into_iter()
+                .map(|f| JsAnswerFile {
+                    path: f.path,
+                    content: f.content,
+                })
+                .collect(),
         })
     })
     .await
@@ -74,7 +81,9 @@ pub async fn unattended_build_media(config: Value, options: Option<JsUnattendedB
             opts.xorriso = x;
         }
         let scripts = o.scripts_dir.map(PathBuf::from);
-        let iso = unattended::build_install_media(&req, scripts.as_deref(), &opts).await.napi()?;
+        let iso = unattended::build_install_media(&req, scripts.as_deref(), &opts)
+            .await
+            .napi()?;
         Ok(iso.display().to_string())
     })
     .await
@@ -84,12 +93,14 @@ pub async fn unattended_build_media(config: Value, options: Option<JsUnattendedB
 #[napi]
 pub async fn unattended_remove_media(path: String) -> napi::Result<bool> {
     guarded(async move {
-        unattended::media::remove(std::path::Path::new(&path)).await.map_err(|source| crate::error::IoError {
-            action: "remove",
-            path,
-            source,
-        })
-        .napi()
+        unattended::media::remove(std::path::Path::new(&path))
+            .await
+            .map_err(|source| crate::error::IoError {
+                action: "remove",
+                path,
+                source,
+            })
+            .napi()
     })
     .await
 }

@@ -82,7 +82,7 @@ pub fn render(req: &InstallRequest, prep: &Prepared) -> AnswerFiles {
         post.push("systemctl enable infinivirt-firstboot.service".to_string());
     }
     line("");
-    line(&format!("%post --log={DIR}-post.log"));
+    line("%post --log=/root/infinivirt-post.log");
     for p in &post {
         line(p);
     }
