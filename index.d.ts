@@ -2380,12 +2380,42 @@ export declare function isValidGpuPassthroughConfig(obj: unknown): obj is VMHard
 // ===========================================================================
 
 export interface UnattendedInstallerOptions {
-  /** Directory of the backend's unattended managers; else env `INFINIBAY_BACKEND_SERVICES_PATH`. */
+  /**
+   * Directory of the backend's unattended managers; else env `INFINIBAY_BACKEND_SERVICES_PATH`.
+   * When neither is set, Infinivirt builds the answer ISO itself (see COMPATIBILITY.md).
+   */
   backendServicesPath?: string;
   monitorConfig?: Partial<MonitorConfig>;
+  /** Infinivirt addition: directory of the built ISO (default `/var/lib/infinivirt/unattended`). */
+  outputDir?: string;
+  /** Infinivirt addition: base of the temporary work directory (default: `outputDir`). */
+  workDir?: string;
+  /** Infinivirt addition: directory `script.fileName` is read from when a script has no `content`. */
+  scriptsDir?: string;
+  /** Infinivirt addition: the xorriso program (default `xorriso` from PATH). */
+  xorrisoPath?: string;
 }
 
-/** Generates the install ISO through the backend managers, mounts it and monitors the install. */
+/** Infinivirt addition: one file of an answer medium. */
+export interface UnattendedAnswerFile {
+  /** Path on the medium, `/`-separated (`autounattend.xml`, `user-data`, `ks.cfg`, …). */
+  path: string;
+  content: string;
+}
+
+/** Infinivirt addition: what `generateAnswerFiles()` resolves. */
+export interface UnattendedAnswerFiles {
+  os: OSType;
+  /** Volume ID of the answer ISO: `AUTOUNATTEND`, `CIDATA` or `OEMDRV`. */
+  volumeId: string;
+  files: UnattendedAnswerFile[];
+}
+
+/**
+ * Builds the answer ISO for an unattended install (natively, or through the backend
+ * managers when `backendServicesPath` / `INFINIBAY_BACKEND_SERVICES_PATH` is set),
+ * mounts it and monitors the install.
+ */
 export declare class UnattendedInstaller {
   constructor(config: UnattendedInstallConfig, options?: UnattendedInstallerOptions);
   /** Resolves the path of the generated ISO. */
@@ -2394,6 +2424,10 @@ export declare class UnattendedInstaller {
   monitorInstallation(qmpClient: QMPClient, isoPath: string): Promise<InstallationResult>;
   cleanupInstallationMedia(qmpClient: QMPClient, isoPath: string): Promise<void>;
   getConfig(): UnattendedInstallConfig;
+  /** Infinivirt addition: the answer files (password hashed or encoded), without building media. */
+  generateAnswerFiles(): Promise<UnattendedAnswerFiles>;
+  /** Infinivirt addition: attaches a native answer ISO as an extra CD-ROM (`addSecondCdrom`). */
+  mountAnswerMedia(builder: QemuCommandBuilder, isoPath: string): void;
 }
 
 /**
@@ -2466,6 +2500,24 @@ export interface UnattendedInstallConfig {
   locale?: string;
   timezone?: string;
   hostname?: string;
+}
+
+/**
+ * Infinivirt addition: a script that carries its text. Without `content`, the native
+ * generator reads `fileName` from the installer's `scriptsDir` option.
+ */
+export interface UnattendedScriptWithContent extends UnattendedScript {
+  content?: string;
+}
+
+/**
+ * Infinivirt addition: the fields the native generator reads beyond the spec's
+ * `UnattendedInstallConfig` (assignable to it, so it can be passed anywhere one is taken).
+ */
+export interface NativeUnattendedInstallConfig extends UnattendedInstallConfig {
+  scripts?: Array<ScriptExecutionConfig & { script: UnattendedScriptWithContent }>;
+  /** The VM's firmware, for the Windows disk layout (default `'bios'`). */
+  firmware?: 'bios' | 'uefi';
 }
 
 export interface MonitorConfig {

@@ -39,6 +39,12 @@ check_cmd ip iproute2
 check_cmd ethtool ethtool
 check_cmd busybox busybox-static
 check_cmd xorriso xorriso
+# Tests of the unattended installer: scripts/python-tools.sh makes a venv (pykickstart,
+# PyYAML) with python3 -m venv.
+if ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  say "python3 with venv missing (packages python3 python3-venv)"
+  plain_pkgs+=(python3 python3-venv)
+fi
 # The state tests start a private PostgreSQL (initdb/pg_ctl as the postgres user).
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
   say "PostgreSQL server binaries (initdb, pg_ctl) missing (package postgresql)"

@@ -174,6 +174,7 @@ additions={
  'EventHandlerConfig':[('tapManager',"api.NetworkCleanupTargets['tapManager']"),('nftables',"api.NetworkCleanupTargets['nftables']"),('cgroups',"api.NetworkCleanupTargets['cgroups']"),('exitWaitMs','number')],
  'CrashEvent':[('reason','api.TransitionReason')],'VMEventData':[('reason','api.TransitionReason')],
  'FirewallApplyResult':[('fallbacks','api.FirewallFallback[]')],
+ 'UnattendedInstallerOptions':[('outputDir','string'),('workDir','string'),('scriptsDir','string'),('xorrisoPath','string')],
 }
 generic={'QMPResponse','QMPEvent'}
 checks=[]
@@ -294,6 +295,7 @@ extras={'QemuCommandBuilder':["setStrictDisplaySecurity","isStrictDisplaySecurit
         'QemuImgService':["resizeImageLive"],
         'SnapshotManager':["createLiveSnapshot","deleteLiveSnapshot"],
         'StateSync':["getPendingWrites"],
+        'UnattendedInstaller':["generateAnswerFiles","mountAnswerMedia"],
         'EventHandler':["getPendingWrites"],
         'HealthMonitor':["watchVM","unwatchVM","getWatchedVMs","getPendingWrites"],
         'NftablesService':["getCapabilities","verifyVM","explain"],

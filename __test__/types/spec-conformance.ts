@@ -677,7 +677,11 @@ assertTrue<Equals<api.UnattendedInstallConfig, Spec.UnattendedInstallConfig>>();
 assertTrue<Equals<api.MonitorConfig, Spec.MonitorConfig>>();
 assertTrue<Equals<api.InstallationProgress, Spec.InstallationProgress>>();
 assertTrue<Equals<api.InstallationResult, Spec.InstallationResult>>();
-assertTrue<Equals<api.UnattendedInstallerOptions, Spec.UnattendedInstallerOptions>>();
+assertTrue<Equals<Omit<api.UnattendedInstallerOptions, 'outputDir' | 'workDir' | 'scriptsDir' | 'xorrisoPath'>, Omit<Spec.UnattendedInstallerOptions, never>>>();
+assertTrue<Equals<api.UnattendedInstallerOptions['outputDir'], (string) | undefined>>();
+assertTrue<Equals<api.UnattendedInstallerOptions['workDir'], (string) | undefined>>();
+assertTrue<Equals<api.UnattendedInstallerOptions['scriptsDir'], (string) | undefined>>();
+assertTrue<Equals<api.UnattendedInstallerOptions['xorrisoPath'], (string) | undefined>>();
 
 // constants and functions
 assertTrue<Equals<typeof api.PCI_ADDRESS_REGEX, typeof Spec.PCI_ADDRESS_REGEX>>();

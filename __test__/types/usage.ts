@@ -2132,6 +2132,20 @@ async function exerciseUnattended(client: QMPClient): Promise<void> {
   const config: UnattendedInstallConfig = installer.getConfig();
   use(installerDefault, mounted, result, cleaned, config);
 
+  // Infinivirt additions: native answer files, inline script text, firmware, media options.
+  const nativeConfig: api.NativeUnattendedInstallConfig = {
+    ...installConfig,
+    firmware: 'uefi',
+    scripts: [{ script: { id: 's', name: 'n', fileName: 'f.ps1', shell: 'POWERSHELL', content: 'Write-Host hi' }, inputValues: {}, executionId: 'e' }],
+  };
+  const nativeInstaller = new UnattendedInstaller(nativeConfig, { outputDir: '/tmp/ua', workDir: '/tmp', scriptsDir: '/srv/scripts', xorrisoPath: 'xorriso' });
+  const answers: api.UnattendedAnswerFiles = await nativeInstaller.generateAnswerFiles();
+  const first: api.UnattendedAnswerFile = answers.files[0];
+  const volume: string = answers.volumeId;
+  const answerOs: OSType = answers.os;
+  const attached: void = nativeInstaller.mountAnswerMedia(new QemuCommandBuilder(), iso);
+  use(first, volume, answerOs, attached);
+
   const monitor = new InstallationMonitor(client, { maxResets: 3 });
   const monitorFull = new InstallationMonitor(client, monitorConfig);
   const monitorDefault = new InstallationMonitor(client);

@@ -1,8 +1,9 @@
 //! Unattended-install errors: the spec's `UnattendedError(code, message, cause?, vmId?, context?)`.
 
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 use crate::error::{code_enum, fields, ErrorShape, JsClass};
+use crate::exec::ExecError;
 
 code_enum! {
     /// Spec §17.12 `UnattendedErrorCode`.
@@ -21,12 +22,107 @@ code_enum! {
     }
 }
 
+/// Where building the install media failed (reported in `context.stage`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaStage {
+    /// Creating the private work directory.
+    WorkDir,
+    /// Reading a script file from the scripts directory.
+    ReadScript,
+    /// Writing the answer files into the work directory.
+    WriteFiles,
+    /// Running xorriso.
+    Xorriso,
+    /// Moving the image into the output directory.
+    Output,
+}
+
+impl MediaStage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaStage::WorkDir => "work-dir",
+            MediaStage::ReadScript => "read-script",
+            MediaStage::WriteFiles => "write-files",
+            MediaStage::Xorriso => "xorriso",
+            MediaStage::Output => "output",
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum UnattendedError {
+    /// Every problem found in the config at once, in the spec's message format.
     #[error("Invalid unattended install configuration: {}", errors.join(", "))]
     InvalidConfig { vm_id: Option<String>, errors: Vec<String> },
     #[error("Unsupported operating system: {os}")]
     UnsupportedOs { vm_id: Option<String>, os: String },
+    /// A filesystem step of building the media failed.
+    #[error("Failed to generate installation ISO: {stage_text} {path}: {source}", stage_text = describe(*stage))]
+    MediaIo {
+        vm_id: Option<String>,
+        stage: MediaStage,
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// xorriso could not be run or failed.
+    #[error("Failed to generate installation ISO: {}", xorriso_text(source))]
+    Xorriso {
+        vm_id: Option<String>,
+        #[source]
+        source: ExecError,
+    },
+    /// The installer ISO to remaster does not have the layout we patch.
+    #[error("Failed to generate installation ISO: {reason}")]
+    Remaster {
+        vm_id: Option<String>,
+        iso: String,
+        reason: String,
+    },
+}
+
+fn describe(stage: MediaStage) -> &'static str {
+    match stage {
+        MediaStage::WorkDir => "cannot create the work directory",
+        MediaStage::ReadScript => "cannot read the script file",
+        MediaStage::WriteFiles => "cannot write the answer file",
+        MediaStage::Xorriso => "cannot run xorriso on",
+        MediaStage::Output => "cannot move the image to",
+    }
+}
+
+fn xorriso_text(e: &ExecError) -> String {
+    if e.is_not_found() {
+        return "xorriso is not installed (Debian package xorriso)".to_string();
+    }
+    match e {
+        ExecError::Exit { code, .. } => {
+            let tail = e.stderr_tail().trim();
+            let code = code.map_or_else(|| "a signal".to_string(), |c| c.to_string());
+            format!("xorriso exited with {code}: {tail}")
+        }
+        other => other.to_string(),
+    }
+}
+
+impl UnattendedError {
+    /// The single-error form of [`UnattendedError::InvalidConfig`].
+    pub fn invalid(vm_id: Option<&str>, error: impl Into<String>) -> Self {
+        UnattendedError::InvalidConfig {
+            vm_id: vm_id.map(str::to_string),
+            errors: vec![error.into()],
+        }
+    }
+
+    fn vm_id(&self) -> Option<&String> {
+        match self {
+            UnattendedError::InvalidConfig { vm_id, .. }
+            | UnattendedError::UnsupportedOs { vm_id, .. }
+            | UnattendedError::MediaIo { vm_id, .. }
+            | UnattendedError::Xorriso { vm_id, .. }
+            | UnattendedError::Remaster { vm_id, .. } => vm_id.as_ref(),
+        }
+    }
 }
 
 impl ErrorShape for UnattendedError {
@@ -34,6 +130,9 @@ impl ErrorShape for UnattendedError {
         match self {
             UnattendedError::InvalidConfig { .. } => UnattendedErrorCode::INVALID_CONFIG,
             UnattendedError::UnsupportedOs { .. } => UnattendedErrorCode::UNSUPPORTED_OS,
+            UnattendedError::MediaIo { .. } | UnattendedError::Xorriso { .. } | UnattendedError::Remaster { .. } => {
+                UnattendedErrorCode::ISO_GENERATION_FAILED
+            }
         }
         .as_str()
     }
@@ -43,12 +142,57 @@ impl ErrorShape for UnattendedError {
     }
 
     fn fields(&self) -> Map<String, Value> {
-        match self {
-            UnattendedError::InvalidConfig { vm_id, errors } => fields([
-                ("vmId", vm_id.clone().map(Value::from)),
-                ("context", Some(serde_json::json!({ "errors": errors }))),
-            ]),
-            UnattendedError::UnsupportedOs { vm_id, .. } => fields([("vmId", vm_id.clone().map(Value::from))]),
-        }
+        let context = match self {
+            UnattendedError::InvalidConfig { errors, .. } => json!({ "errors": errors }),
+            UnattendedError::UnsupportedOs { os, .. } => json!({ "os": os }),
+            UnattendedError::MediaIo {
+                stage, path, source, ..
+            } => {
+                json!({ "stage": stage.as_str(), "path": path, "errno": crate::exec::errno_name(source) })
+            }
+            UnattendedError::Xorriso { source, .. } => json!({
+                "stage": MediaStage::Xorriso.as_str(),
+                "exitCode": source.exit_code(),
+                "stderr": source.stderr_tail(),
+            }),
+            UnattendedError::Remaster { iso, .. } => {
+                json!({ "stage": "remaster", "installerIso": iso })
+            }
+        };
+        fields([
+            ("vmId", self.vm_id().cloned().map(Value::from)),
+            ("context", Some(context)),
+        ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_config_joins_every_error() {
+        let e = UnattendedError::InvalidConfig {
+            vm_id: Some("vm-1".into()),
+            errors: vec!["Username is required".into(), "Password is required".into()],
+        };
+        assert_eq!(e.code(), "INVALID_CONFIG");
+        assert_eq!(
+            e.to_string(),
+            "Invalid unattended install configuration: Username is required, Password is required"
+        );
+        assert_eq!(e.fields()["context"]["errors"][1], "Password is required");
+        assert_eq!(e.fields()["vmId"], "vm-1");
+    }
+
+    #[test]
+    fn unsupported_os_message_is_the_spec_one() {
+        let e = UnattendedError::UnsupportedOs {
+            vm_id: None,
+            os: "beos".into(),
+        };
+        assert_eq!(e.to_string(), "Unsupported operating system: beos");
+        assert_eq!(e.code(), "UNSUPPORTED_OS");
+        assert!(!e.fields().contains_key("vmId"));
     }
 }

@@ -1,0 +1,164 @@
+'use strict'
+// UnattendedInstaller (API.md §14.1). Answer files and the answer ISO are built in
+// Rust (src/unattended/); this file keeps the spec's JS surface, the optional
+// backend-module override and the QMP-side cleanup.
+
+const path = require('path')
+const native = require('./native')
+const { call, UnattendedError } = require('./errors')
+const { Debugger } = require('./utils')
+
+const debug = new Debugger('unattended-installer')
+
+const OS_TIMEOUTS = { ubuntu: 2700000, fedora: 3600000, windows10: 5400000, windows11: 7200000 }
+const DEFAULT_TIMEOUT = 3600000
+const CDROM_DEVICE = 'ide1-cd0'
+const BACKEND_ENV = 'INFINIBAY_BACKEND_SERVICES_PATH'
+const BACKEND_MANAGERS = {
+  ubuntu: ['unattendedUbuntuManager', 'UnattendedUbuntuManager'],
+  windows10: ['unattendedWindowsManager', 'UnattendedWindowsManager'],
+  windows11: ['unattendedWindowsManager', 'UnattendedWindowsManager'],
+  fedora: ['unattendedRedHatManager', 'UnattendedRedHatManager']
+}
+
+// The config as plain JSON for the native parser; what JSON cannot carry is refused
+// as INVALID_CONFIG rather than surfacing as a conversion error.
+function plain (config, vmId) {
+  try {
+    return JSON.parse(JSON.stringify(config === undefined ? {} : config))
+  } catch (e) {
+    throw new UnattendedError('INVALID_CONFIG', 'Invalid unattended install configuration: config must be JSON-serialisable', e, vmId)
+  }
+}
+
+function errorMessage (e) {
+  return e && typeof e.message === 'string' ? e.message : String(e)
+}
+
+class UnattendedInstaller {
+  constructor (config, options) {
+    const vmId = config && typeof config.vmId === 'string' ? config.vmId : undefined
+    const json = plain(config, vmId)
+    call(() => native.unattendedValidate(json))
+    this.config = { ...config }
+    this.options = { ...(options || {}) }
+    // The spec's backend managers are used only when a path is given explicitly.
+    this.backendServicesPath = this.options.backendServicesPath || process.env[BACKEND_ENV] || null
+    const mc = this.options.monitorConfig || {}
+    this.monitorConfig = {
+      timeout: mc.timeout ?? OS_TIMEOUTS[String(this.config.os).toLowerCase()] ?? DEFAULT_TIMEOUT,
+      maxResets: mc.maxResets ?? 5,
+      checkInterval: mc.checkInterval ?? 5000
+    }
+  }
+
+  async generateInstallationISO () {
+    if (this.backendServicesPath) return this._generateWithBackend(this.backendServicesPath)
+    debug.log(`generating the answer ISO for ${this.config.vmId} (${this.config.os})`)
+    const o = this.options
+    return call(() => native.unattendedBuildMedia(plain(this.config), {
+      outputDir: o.outputDir,
+      workDir: o.workDir,
+      scriptsDir: o.scriptsDir,
+      xorrisoPath: o.xorrisoPath
+    }))
+  }
+
+  /** Infinivirt addition: the answer files the native generator writes, without building media. */
+  async generateAnswerFiles () {
+    return call(() => native.unattendedAnswerFiles(plain(this.config), this.options.scriptsDir))
+  }
+
+  // The spec's path: the Infinibay backend's manager modules build the ISO.
+  async _generateWithBackend (servicesPath) {
+    const vmId = this.config.vmId
+    try {
+      const os = this.config.os
+      const entry = BACKEND_MANAGERS[os]
+      if (!entry) throw new UnattendedError('UNSUPPORTED_OS', `Unsupported operating system: ${os}`, undefined, vmId)
+      const managerModulePath = path.join(servicesPath, entry[0])
+      let mod
+      try {
+        mod = require(managerModulePath)
+      } catch (e) {
+        throw new UnattendedError('MANAGER_NOT_FOUND',
+          `Failed to load unattended manager module at ${managerModulePath}: ${errorMessage(e)}. ` +
+          `Set ${BACKEND_ENV} or the backendServicesPath option to the backend's services directory.`,
+          e, vmId, { managerModulePath, os })
+      }
+      const Manager = mod && mod[entry[1]]
+      if (typeof Manager !== 'function') {
+        throw new UnattendedError('MANAGER_NOT_FOUND', `Module ${managerModulePath} does not export ${entry[1]}`,
+          undefined, vmId, { managerModulePath, os })
+      }
+      const now = new Date()
+      const apps = (this.config.applications || []).map((a) => ({
+        ...a,
+        description: a.description ?? null,
+        version: a.version ?? null,
+        url: a.url ?? null,
+        icon: a.icon ?? null,
+        createdAt: now,
+        updatedAt: now
+      }))
+      const manager = new Manager(this.config.username, this.config.password, apps, vmId, this.config.scripts ?? [])
+      return await manager.generateNewImage()
+    } catch (e) {
+      if (e instanceof UnattendedError) throw e
+      throw new UnattendedError('ISO_GENERATION_FAILED', `Failed to generate installation ISO: ${errorMessage(e)}`, e, vmId)
+    }
+  }
+
+  mountInstallationMedia (builder, isoPath) {
+    try {
+      builder.addCdrom(isoPath)
+      builder.setBootOrder(['d', 'c'])
+    } catch (e) {
+      throw new UnattendedError('MOUNT_FAILED', `Failed to mount installation media: ${errorMessage(e)}`, e, this.config.vmId)
+    }
+  }
+
+  /**
+   * Infinivirt addition: attaches a native answer ISO as an extra CD-ROM next to the
+   * installer ISO (which stays the boot CD). The boot order is left to the caller.
+   */
+  mountAnswerMedia (builder, isoPath) {
+    try {
+      builder.addSecondCdrom(isoPath)
+    } catch (e) {
+      throw new UnattendedError('MOUNT_FAILED', `Failed to mount installation media: ${errorMessage(e)}`, e, this.config.vmId)
+    }
+  }
+
+  // LEAD: wire to InstallationMonitor (spec §14.1 monitorInstallation): run
+  // `new InstallationMonitor(qmpClient, this.monitorConfig).start()`, set
+  // `result.isoPath = isoPath`, call cleanupInstallationMedia on success, rethrow
+  // UnattendedError, wrap the rest as MONITORING_ERROR 'Installation monitoring failed: <msg>'.
+  async monitorInstallation (qmpClient, isoPath) {
+    throw new UnattendedError('MONITORING_ERROR',
+      'Installation monitoring failed: InstallationMonitor is not available in this build', undefined,
+      this.config.vmId, { isoPath })
+  }
+
+  async cleanupInstallationMedia (qmpClient, isoPath) {
+    try {
+      if (qmpClient && typeof qmpClient.isConnected === 'function' && qmpClient.isConnected()) {
+        if (typeof qmpClient.eject === 'function') await qmpClient.eject(CDROM_DEVICE, true)
+        else await qmpClient.execute('eject', { device: CDROM_DEVICE, force: true })
+      }
+    } catch (e) {
+      debug.log(`eject failed (ignored): ${errorMessage(e)}`)
+    }
+    try {
+      if (typeof isoPath === 'string' && isoPath) await call(() => native.unattendedRemoveMedia(isoPath))
+    } catch (e) {
+      debug.log(`removing ${isoPath} failed (ignored): ${errorMessage(e)}`)
+    }
+  }
+
+  getConfig () {
+    return { ...this.config }
+  }
+}
+
+module.exports = { UnattendedInstaller }
