@@ -17,3 +17,4 @@ mod qmp;
 mod state;
 mod storage;
 mod system;
+mod unattended;

@@ -1,3 +1,4 @@
 //! Unattended guest OS installation.
 
 pub mod error;
+pub mod monitor;
