@@ -17,6 +17,7 @@ const { StateSync, EventHandler, HealthMonitor, PrismaAdapter, createStore } = r
 const { TapDeviceManager, BridgeManager } = require('./lib/network')
 const { VMLifecycle, Infinivirt } = require('./lib/lifecycle')
 const { CpuPinningAdapter, CgroupsManager } = require('./lib/system')
+const { InstallationMonitor } = require('./lib/unattended-monitor')
 
 const C = native.specConstants()
 
@@ -125,6 +126,7 @@ module.exports = {
   isValidStorageConfig: guards.isValidStorageConfig,
   isValidVMCompleteConfig: guards.isValidVMCompleteConfig,
   isValidGpuPassthroughConfig: guards.isValidGpuPassthroughConfig,
+  InstallationMonitor,
   UnattendedErrorCode: C.UnattendedErrorCode,
   UnattendedError: errors.UnattendedError,
   DEFAULT_INSTALLATION_TIMEOUT: C.DEFAULT_INSTALLATION_TIMEOUT,

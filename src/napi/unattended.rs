@@ -176,6 +176,12 @@ impl NativeInstallMonitor {
         self.inner.is_running()
     }
 
+    /// The outcome has been reported; `start` may be called again.
+    #[napi]
+    pub fn finish(&mut self) {
+        self.inner.finish();
+    }
+
     #[napi]
     pub fn phase(&self) -> String {
         self.inner.phase().as_str().into()

@@ -231,11 +231,14 @@ pub enum Output {
 enum State {
     Idle,
     Running,
+    /// Decided (success or failure) but not yet reported: the caller may still be taking
+    /// a screenshot. Input is ignored; `start` is refused until [`InstallMonitor::finish`].
+    Settling,
     Finished,
 }
 
-/// The monitor of one installation. After `Completed` or `Failed` it ignores input
-/// until started again.
+/// The monitor of one installation. After `Completed` or `Failed` it ignores input; once
+/// the caller has reported the result ([`InstallMonitor::finish`]) it may start again.
 #[derive(Debug)]
 pub struct InstallMonitor {
     config: MonitorConfig,
@@ -263,8 +266,16 @@ impl InstallMonitor {
     pub fn config(&self) -> &MonitorConfig {
         &self.config
     }
+    /// Running, or decided but not yet reported.
     pub fn is_running(&self) -> bool {
-        self.state == State::Running
+        matches!(self.state, State::Running | State::Settling)
+    }
+
+    /// The caller has reported the outcome; the monitor may be started again.
+    pub fn finish(&mut self) {
+        if self.state == State::Settling {
+            self.state = State::Finished;
+        }
     }
     pub fn phase(&self) -> Phase {
         self.phase
@@ -278,7 +289,7 @@ impl InstallMonitor {
 
     /// Starts watching (spec order of checks: already running, then not connected).
     pub fn start(&mut self, client_connected: bool) -> Result<Vec<Output>, UnattendedError> {
-        if self.state == State::Running {
+        if self.is_running() {
             return Err(UnattendedError::MonitorAlreadyRunning);
         }
         if !client_connected {
@@ -387,7 +398,7 @@ impl InstallMonitor {
                 expected_reboots: self.config.expected_reboots,
             })];
         }
-        self.state = State::Finished;
+        self.state = State::Settling;
         vec![
             Output::Note(format!(
                 "SHUTDOWN ({}) after {elapsed_ms}ms and {} reboot(s)",
@@ -406,7 +417,7 @@ impl InstallMonitor {
     }
 
     fn fail(&mut self, error: UnattendedError) -> Output {
-        self.state = State::Finished;
+        self.state = State::Settling;
         self.phase = Phase::Failed;
         Output::Failed(error)
     }
@@ -526,8 +537,11 @@ mod tests {
             ]
         );
         assert_eq!(end.unwrap().0, "ok");
-        assert!(!m.is_running());
         assert!(m.handle(guest_shutdown(), 11).is_empty(), "input after the end is ignored");
+        assert!(m.is_running(), "running until the result is reported");
+        assert_eq!(m.start(true).unwrap_err().code(), "INVALID_CONFIG");
+        m.finish();
+        assert!(!m.is_running());
     }
 
     #[test]
@@ -679,6 +693,7 @@ mod tests {
         m.handle(guest_reset(), 2_000);
         assert_eq!(code(&m.handle(Input::Stop, 3_000)).as_deref(), Some("MONITORING_ERROR"));
         assert!(m.handle(Input::Stop, 3_001).is_empty());
+        m.finish();
         m.start(true).unwrap();
         assert_eq!((m.reset_count(), m.phase()), (0, Phase::Installing));
     }
