@@ -7,6 +7,7 @@ const os = require('os')
 const path = require('path')
 const { execFileSync } = require('child_process')
 const { QemuCommandBuilder, QemuProcess, QMPClient, InstallationMonitor, UnattendedError } = require('..')
+const { completionDefaults } = require('../lib/unattended-monitor')
 const { ensureGuest, guestArgs, tcgArgs, waitForMarker } = require('./helpers/guest')
 
 jest.setTimeout(120000)
@@ -247,5 +248,5 @@ test('start() twice, stop(), a client that is not connected, bad options', async
 
   expect(() => new InstallationMonitor(c, { timeout: -1 })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }))
   expect(() => new InstallationMonitor(c, { maxResets: 1, expectedReboots: 2 })).toThrow(/expectedReboots \(2\) must not exceed maxResets \(1\)/)
-  expect(InstallationMonitor.completionDefaults('windows11')).toEqual({ minInstallTime: 600000, expectedReboots: 2 })
+  expect(completionDefaults('windows11')).toEqual({ minInstallTime: 600000, expectedReboots: 2 })
 })

@@ -61,11 +61,6 @@ class InstallationMonitor extends EventEmitter {
     this._resolve = null
   }
 
-  /** Suggested `{ minInstallTime, expectedReboots }` for an OSType. */
-  static completionDefaults (os) {
-    return native.installCompletionDefaults(String(os))
-  }
-
   start () {
     let out
     try {
@@ -235,4 +230,9 @@ class InstallationMonitor extends EventEmitter {
   }
 }
 
-module.exports = { InstallationMonitor }
+// For UnattendedInstaller: a suggested `{ minInstallTime, expectedReboots }` for an OSType.
+function completionDefaults (os) {
+  return native.installCompletionDefaults(String(os))
+}
+
+module.exports = { InstallationMonitor, completionDefaults }

@@ -174,11 +174,20 @@ additions={
  'EventHandlerConfig':[('tapManager',"api.NetworkCleanupTargets['tapManager']"),('nftables',"api.NetworkCleanupTargets['nftables']"),('cgroups',"api.NetworkCleanupTargets['cgroups']"),('exitWaitMs','number')],
  'CrashEvent':[('reason','api.TransitionReason')],'VMEventData':[('reason','api.TransitionReason')],
  'FirewallApplyResult':[('fallbacks','api.FirewallFallback[]')],
+ 'MonitorConfig':[('minInstallTime','number'),('expectedReboots','number'),('ejectAfterResets','number'),('ejectDevice','string'),('screenshotPath','string')],
+ 'InstallationResult':[('resetCount','number'),('screenshotPath','string')],
 }
+# Fields whose type widens with an addition elsewhere: interface -> [(field, type)].
+widened={'UnattendedInstallerOptions':[('monitorConfig','Partial<api.MonitorConfig>')]}
 generic={'QMPResponse','QMPEvent'}
 checks=[]
 for n in names+['UnattendedInstallerOptions']:
-    if n in additions:
+    if n in widened:
+        fs=' | '.join(f"'{f}'" for f,_ in widened[n])
+        checks.append(f"assertTrue<Equals<Omit<api.{n}, {fs}>, Omit<Spec.{n}, {fs}>>>();")
+        for f,t in widened[n]:
+            checks.append(f"assertTrue<Equals<api.{n}['{f}'], ({t}) | undefined>>();")
+    elif n in additions:
         fs=' | '.join(f"'{f}'" for f,_ in additions[n])
         checks.append(f"assertTrue<Equals<Omit<api.{n}, {fs}>, Omit<Spec.{n}, never>>>();")
         for f,t in additions[n]:
@@ -293,6 +302,7 @@ extras={'QemuCommandBuilder':["setStrictDisplaySecurity","isStrictDisplaySecurit
         'StateSync':["getPendingWrites"],
         'EventHandler':["getPendingWrites"],
         'HealthMonitor':["watchVM","unwatchVM","getWatchedVMs","getPendingWrites"],
+        'InstallationMonitor':["getResetCount"],
         'NftablesService':["getCapabilities","verifyVM","explain"],
         'QMPClient':["queryVnc","querySpice","queryMemorySizeSummary","screendump","setPassword","blockdevChangeMedium",
                      "humanMonitorCommand","blockdevSnapshotInternalSync","blockdevSnapshotDeleteInternalSync","blockResize"]}

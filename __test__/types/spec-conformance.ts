@@ -673,10 +673,18 @@ assertTrue<Equals<api.ScriptShell, Spec.ScriptShell>>();
 assertTrue<Equals<api.UnattendedScript, Spec.UnattendedScript>>();
 assertTrue<Equals<api.ScriptExecutionConfig, Spec.ScriptExecutionConfig>>();
 assertTrue<Equals<api.UnattendedInstallConfig, Spec.UnattendedInstallConfig>>();
-assertTrue<Equals<api.MonitorConfig, Spec.MonitorConfig>>();
+assertTrue<Equals<Omit<api.MonitorConfig, 'minInstallTime' | 'expectedReboots' | 'ejectAfterResets' | 'ejectDevice' | 'screenshotPath'>, Omit<Spec.MonitorConfig, never>>>();
+assertTrue<Equals<api.MonitorConfig['minInstallTime'], (number) | undefined>>();
+assertTrue<Equals<api.MonitorConfig['expectedReboots'], (number) | undefined>>();
+assertTrue<Equals<api.MonitorConfig['ejectAfterResets'], (number) | undefined>>();
+assertTrue<Equals<api.MonitorConfig['ejectDevice'], (string) | undefined>>();
+assertTrue<Equals<api.MonitorConfig['screenshotPath'], (string) | undefined>>();
 assertTrue<Equals<api.InstallationProgress, Spec.InstallationProgress>>();
-assertTrue<Equals<api.InstallationResult, Spec.InstallationResult>>();
-assertTrue<Equals<api.UnattendedInstallerOptions, Spec.UnattendedInstallerOptions>>();
+assertTrue<Equals<Omit<api.InstallationResult, 'resetCount' | 'screenshotPath'>, Omit<Spec.InstallationResult, never>>>();
+assertTrue<Equals<api.InstallationResult['resetCount'], (number) | undefined>>();
+assertTrue<Equals<api.InstallationResult['screenshotPath'], (string) | undefined>>();
+assertTrue<Equals<Omit<api.UnattendedInstallerOptions, 'monitorConfig'>, Omit<Spec.UnattendedInstallerOptions, 'monitorConfig'>>>();
+assertTrue<Equals<api.UnattendedInstallerOptions['monitorConfig'], (Partial<api.MonitorConfig>) | undefined>>();
 
 // constants and functions
 assertTrue<Equals<typeof api.PCI_ADDRESS_REGEX, typeof Spec.PCI_ADDRESS_REGEX>>();
