@@ -130,6 +130,9 @@ class InstallationMonitor extends EventEmitter {
         case 'note':
           log.log(o.message)
           break
+        case 'warning':
+          log.log('warn', o.message)
+          break
         case 'completed':
           this._finish({ success: true }, undefined)
           break

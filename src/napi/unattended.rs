@@ -31,8 +31,8 @@ pub struct JsResolvedMonitorConfig {
 }
 
 /// One output of the state machine. `kind` is `progress` (phase, message),
-/// `timeout-check` (elapsed, remaining, percentComplete), `eject` (device), `note`
-/// (message), `completed` or `failed` (error: the wire form of an `UnattendedError`).
+/// `timeout-check` (elapsed, remaining, percentComplete), `eject` (device), `note` and
+/// `warning` (message), `completed` or `failed` (error: the wire form of an `UnattendedError`).
 #[napi(object)]
 pub struct JsMonitorOutput {
     pub kind: String,
@@ -89,6 +89,10 @@ fn output(o: Output) -> JsMonitorOutput {
         }
         Output::Note(message) => {
             js.kind = "note".into();
+            js.message = Some(message);
+        }
+        Output::Warning(message) => {
+            js.kind = "warning".into();
             js.message = Some(message);
         }
         Output::Completed => js.kind = "completed".into(),

@@ -221,6 +221,8 @@ pub enum Output {
     EjectMedia { device: String },
     /// Debug log only.
     Note(String),
+    /// Worth a warning in the log (a questionable configuration or input).
+    Warning(String),
     /// Success; phases `completing` then `completed` were reported just before.
     Completed,
     /// Failure: record phase `failed` with the error's message and the error itself.
@@ -302,7 +304,7 @@ impl InstallMonitor {
         self.ejected = false;
         let mut out = vec![self.progress(Phase::Installing, "Installation in progress".into())];
         if self.config.completes_on_first_shutdown() {
-            out.push(Output::Note(
+            out.push(Output::Warning(
                 "neither minInstallTime nor expectedReboots is set: the first guest shutdown completes the installation"
                     .into(),
             ));
@@ -320,7 +322,7 @@ impl InstallMonitor {
             Input::Reset { guest, reason } => self.on_reset(guest, reason, elapsed_ms),
             Input::Powerdown => {
                 self.powerdown_requested = true;
-                vec![Output::Note(
+                vec![Output::Warning(
                     "POWERDOWN: the host requested an ACPI power-down; a guest shutdown now fails the installation"
                         .into(),
                 )]
@@ -520,9 +522,16 @@ mod tests {
         assert!(!m.is_running());
         let out = m.start(true).unwrap();
         assert_eq!(summary(&out).0, vec![("installing", "Installation in progress".to_string())]);
+        assert!(matches!(out.last(), Some(Output::Warning(w)) if w.starts_with("neither minInstallTime")));
         assert!(m.is_running());
         let e = m.start(true).unwrap_err();
         assert_eq!((e.code(), e.to_string().as_str()), ("INVALID_CONFIG", "Monitor is already running"));
+    }
+
+    #[test]
+    fn no_warning_with_a_completion_rule() {
+        let mut m = InstallMonitor::new(cfg(|r| r.expected_reboots = Some(1.0)));
+        assert!(!m.start(true).unwrap().iter().any(|o| matches!(o, Output::Warning(_))));
     }
 
     #[test]
@@ -638,7 +647,7 @@ mod tests {
     fn powerdown_is_not_completion() {
         let mut m = started(cfg(|_| {}));
         let out = m.handle(Input::Powerdown, 5);
-        assert!(code(&out).is_none() && summary(&out).0.is_empty());
+        assert!(matches!(out.as_slice(), [Output::Warning(_)]));
         assert!(m.is_running());
         let (_, end) = summary(&m.handle(guest_shutdown(), 10));
         assert_eq!(
