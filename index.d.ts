@@ -2432,16 +2432,22 @@ export declare class UnattendedInstaller {
 
 /**
  * Watches QMP events during an OS install. Emits `progress` (`InstallationProgress`),
- * `timeout-check`, `complete` (`InstallationResult`) and `error`.
+ * `timeout-check`, `complete` (`InstallationResult`), `error` (only when a listener is
+ * registered; otherwise logged) and, beyond the spec, `media-ejected` (`{ device }`).
+ * Completion needs the installer's final guest shutdown (see `MonitorConfig`).
+ * The constructor throws `UnattendedError(INVALID_CONFIG)` for unusable options.
  */
 export declare class InstallationMonitor extends EventEmitter {
   constructor(qmpClient: QMPClient, config?: Partial<MonitorConfig>);
+  /** Resolves with the result (never rejects once started); `stop()` resolves it with `MONITORING_ERROR`. */
   start(): Promise<InstallationResult>;
   stop(): void;
   isRunning(): boolean;
   getCurrentPhase(): InstallationPhase;
   getPhases(): InstallationProgress[];
   getElapsedTime(): number;
+  /** Infinivirt addition: guest reboots counted so far in this (or the last) run. */
+  getResetCount(): number;
 }
 
 // ===========================================================================
@@ -2524,6 +2530,21 @@ export interface MonitorConfig {
   timeout: number;
   maxResets: number;
   checkInterval: number;
+  /**
+   * Infinivirt addition (ms, default 0): a guest shutdown at or after this time completes
+   * the installation. With neither this nor `expectedReboots` set, the first guest
+   * shutdown completes it (the spec's behaviour); otherwise an earlier one fails with
+   * `INSTALLATION_FAILED`.
+   */
+  minInstallTime?: number;
+  /** Infinivirt addition (default 0, at most `maxResets`): a guest shutdown after this many reboots completes the installation. */
+  expectedReboots?: number;
+  /** Infinivirt addition: QMP-eject `ejectDevice` after this many guest reboots so the VM boots from disk. */
+  ejectAfterResets?: number;
+  /** Infinivirt addition: the drive to eject (default `CDROM_DEVICE_NAME`; `ide2-cd0` for `-cdrom` on q35). */
+  ejectDevice?: string;
+  /** Infinivirt addition: where a failed installation's screen is saved (PNG, QMP `screendump`). */
+  screenshotPath?: string;
 }
 
 export interface InstallationProgress {
@@ -2539,6 +2560,10 @@ export interface InstallationResult {
   duration: number;
   phases: InstallationProgress[];
   error?: Error;
+  /** Infinivirt addition: guest reboots counted (set by `InstallationMonitor`). */
+  resetCount?: number;
+  /** Infinivirt addition: the screenshot kept of a failed installation. */
+  screenshotPath?: string;
 }
 
 export declare enum UnattendedErrorCode {

@@ -18,6 +18,7 @@ const { TapDeviceManager, BridgeManager } = require('./lib/network')
 const { VMLifecycle, Infinivirt } = require('./lib/lifecycle')
 const { CpuPinningAdapter, CgroupsManager } = require('./lib/system')
 const { UnattendedInstaller } = require('./lib/unattended')
+const { InstallationMonitor } = require('./lib/unattended-monitor')
 
 const C = native.specConstants()
 
@@ -127,6 +128,7 @@ module.exports = {
   isValidVMCompleteConfig: guards.isValidVMCompleteConfig,
   isValidGpuPassthroughConfig: guards.isValidGpuPassthroughConfig,
   UnattendedInstaller,
+  InstallationMonitor,
   UnattendedErrorCode: C.UnattendedErrorCode,
   UnattendedError: errors.UnattendedError,
   DEFAULT_INSTALLATION_TIMEOUT: C.DEFAULT_INSTALLATION_TIMEOUT,

@@ -83,7 +83,7 @@ const IMPLEMENTED = [
   'DEFAULT_VM_CPU_CORES', 'DEFAULT_VM_RAM_GB', 'DEFAULT_VM_DISK_SIZE_GB', 'MIN_VM_CPU_CORES', 'MAX_VM_CPU_CORES',
   'MIN_VM_RAM_GB', 'MAX_VM_RAM_GB', 'MIN_VM_DISK_SIZE_GB', 'MAX_VM_DISK_SIZE_GB', 'ConfigDefaults',
   'isValidDisplayConfig', 'isValidNetworkConfig', 'isValidStorageConfig', 'isValidVMCompleteConfig',
-  'isValidGpuPassthroughConfig', 'UnattendedInstaller', 'UnattendedErrorCode', 'UnattendedError', 'DEFAULT_INSTALLATION_TIMEOUT',
+  'isValidGpuPassthroughConfig', 'UnattendedInstaller', 'InstallationMonitor', 'UnattendedErrorCode', 'UnattendedError', 'DEFAULT_INSTALLATION_TIMEOUT',
   'CDROM_DEVICE_NAME', 'ISO_BOOT_ORDER', 'DEFAULT_MAX_RESETS', 'DEFAULT_CHECK_INTERVAL', 'DEFAULT_LOCALE',
   'DEFAULT_TIMEZONE', 'isValidOSType', 'isValidInstallationPhase', 'isValidInstallConfig', 'isUnattendedError',
   'createUnattendedError', 'CgroupsManager', 'Debugger', 'CommandExecutor'
@@ -92,7 +92,7 @@ const IMPLEMENTED = [
 const CLASSES = [
   'QemuCommandBuilder', 'QemuProcess', 'QMPClient', 'VMLifecycle', 'Infinivirt', 'CpuPinningAdapter', 'CgroupsManager', 'TapDeviceManager', 'BridgeManager',
   'MacAddressGenerator', 'SpiceConfig', 'VncConfig', 'StorageError', 'DisplayError',
-  'PrismaAdapterError', 'LifecycleError', 'UnattendedError', 'Debugger', 'CommandExecutor'
+  'PrismaAdapterError', 'LifecycleError', 'UnattendedError', 'InstallationMonitor', 'Debugger', 'CommandExecutor'
 ]
 const FUNCTIONS = [
   'validatePciAddress', 'normalizePciAddress', 'generateVMChainName', 'isValidImageFormat', 'isValidDBStatus',

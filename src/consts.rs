@@ -14,6 +14,7 @@ use crate::qemu::pci::PCI_ADDRESS_PATTERN;
 use crate::state::error::{PrismaAdapterErrorCode, SyncErrorCode};
 use crate::storage::error::{StorageErrorCode, DEFAULT_CLUSTER_SIZE, MAX_SNAPSHOT_NAME_LENGTH, SUPPORTED_IMAGE_FORMATS};
 use crate::unattended::error::UnattendedErrorCode;
+use crate::unattended::monitor;
 
 code_enum! {
     /// Spec §17.10 `VMOperation`.
@@ -135,11 +136,11 @@ pub fn exported() -> Value {
         }),
     );
     put("UnattendedErrorCode", enum_object(UnattendedErrorCode::entries()));
-    put("DEFAULT_INSTALLATION_TIMEOUT", json!(3_600_000));
-    put("CDROM_DEVICE_NAME", json!("ide1-cd0"));
+    put("DEFAULT_INSTALLATION_TIMEOUT", json!(monitor::DEFAULT_INSTALLATION_TIMEOUT_MS));
+    put("CDROM_DEVICE_NAME", json!(monitor::CDROM_DEVICE_NAME));
     put("ISO_BOOT_ORDER", json!(["d", "c"]));
-    put("DEFAULT_MAX_RESETS", json!(5));
-    put("DEFAULT_CHECK_INTERVAL", json!(5000));
+    put("DEFAULT_MAX_RESETS", json!(monitor::DEFAULT_MAX_RESETS));
+    put("DEFAULT_CHECK_INTERVAL", json!(monitor::DEFAULT_CHECK_INTERVAL_MS));
     put("DEFAULT_LOCALE", json!("en_US"));
     put("DEFAULT_TIMEZONE", json!("UTC"));
     put(

@@ -175,14 +175,20 @@ additions={
  'CrashEvent':[('reason','api.TransitionReason')],'VMEventData':[('reason','api.TransitionReason')],
  'FirewallApplyResult':[('fallbacks','api.FirewallFallback[]')],
  'UnattendedInstallerOptions':[('outputDir','string'),('workDir','string'),('scriptsDir','string'),('xorrisoPath','string')],
+ 'MonitorConfig':[('minInstallTime','number'),('expectedReboots','number'),('ejectAfterResets','number'),('ejectDevice','string'),('screenshotPath','string')],
+ 'InstallationResult':[('resetCount','number'),('screenshotPath','string')],
 }
+# Fields whose type widens with an addition elsewhere: interface -> [(field, type)].
+widened={'UnattendedInstallerOptions':[('monitorConfig','Partial<api.MonitorConfig>')]}
 generic={'QMPResponse','QMPEvent'}
 checks=[]
 for n in names+['UnattendedInstallerOptions']:
-    if n in additions:
-        fs=' | '.join(f"'{f}'" for f,_ in additions[n])
-        checks.append(f"assertTrue<Equals<Omit<api.{n}, {fs}>, Omit<Spec.{n}, never>>>();")
-        for f,t in additions[n]:
+    if n in widened or n in additions:
+        w=widened.get(n,[]); a=additions.get(n,[])
+        api_fs=' | '.join(f"'{f}'" for f,_ in w+a)
+        spec_fs=' | '.join(f"'{f}'" for f,_ in w) or 'never'
+        checks.append(f"assertTrue<Equals<Omit<api.{n}, {api_fs}>, Omit<Spec.{n}, {spec_fs}>>>();")
+        for f,t in w+a:
             checks.append(f"assertTrue<Equals<api.{n}['{f}'], ({t}) | undefined>>();")
     elif n in generic:
         checks.append(f"assertTrue<Equals<api.{n}, Spec.{n}>>();")
@@ -298,6 +304,7 @@ extras={'QemuCommandBuilder':["setStrictDisplaySecurity","isStrictDisplaySecurit
         'UnattendedInstaller':["generateAnswerFiles","mountAnswerMedia"],
         'EventHandler':["getPendingWrites"],
         'HealthMonitor':["watchVM","unwatchVM","getWatchedVMs","getPendingWrites"],
+        'InstallationMonitor':["getResetCount"],
         'NftablesService':["getCapabilities","verifyVM","explain"],
         'QMPClient':["queryVnc","querySpice","queryMemorySizeSummary","screendump","setPassword","blockdevChangeMedium",
                      "humanMonitorCommand","blockdevSnapshotInternalSync","blockdevSnapshotDeleteInternalSync","blockResize"]}

@@ -9,6 +9,7 @@ mod builder;
 mod display;
 mod error;
 mod firewall;
+mod install_monitor;
 mod lifecycle;
 mod misc;
 mod network;

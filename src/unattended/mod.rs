@@ -14,6 +14,7 @@ pub mod error;
 pub mod escape;
 pub mod kickstart;
 pub mod media;
+pub mod monitor;
 pub mod template;
 pub mod ubuntu;
 pub mod validate;
