@@ -177,6 +177,8 @@ export interface VMLifecycleOptions {
   firewallPersistenceDir?: string;
   /** Infinivirt addition, test-only: raw QEMU arguments appended to every VM's command. */
   extraArgs?: string[];
+  /** Infinivirt addition: options of the UnattendedInstaller used for `unattendedInstall` (media directory, monitor rule). */
+  unattended?: UnattendedInstallerOptions;
 }
 
 export declare class VMLifecycle {
@@ -2044,6 +2046,8 @@ export interface InfinivirtConfig {
   /** Infinivirt addition: where the firewall ruleset is persisted (default `/etc/infinivirt/nftables`). */
   firewallPersistenceDir?: string;  /** Infinivirt addition: the QEMU binary (default `qemu-system-x86_64`). */
   qemuBinary?: string;
+  /** Infinivirt addition: options of the UnattendedInstaller used for `unattendedInstall` (media directory, monitor rule). */
+  unattended?: UnattendedInstallerOptions;
 }
 
 /** Backend event sink. */

@@ -18,6 +18,8 @@ const { makeHost, Registry, nativeStoreOf, Debugger } = require('./state/host')
 const { QMPClient } = require('./qmp')
 const { NftablesService } = require('./firewall')
 const { TapDeviceManager } = require('./network')
+const { UnattendedInstaller } = require('./unattended')
+const path = require('path')
 
 const log = new Debugger('vm-lifecycle')
 const flog = new Debugger('infinivirt')
@@ -63,6 +65,7 @@ class VMLifecycle {
     })
     this._eventHandler = eventHandler
     this._eventManager = eventManager
+    this._options = { diskDir: o.diskDir ?? DEFAULT_DISK_DIR, unattended: o.unattended }
   }
 
   _emit (action, id, data) {
@@ -109,11 +112,77 @@ class VMLifecycle {
     if (config === null || typeof config !== 'object') {
       throw new LifecycleError('INVALID_CONFIG', 'Invalid VM configuration: expected an object')
     }
-    if (config.unattendedInstall) checkUnattended(config)
-    const r = await call(() => this._n.create(config))
+    const installer = config.unattendedInstall ? this._installer(config) : null
+    let media = null
+    if (installer) {
+      try {
+        media = await installer.generateInstallationISO()
+      } catch (e) {
+        throw new LifecycleError('CREATE_FAILED', e && e.message, config.vmId, { cause: { code: e && e.code } })
+      }
+    }
+    let r
+    try {
+      r = await call(() => this._n.create(config, media ?? undefined))
+    } catch (e) {
+      if (installer) await installer.cleanupInstallationMedia(null, media)
+      throw e
+    }
     await this._attach(r.vmId, r.qmpSocketPath)
     this._emit('create', r.vmId, { pid: r.pid, tapDevice: r.tapDevice })
+    if (installer) {
+      r.installationIsoPath = media
+      r.installingOS = true
+      this._watchInstall(r, installer, media)
+    }
     return r
+  }
+
+  /** @internal spec §5.5 step 8: the OS check, then the installer (answer media built natively) */
+  _installer (config) {
+    checkUnattendedOs(config)
+    const ui = config.unattendedInstall
+    const o = this._options.unattended || {}
+    const monitorConfig = {
+      screenshotPath: path.join(this._options.diskDir, `${config.internalName}-install-failed.png`),
+      ...(o.monitorConfig || {})
+    }
+    try {
+      return new UnattendedInstaller({ ...ui, vmId: ui.vmId || config.vmId }, { ...o, monitorConfig })
+    } catch (e) {
+      throw new LifecycleError('INVALID_CONFIG', e && e.message, config.vmId, { cause: { code: e && e.code, context: e && e.context } })
+    }
+  }
+
+  /**
+   * @internal spec §5.5 step 16, in the background: the install is watched until the
+   * installer's final power-off; the media are ejected and removed whatever the
+   * outcome; `emitCRUD('machines', 'update', …)` tells the backend.
+   */
+  _watchInstall (r, installer, media) {
+    const eh = this._eventHandler
+    const client = (eh && typeof eh.getQMPClient === 'function' && eh.getQMPClient(r.vmId)) || null
+    const run = async () => {
+      let qmp = client
+      if (!qmp) {
+        qmp = new QMPClient(r.qmpSocketPath, { connectTimeout: 5000 })
+        await qmp.connect()
+      }
+      return installer.monitorInstallation(qmp, media)
+    }
+    run().then((result) => {
+      if (result.success) {
+        log.log(`VM ${r.vmId}: installation complete in ${result.duration} ms`)
+        this._emit('update', r.vmId, { type: 'installation_complete', duration: result.duration })
+      } else {
+        log.log('warn', `VM ${r.vmId}: installation failed: ${result.error && result.error.message}`)
+        this._emit('update', r.vmId, { type: 'installation_failed', error: result.error?.message })
+      }
+    }, (e) => {
+      log.log('warn', `VM ${r.vmId}: installation monitoring failed: ${e && e.message}`)
+      installer.cleanupInstallationMedia(null, media).catch(() => {})
+      this._emit('update', r.vmId, { type: 'installation_failed', error: e && e.message })
+    })
   }
 
   /** `_config` is accepted and ignored (spec). */
@@ -192,7 +261,7 @@ function unattendedOsMatches (vmOs, target) {
   return false
 }
 
-function checkUnattended (config) {
+function checkUnattendedOs (config) {
   const vmOs = String(config.os ?? '').toLowerCase()
   const target = String(config.unattendedInstall.os ?? '').toLowerCase()
   if (!unattendedOsMatches(vmOs, target)) {
@@ -200,7 +269,6 @@ function checkUnattended (config) {
       `Unattended installation OS mismatch: VM os='${config.os}' but unattendedInstall.os='${config.unattendedInstall.os}'. These must match to ensure the correct installation ISO is generated.`,
       config.vmId, { vmOs, unattendedOs: target })
   }
-  throw new LifecycleError('INVALID_CONFIG', 'Unattended installation is not available in this version of Infinivirt', config.vmId)
 }
 
 const NOT_INITIALIZED = 'Infinivirt not initialized. Call initialize() first.'
@@ -242,7 +310,8 @@ class Infinivirt {
       pidfileDir: c.pidfileDir,
       qemuBinary: c.qemuBinary,
       extraArgs: c.extraArgs,
-      firewallPersistenceDir: c.firewallPersistenceDir
+      firewallPersistenceDir: c.firewallPersistenceDir,
+      unattended: c.unattended
     })
     const nftables = NftablesService._adopt(lifecycle._n.nftablesService())
     const tapManager = TapDeviceManager._adopt(lifecycle._n.tapManager())

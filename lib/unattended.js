@@ -130,21 +130,53 @@ class UnattendedInstaller {
     }
   }
 
-  // LEAD: wire to InstallationMonitor (spec §14.1 monitorInstallation): run
-  // `new InstallationMonitor(qmpClient, this.monitorConfig).start()`, set
-  // `result.isoPath = isoPath`, call cleanupInstallationMedia on success, rethrow
-  // UnattendedError, wrap the rest as MONITORING_ERROR 'Installation monitoring failed: <msg>'.
+  /**
+   * Spec §14.1: watches the install with an InstallationMonitor until the installer's
+   * final power-off. The completion rule (minimum time / expected reboots) defaults per
+   * OS; `options.monitorConfig` overrides it. Beyond the spec, the answer media are
+   * removed whatever the outcome (the spec removed them on success only).
+   */
   async monitorInstallation (qmpClient, isoPath) {
-    throw new UnattendedError('MONITORING_ERROR',
-      'Installation monitoring failed: InstallationMonitor is not available in this build', undefined,
-      this.config.vmId, { isoPath })
+    const { InstallationMonitor, completionDefaults } = require('./unattended-monitor')
+    const vmId = this.config.vmId
+    try {
+      const config = { ...completionDefaults(this.config.os), ...this.monitorConfig, ...(this.options.monitorConfig || {}) }
+      const monitor = new InstallationMonitor(qmpClient, config)
+      monitor.on('progress', (p) => debug.log(`VM ${vmId}: install ${p.phase}: ${p.message}`))
+      const result = await monitor.start()
+      result.isoPath = isoPath
+      return result
+    } catch (e) {
+      if (e instanceof UnattendedError) throw e
+      throw new UnattendedError('MONITORING_ERROR', `Installation monitoring failed: ${errorMessage(e)}`, e, vmId)
+    } finally {
+      await this.cleanupInstallationMedia(qmpClient, isoPath)
+    }
   }
 
+  /**
+   * Spec §14.1: ejects the install media and removes the ISO file. Beyond the spec the
+   * drive is found by the ISO it holds (query-block): `-cdrom` is `ide1-cd0` on `pc`
+   * but `ide2-cd0` on `q35`, and the answer medium is a second drive.
+   */
   async cleanupInstallationMedia (qmpClient, isoPath) {
     try {
       if (qmpClient && typeof qmpClient.isConnected === 'function' && qmpClient.isConnected()) {
-        if (typeof qmpClient.eject === 'function') await qmpClient.eject(CDROM_DEVICE, true)
-        else await qmpClient.execute('eject', { device: CDROM_DEVICE, force: true })
+        let devices = [CDROM_DEVICE]
+        try {
+          const blocks = await qmpClient.execute('query-block')
+          const holding = (blocks || []).filter((b) => b && b.inserted && b.inserted.file === isoPath).map((b) => b.device || b.qdev)
+          if (holding.length) devices = holding
+        } catch (e) {
+          debug.log(`query-block failed (ignored): ${errorMessage(e)}`)
+        }
+        for (const device of devices) {
+          try {
+            await qmpClient.execute('eject', { device, force: true })
+          } catch (e) {
+            debug.log(`eject of ${device} failed (ignored): ${errorMessage(e)}`)
+          }
+        }
       }
     } catch (e) {
       debug.log(`eject failed (ignored): ${errorMessage(e)}`)

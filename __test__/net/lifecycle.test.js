@@ -497,6 +497,84 @@ describe('Infinivirt create → stop → destroy (§5.5, §5.7, §5.8, §5.10)',
     expect(filesIn('disks').filter((f) => f.includes(c))).toEqual([])
   })
 
+  test('unattended install (§5.5 steps 8/16): answer medium attached, installer reboots then powers off → installation_complete, media removed', async () => {
+    const br = netns.uniqueName('ivbr')
+    links.push(br)
+    await bridges.create(br)
+    netns.ip(['addr', 'add', '10.213.9.1/24', 'dev', br])
+    const serial = path.join(dir, 'serial.log')
+    const events = []
+    const eventManager = { emitCRUD: (resource, action, id, data) => events.push([action, id, data]) }
+    const m = await manager({
+      eventManager,
+      // the test guest plays the installer: two reboots (counted on its disk), then power-off
+      extraArgs: guestArgs({ mode: 'reboot', reboots: 2, serialPath: serial }),
+      unattended: { outputDir: path.join(dir, 'unattended'), monitorConfig: { expectedReboots: 2, timeout: 90000, checkInterval: 1000 } }
+    })
+    const vmId = newVmId('u')
+    await seedMachine(m, vmId)
+    // OS mismatch is refused before anything is made
+    const bad = await rejection(m.createVM(createConfig(vmId, br, { unattendedInstall: { vmId, os: 'windows11', username: 'user', password: 'pw' } })))
+    expect(bad.code).toBe('INVALID_CONFIG')
+    expect(bad.message).toMatch(/^Unattended installation OS mismatch: VM os='ubuntu' but unattendedInstall.os='windows11'/)
+    // an invalid installer config is refused before anything is made, too
+    const badUser = await rejection(m.createVM(createConfig(vmId, br, { unattendedInstall: { vmId, os: 'ubuntu', username: 'root', password: 'pw' } })))
+    expect(badUser.code).toBe('INVALID_CONFIG')
+    expect(filesIn('disks')).toEqual([])
+
+    const r = await m.createVM(createConfig(vmId, br, { unattendedInstall: { vmId, os: 'ubuntu', username: 'desk', password: 'pw-install' } }))
+    expect(r).toMatchObject({ success: true, installingOS: true })
+    expect(fs.existsSync(r.installationIsoPath)).toBe(true)
+    const argv = fs.readFileSync(`/proc/${r.pid}/cmdline`, 'utf8').split('\0')
+    expect(argv.some((a) => a.startsWith(`file=${r.installationIsoPath},`) && a.includes('media=cdrom'))).toBe(true)
+    expect(argv.join(' ')).not.toContain('pw-install')
+    const deadline = Date.now() + 90000
+    while (!events.some((e) => e[0] === 'update' && e[2] && /installation_/.test(e[2].type)) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+    const done = events.find((e) => e[0] === 'update' && e[2] && /installation_/.test(e[2].type))
+    expect(done[2]).toMatchObject({ type: 'installation_complete' })
+    expect(done[2].duration).toBeGreaterThan(0)
+    await waitForMarker(serial, 'IV-DONE', 1000)
+    expect(fs.existsSync(r.installationIsoPath)).toBe(false)
+    const deadline2 = Date.now() + 10000
+    let st
+    do {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      st = await m.getVMStatus(vmId)
+    } while (st.status !== 'off' && Date.now() < deadline2)
+    expect(st).toMatchObject({ status: 'off', processAlive: false, consistent: true })
+    expect(processesUsing(dir)).toEqual([])
+  })
+
+  test('unattended install that reboots forever: installation_failed (reset limit), a screenshot kept, media removed', async () => {
+    const br = netns.uniqueName('ivbr')
+    links.push(br)
+    await bridges.create(br)
+    netns.ip(['addr', 'add', '10.213.10.1/24', 'dev', br])
+    const events = []
+    const eventManager = { emitCRUD: (resource, action, id, data) => events.push([action, id, data]) }
+    const m = await manager({
+      eventManager,
+      extraArgs: guestArgs({ mode: 'reboot', reboots: 1000, serialPath: path.join(dir, 'serial.log') }),
+      unattended: { outputDir: path.join(dir, 'unattended'), monitorConfig: { maxResets: 1, expectedReboots: 1, timeout: 90000, checkInterval: 1000 } }
+    })
+    const vmId = newVmId('f')
+    await seedMachine(m, vmId)
+    const r = await m.createVM(createConfig(vmId, br, { unattendedInstall: { vmId, os: 'ubuntu', username: 'desk', password: 'pw' } }))
+    const deadline = Date.now() + 90000
+    while (!events.some((e) => e[0] === 'update') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200))
+    const failed = events.find((e) => e[0] === 'update')
+    expect(failed[2].type).toBe('installation_failed')
+    expect(failed[2].error).toMatch(/exceeded maximum reset count \(1\)/)
+    const shot = path.join(dir, 'disks', `vm-${vmId}-install-failed.png`)
+    expect(fs.readFileSync(shot).subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a')
+    expect(fs.existsSync(r.installationIsoPath)).toBe(false)
+    // the VM itself is left running for the operator to look at; destroy cleans it up
+    await m.destroyVM(vmId)
+    expect(processesUsing(dir)).toEqual([])
+  })
+
   test('a VNC VM (§19 #1 fixed): display number = port - 5900, the password set over QMP', async () => {
     const br = netns.uniqueName('ivbr')
     links.push(br)

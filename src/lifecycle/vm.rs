@@ -443,6 +443,13 @@ impl VmLifecycle {
 
     /// Spec §5.5 (see the module comment for the differences).
     pub async fn create(&self, c: &VmCreateConfig) -> Result<CreateResult, LifecycleError> {
+        self.create_installing(c, None).await
+    }
+
+    /// [`Self::create`] for an unattended install: `install_media` (the answer medium
+    /// the caller built) is attached as a second CD-ROM, and the installer ISO
+    /// (`isoPath`) boots once, every later boot coming from the disk.
+    pub async fn create_installing(&self, c: &VmCreateConfig, install_media: Option<&Path>) -> Result<CreateResult, LifecycleError> {
         validate_create(c)?;
         let vm_id = c.vm_id.clone().unwrap_or_default();
         let internal = c.internal_name.clone().unwrap_or_default();
@@ -454,7 +461,7 @@ impl VmLifecycle {
             })?;
         let _guard = self.lock(&vm_id).await;
         let mut made = Made { cpu_cores: cores, ..Made::default() };
-        match self.create_steps(c, &vm_id, &internal, &mut made).await {
+        match self.create_steps(c, &vm_id, &internal, install_media, &mut made).await {
             Ok(r) => Ok(r),
             Err(e) => {
                 crate::log::warn(NS, &format!("create of VM {vm_id} failed, rolling back: {e}"));
@@ -464,7 +471,7 @@ impl VmLifecycle {
         }
     }
 
-    async fn create_steps(&self, c: &VmCreateConfig, vm_id: &str, internal: &str, made: &mut Made) -> Result<CreateResult, LifecycleError> {
+    async fn create_steps(&self, c: &VmCreateConfig, vm_id: &str, internal: &str, install_media: Option<&Path>, made: &mut Made) -> Result<CreateResult, LifecycleError> {
         let disks = c.disks.clone().unwrap_or_default();
         let paths = self.paths(internal, disks.len());
         // Orphans: a live QEMU under this name is refused (nothing changed, not even
@@ -578,8 +585,8 @@ impl VmLifecycle {
             qmp_socket: paths.qmp_socket.clone(),
             pidfile: paths.pidfile.clone(),
             iso_path: c.iso_path.as_deref().map(PathBuf::from),
-            installing: false,
-            install_media: None,
+            installing: install_media.is_some(),
+            install_media: install_media.map(Path::to_path_buf),
             gpu_pci_address: c.gpu_pci_address.clone(),
             gpu_romfile: c.gpu_romfile.clone(),
             tpm_socket: c.tpm_socket_path.as_deref().map(PathBuf::from).filter(|p| p.exists()),
@@ -602,9 +609,9 @@ impl VmLifecycle {
             async {
                 for (path, img) in &images {
                     launch_made.disks.push(path.clone());
-                    create_image(img, None).await.map_err(wrap(C::DISK_ERROR, vm_id))?;
+                    create_image(img, None).await.map_err(wrap(C::DISK_ERROR, vm_id)).map_err(Err)?;
                 }
-                self.spawn_paused(vm_id, &mut spec, &mut launch_made).await
+                self.spawn_paused(vm_id, &mut spec, &mut launch_made).await.map_err(Ok)
             },
             async {
                 // One transaction writes the whole chain (rules, terminal policy) and
@@ -616,8 +623,14 @@ impl VmLifecycle {
         made.chain = true;
         made.disks.append(&mut launch_made.disks);
         made.absorb_launch(launch_made);
-        let (pid, password) = spawned?;
+        // Errors in the order of the spec's steps: disks, network, then QEMU
+        // (`Err(Err(_))` is a disk error, `Err(Ok(_))` a QEMU one).
+        let spawned = match spawned {
+            Err(Err(disk)) => return Err(disk),
+            other => other,
+        };
         networked?;
+        let (pid, password) = spawned.map_err(|e| e.unwrap_or_else(|e| e))?;
         self.finish_launch(vm_id, &spec, &bridge, pid, password, made).await?;
         let display_port = spec.display_port;
 

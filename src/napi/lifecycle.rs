@@ -124,14 +124,15 @@ impl NativeVmLifecycle {
         guarded(async move { l.nftables().initialize().await.napi() }).await
     }
 
+    /// `installMedia`: the answer medium of an unattended install (built by the facade).
     #[napi(ts_return_type = "Promise<Record<string, unknown>>")]
-    pub async fn create(&self, config: Value) -> napi::Result<Value> {
+    pub async fn create(&self, config: Value, install_media: Option<String>) -> napi::Result<Value> {
         let l = self.inner.clone();
         guarded(async move {
             let c: VmCreateConfig = serde_json::from_value(config).map_err(|e| {
                 LifecycleError::failed(C::INVALID_CONFIG, format!("Invalid VM configuration: {e}"), None, None)
             }).napi()?;
-            let r = l.create(&c).await.napi()?;
+            let r = l.create_installing(&c, install_media.as_deref().map(std::path::Path::new)).await.napi()?;
             Ok(json!({
                 "vmId": r.vm_id,
                 "tapDevice": r.tap_device,
