@@ -351,9 +351,18 @@ describe('spec surface', () => {
     expect(err.message).toBe('Failed to mount installation media: nope')
   })
 
-  test('monitorInstallation is not wired yet: MONITORING_ERROR', async () => {
-    const err = await new UnattendedInstaller(config('ubuntu')).monitorInstallation({}, '/x.iso').catch((e) => e)
-    expect(err.code).toBe('MONITORING_ERROR')
+  test('monitorInstallation with a client that is not connected: the monitor\'s QMP_ERROR, unchanged; the media removed anyway', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iv-ua-mon-'))
+    const iso = path.join(dir, 'answers.iso')
+    fs.writeFileSync(iso, 'x')
+    const client = new (require('events').EventEmitter)()
+    client.isConnected = () => false
+    const err = await new UnattendedInstaller(config('ubuntu')).monitorInstallation(client, iso).catch((e) => e)
+    expect(err).toBeInstanceOf(UnattendedError)
+    expect(err.code).toBe('QMP_ERROR')
+    expect(err.message).toBe('QMP client is not connected')
+    expect(fs.existsSync(iso)).toBe(false)
+    fs.rmSync(dir, { recursive: true, force: true })
   })
 
   test('backend override: the manager module builds the ISO, as in the spec', async () => {

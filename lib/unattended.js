@@ -164,7 +164,7 @@ class UnattendedInstaller {
       if (qmpClient && typeof qmpClient.isConnected === 'function' && qmpClient.isConnected()) {
         let devices = [CDROM_DEVICE]
         try {
-          const blocks = await qmpClient.execute('query-block')
+          const blocks = typeof qmpClient.queryBlock === 'function' ? await qmpClient.queryBlock() : await qmpClient.execute('query-block')
           const holding = (blocks || []).filter((b) => b && b.inserted && b.inserted.file === isoPath).map((b) => b.device || b.qdev)
           if (holding.length) devices = holding
         } catch (e) {
@@ -172,7 +172,8 @@ class UnattendedInstaller {
         }
         for (const device of devices) {
           try {
-            await qmpClient.execute('eject', { device, force: true })
+            if (typeof qmpClient.eject === 'function') await qmpClient.eject(device, true)
+            else await qmpClient.execute('eject', { device, force: true })
           } catch (e) {
             debug.log(`eject of ${device} failed (ignored): ${errorMessage(e)}`)
           }
