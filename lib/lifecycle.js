@@ -143,8 +143,13 @@ class VMLifecycle {
     checkUnattendedOs(config)
     const ui = config.unattendedInstall
     const o = this._options.unattended || {}
+    // The installer CD (`-cdrom`: ide2-cd0 on q35, ide1-cd0 on pc) is ejected after the
+    // installer's first reboot; the answer medium stays (Windows runs its first-logon
+    // files from it).
+    const installerCd = config.isoPath ? { ejectAfterResets: 1, ejectDevice: config.machineType === 'pc' ? 'ide1-cd0' : 'ide2-cd0' } : {}
     const monitorConfig = {
       screenshotPath: path.join(this._options.diskDir, `${config.internalName}-install-failed.png`),
+      ...installerCd,
       ...(o.monitorConfig || {})
     }
     try {
