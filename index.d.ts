@@ -2432,6 +2432,12 @@ export declare class UnattendedInstaller {
   generateAnswerFiles(): Promise<UnattendedAnswerFiles>;
   /** Infinivirt addition: attaches a native answer ISO as an extra CD-ROM (`addSecondCdrom`). */
   mountAnswerMedia(builder: QemuCommandBuilder, isoPath: string): void;
+  /**
+   * Infinivirt addition: the installer ISO to boot. Ubuntu: a remastered copy in
+   * `outputDir` whose casper GRUB entries pass `autoinstall` (removed by
+   * `cleanupInstallationMedia`); other OSes: `isoPath` unchanged.
+   */
+  prepareInstallerIso(isoPath: string): Promise<string>;
 }
 
 /**

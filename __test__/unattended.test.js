@@ -282,6 +282,172 @@ describe('answer media', () => {
   })
 })
 
+describe('installer ISO remaster (Ubuntu autoinstall on the kernel command line)', () => {
+  const GRUB = [
+    'set timeout=30',
+    'loadfont unicode',
+    'menuentry "Try or Install Ubuntu Server" {',
+    '\tset gfxpayload=keep',
+    '\tlinux\t/casper/vmlinuz  ---',
+    '\tinitrd\t/casper/initrd',
+    '}',
+    'menuentry "Ubuntu Server with the HWE kernel" {',
+    '\tset gfxpayload=keep',
+    '\tlinux\t/casper/hwe-vmlinuz  ---',
+    '\tinitrd\t/casper/hwe-initrd',
+    '}',
+    'grub_platform',
+    'if [ "$grub_platform" = "efi" ]; then',
+    "menuentry 'UEFI Firmware Settings' {",
+    '\tfwsetup',
+    '}',
+    'else',
+    "menuentry 'Test memory' {",
+    '\tlinux16 /boot/memtest86+.bin',
+    '}',
+    'fi',
+    ''
+  ].join('\n')
+  const LOOPBACK = 'menuentry "Try or Install Ubuntu Server" {\n\tlinux\t/casper/vmlinuz  iso-scan/filename=${iso_path} ---\n\tinitrd\t/casper/initrd\n}\n'
+
+  function fakeInstaller (name, grub, loopback) {
+    const dir = path.join(tmp, `${name}-tree`)
+    fs.mkdirSync(path.join(dir, 'boot/grub'), { recursive: true })
+    fs.mkdirSync(path.join(dir, 'casper'), { recursive: true })
+    fs.writeFileSync(path.join(dir, 'boot/grub/grub.cfg'), grub)
+    if (loopback) fs.writeFileSync(path.join(dir, 'boot/grub/loopback.cfg'), loopback)
+    fs.writeFileSync(path.join(dir, 'boot/eltorito.img'), Buffer.alloc(2048))
+    fs.writeFileSync(path.join(dir, 'casper/vmlinuz'), 'kernel')
+    fs.writeFileSync(path.join(dir, 'casper/initrd'), 'initrd')
+    const iso = path.join(tmp, `${name}.iso`)
+    xorriso('-as', 'mkisofs', '-quiet', '-V', 'Ubuntu-Server', '-r', '-J',
+      '-b', 'boot/eltorito.img', '-no-emul-boot', '-boot-load-size', '4', '-o', iso, dir)
+    return iso
+  }
+
+  function sha256 (file) {
+    return require('crypto').createHash('sha256').update(fs.readFileSync(file)).digest('hex')
+  }
+
+  function extract (iso, from, name) {
+    const to = path.join(tmp, name)
+    fs.rmSync(to, { force: true })
+    xorriso('-osirrox', 'on', '-indev', iso, '-extract', from, to)
+    return fs.readFileSync(to, 'utf8')
+  }
+
+  function listed (iso, dir) {
+    return xorriso('-indev', iso, '-find', dir, '-type', 'f').split('\n').filter(Boolean).map((l) => l.replace(/^'|'$/g, '')).sort()
+  }
+
+  test('ubuntu: a copy whose casper entries boot with autoinstall; the original untouched, no work dir left', async () => {
+    const src = fakeInstaller('ubuntu-live', GRUB, LOOPBACK)
+    const before = sha256(src)
+    const out = path.join(tmp, 'out-remaster')
+    const inst = new UnattendedInstaller(config('ubuntu'), { outputDir: out })
+    const iso = await inst.prepareInstallerIso(src)
+    expect(iso).toBe(path.join(out, '550e8400-e29b-41d4-a716-446655440000-ubuntu-autoinstall.iso'))
+    expect(entries(out)).toEqual([path.basename(iso)]) // the work dir is gone
+    expect(fs.statSync(iso).mode & 0o777).toBe(0o600)
+    expect(sha256(src)).toBe(before)
+
+    const grub = extract(iso, '/boot/grub/grub.cfg', 'remastered-grub.cfg')
+    const linux = grub.split('\n').filter((l) => /^\s*linux\s/.test(l))
+    expect(linux).toEqual(['\tlinux\t/casper/vmlinuz autoinstall  ---', '\tlinux\t/casper/hwe-vmlinuz autoinstall  ---'])
+    for (const l of linux) expect(l.match(/\bautoinstall\b/g)).toHaveLength(1)
+    expect(grub).toContain('\tlinux16 /boot/memtest86+.bin\n')
+    expect(grub.replace(/ autoinstall/g, '')).toBe(GRUB)
+    expect(extract(iso, '/boot/grub/loopback.cfg', 'remastered-loopback.cfg'))
+      .toBe(LOOPBACK.replace('${iso_path} ---', '${iso_path} autoinstall ---'))
+
+    expect(listed(iso, '/casper')).toEqual(['/casper/initrd', '/casper/vmlinuz'])
+    expect(extract(iso, '/casper/vmlinuz', 'remastered-vmlinuz')).toBe('kernel')
+    expect(xorriso('-indev', iso, '-pvd_info')).toMatch(/Volume Id\s*: Ubuntu-Server\b/)
+    // The El Torito boot setup of the original is replayed.
+    expect(xorriso('-indev', iso, '-report_el_torito', 'plain')).toMatch(/El Torito img path :\s+1\s+\/boot\/eltorito\.img/)
+
+    // Remembered: cleanup removes the copy (and the answer medium), never the original.
+    await inst.cleanupInstallationMedia(null, null)
+    expect(fs.existsSync(iso)).toBe(false)
+    expect(sha256(src)).toBe(before)
+  })
+
+  test('VMLifecycle.create boots the remastered copy and removes it with the answer medium when create fails', async () => {
+    const { VMLifecycle } = require('../lib/lifecycle')
+    const src = fakeInstaller('ubuntu-live-create', GRUB)
+    const out = path.join(tmp, 'out-remaster-create')
+    const seen = {}
+    const self = {
+      _options: { diskDir: tmp, unattended: { outputDir: out } },
+      _installer: VMLifecycle.prototype._installer,
+      _n: {
+        create: async (cfg, media) => {
+          seen.isoPath = cfg.isoPath
+          seen.media = media
+          seen.files = entries(out).sort()
+          seen.grub = extract(cfg.isoPath, '/boot/grub/grub.cfg', 'create-grub.cfg')
+          throw new Error('qemu would not start')
+        }
+      }
+    }
+    const vmConfig = {
+      vmId: '550e8400-e29b-41d4-a716-446655440000',
+      internalName: 'vm-test',
+      os: 'ubuntu',
+      isoPath: src,
+      unattendedInstall: { os: 'ubuntu', username: 'alice', password: 'pw' }
+    }
+    await expect(VMLifecycle.prototype.create.call(self, vmConfig)).rejects.toThrow(/qemu would not start/)
+    expect(seen.isoPath).toBe(path.join(out, '550e8400-e29b-41d4-a716-446655440000-ubuntu-autoinstall.iso'))
+    expect(seen.files).toEqual([path.basename(seen.media), path.basename(seen.isoPath)].sort())
+    expect(seen.grub).toContain('\tlinux\t/casper/vmlinuz autoinstall  ---\n')
+    expect(vmConfig.isoPath).toBe(src) // the caller's config is not modified
+    expect(entries(out)).toEqual([])
+    expect(fs.existsSync(src)).toBe(true)
+  })
+
+  test('other OSes boot the installer ISO unchanged', async () => {
+    const src = path.join(tmp, 'not-read.iso')
+    for (const osType of ['windows10', 'windows11', 'fedora']) {
+      const out = path.join(tmp, `out-remaster-${osType}`)
+      await expect(new UnattendedInstaller(config(osType), { outputDir: out }).prepareInstallerIso(src)).resolves.toBe(src)
+      expect(fs.existsSync(out)).toBe(false)
+    }
+  })
+
+  test('an ISO without a casper kernel entry: ISO_GENERATION_FAILED, nothing left', async () => {
+    const src = fakeInstaller('not-ubuntu', "menuentry 'Install Fedora' {\n\tlinux /images/pxeboot/vmlinuz inst.stage2=hd:LABEL=F\n}\n")
+    const before = sha256(src)
+    const out = path.join(tmp, 'out-remaster-bad')
+    const err = await new UnattendedInstaller(config('ubuntu'), { outputDir: out }).prepareInstallerIso(src).catch((e) => e)
+    expect(err).toBeInstanceOf(UnattendedError)
+    expect(err.code).toBe('ISO_GENERATION_FAILED')
+    expect(err.message).toBe('Failed to generate installation ISO: the installer ISO has no casper kernel entry in /boot/grub/grub.cfg (not an Ubuntu live-server ISO)')
+    expect(err.vmId).toBe('550e8400-e29b-41d4-a716-446655440000')
+    expect(err.context).toEqual({ stage: 'remaster', installerIso: src })
+    expect(entries(out)).toEqual([])
+    expect(sha256(src)).toBe(before)
+  })
+
+  test('a missing installer ISO or a failing xorriso: ISO_GENERATION_FAILED, nothing left', async () => {
+    const out = path.join(tmp, 'out-remaster-missing')
+    const missing = path.join(tmp, 'no-such.iso')
+    const err = await new UnattendedInstaller(config('ubuntu'), { outputDir: out })
+      .prepareInstallerIso(missing).catch((e) => e)
+    expect(err.code).toBe('ISO_GENERATION_FAILED')
+    expect(err.message).toMatch(/^Failed to generate installation ISO: cannot read the installer ISO: No such file/)
+    expect(err.context).toEqual({ stage: 'remaster', installerIso: missing })
+    expect(entries(out)).toEqual([])
+    expect(fs.existsSync(missing)).toBe(false)
+    const src = fakeInstaller('ubuntu-live-2', GRUB)
+    const failing = await new UnattendedInstaller(config('ubuntu'), { outputDir: out, xorrisoPath: '/bin/false' })
+      .prepareInstallerIso(src).catch((e) => e)
+    expect(failing.code).toBe('ISO_GENERATION_FAILED')
+    expect(failing.context.stage).toBe('xorriso')
+    expect(entries(out)).toEqual([])
+  })
+})
+
 describe('validation', () => {
   test('the spec constructor messages, all at once', () => {
     let err

@@ -114,16 +114,24 @@ class VMLifecycle {
     }
     const installer = config.unattendedInstall ? this._installer(config) : null
     let media = null
+    let nativeConfig = config
     if (installer) {
       try {
         media = await installer.generateInstallationISO()
+        // Ubuntu: boot a copy of the installer ISO whose GRUB entries pass `autoinstall`
+        // (removed with the answer medium); other OSes boot config.isoPath unchanged.
+        if (config.isoPath) {
+          const isoPath = await installer.prepareInstallerIso(config.isoPath)
+          if (isoPath !== config.isoPath) nativeConfig = { ...config, isoPath }
+        }
       } catch (e) {
+        await installer.cleanupInstallationMedia(null, media)
         throw new LifecycleError('CREATE_FAILED', e && e.message, config.vmId, { cause: { code: e && e.code } })
       }
     }
     let r
     try {
-      r = await call(() => this._n.create(config, media ?? undefined))
+      r = await call(() => this._n.create(nativeConfig, media ?? undefined))
     } catch (e) {
       if (installer) await installer.cleanupInstallationMedia(null, media)
       throw e

@@ -42,6 +42,9 @@ class UnattendedInstaller {
     call(() => native.unattendedValidate(json))
     this.config = { ...config }
     this.options = { ...(options || {}) }
+    // Files this installer built (answer medium, remastered installer ISO): removed by
+    // cleanupInstallationMedia.
+    this._made = new Set()
     // The spec's backend managers are used only when a path is given explicitly.
     this.backendServicesPath = this.options.backendServicesPath || process.env[BACKEND_ENV] || null
     const mc = this.options.monitorConfig || {}
@@ -56,12 +59,39 @@ class UnattendedInstaller {
     if (this.backendServicesPath) return this._generateWithBackend(this.backendServicesPath)
     debug.log(`generating the answer ISO for ${this.config.vmId} (${this.config.os})`)
     const o = this.options
-    return call(() => native.unattendedBuildMedia(plain(this.config), {
+    const iso = await call(() => native.unattendedBuildMedia(plain(this.config), {
       outputDir: o.outputDir,
       workDir: o.workDir,
       scriptsDir: o.scriptsDir,
       xorrisoPath: o.xorrisoPath
     }))
+    this._made.add(iso)
+    return iso
+  }
+
+  /**
+   * Infinivirt addition: the installer ISO to boot. For Ubuntu a remastered copy of
+   * `isoPath` (in `outputDir`) whose casper GRUB entries carry `autoinstall`, so
+   * subiquity does not stop at "Continue with autoinstall?"; for the other OSes
+   * `isoPath` itself (Windows Setup and anaconda find their answer media unprompted).
+   * The copy is removed by cleanupInstallationMedia with the answer medium.
+   */
+  async prepareInstallerIso (isoPath) {
+    if (typeof isoPath !== 'string' || !isoPath) {
+      throw new UnattendedError('INVALID_CONFIG', 'Invalid unattended install configuration: the installer ISO path must be a non-empty string', undefined, this.config.vmId)
+    }
+    const os = String(this.config.os ?? '').trim().toLowerCase()
+    if (os !== 'ubuntu') return isoPath
+    const o = this.options
+    debug.log(`remastering ${isoPath} for an unattended Ubuntu install of ${this.config.vmId}`)
+    const out = await call(() => native.unattendedRemasterInstaller(path.resolve(isoPath), {
+      os,
+      vmId: String(this.config.vmId ?? ''),
+      outputDir: o.outputDir,
+      xorrisoPath: o.xorrisoPath
+    }))
+    if (out !== isoPath) this._made.add(out)
+    return out
   }
 
   /** Infinivirt addition: the answer files the native generator writes, without building media. */
@@ -157,15 +187,18 @@ class UnattendedInstaller {
   /**
    * Spec §14.1: ejects the install media and removes the ISO file. Beyond the spec the
    * drive is found by the ISO it holds (query-block): `-cdrom` is `ide1-cd0` on `pc`
-   * but `ide2-cd0` on `q35`, and the answer medium is a second drive.
+   * but `ide2-cd0` on `q35`, and the answer medium is a second drive. Every file this
+   * installer built (answer medium, remastered Ubuntu ISO) is ejected and removed too;
+   * the user's own installer ISO never is.
    */
   async cleanupInstallationMedia (qmpClient, isoPath) {
+    const files = [...new Set([isoPath, ...this._made])].filter((f) => typeof f === 'string' && f)
     try {
       if (qmpClient && typeof qmpClient.isConnected === 'function' && qmpClient.isConnected()) {
         let devices = [CDROM_DEVICE]
         try {
           const blocks = typeof qmpClient.queryBlock === 'function' ? await qmpClient.queryBlock() : await qmpClient.execute('query-block')
-          const holding = (blocks || []).filter((b) => b && b.inserted && b.inserted.file === isoPath).map((b) => b.device || b.qdev)
+          const holding = (blocks || []).filter((b) => b && b.inserted && files.includes(b.inserted.file)).map((b) => b.device || b.qdev)
           if (holding.length) devices = holding
         } catch (e) {
           debug.log(`query-block failed (ignored): ${errorMessage(e)}`)
@@ -182,10 +215,13 @@ class UnattendedInstaller {
     } catch (e) {
       debug.log(`eject failed (ignored): ${errorMessage(e)}`)
     }
-    try {
-      if (typeof isoPath === 'string' && isoPath) await call(() => native.unattendedRemoveMedia(isoPath))
-    } catch (e) {
-      debug.log(`removing ${isoPath} failed (ignored): ${errorMessage(e)}`)
+    for (const file of files) {
+      try {
+        await call(() => native.unattendedRemoveMedia(file))
+        this._made.delete(file)
+      } catch (e) {
+        debug.log(`removing ${file} failed (ignored): ${errorMessage(e)}`)
+      }
     }
   }
 

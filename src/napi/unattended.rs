@@ -104,3 +104,35 @@ pub async fn unattended_remove_media(path: String) -> napi::Result<bool> {
     })
     .await
 }
+
+#[napi(object)]
+pub struct JsUnattendedRemasterOptions {
+    /// Target OS of the install (`ubuntu`, `windows10`, `windows11`, `fedora`, or an alias).
+    pub os: String,
+    /// Names the remastered ISO (`<vmId>-ubuntu-autoinstall.iso`; `[A-Za-z0-9_-]{1,64}`).
+    pub vm_id: String,
+    /// Directory of the remastered ISO and its work directory (default `/var/lib/infinivirt/unattended`).
+    pub output_dir: Option<String>,
+    /// xorriso program (default `xorriso` from PATH).
+    pub xorriso_path: Option<String>,
+}
+
+/// The installer ISO to boot: for Ubuntu a remastered copy whose GRUB entries pass
+/// `autoinstall` (the caller removes it with `unattendedRemoveMedia`), else `isoPath`.
+#[napi]
+pub async fn unattended_remaster_installer(iso_path: String, options: JsUnattendedRemasterOptions) -> napi::Result<String> {
+    guarded(async move {
+        let mut opts = MediaOptions::default();
+        if let Some(d) = options.output_dir {
+            opts.output_dir = PathBuf::from(d);
+        }
+        if let Some(x) = options.xorriso_path {
+            opts.xorriso = x;
+        }
+        let iso = unattended::prepare_installer_iso(&options.os, std::path::Path::new(&iso_path), &options.vm_id, &opts)
+            .await
+            .napi()?;
+        Ok(iso.display().to_string())
+    })
+    .await
+}

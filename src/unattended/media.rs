@@ -38,12 +38,12 @@ impl Default for MediaOptions {
 }
 
 /// The private work directory; removed when dropped unless already removed.
-struct WorkDir {
+pub(super) struct WorkDir {
     path: Option<PathBuf>,
 }
 
 impl WorkDir {
-    fn create(base: &Path, vm_id: &str) -> Result<WorkDir, UnattendedError> {
+    pub(super) fn create(base: &Path, vm_id: &str) -> Result<WorkDir, UnattendedError> {
         let io = |path: &Path, source| UnattendedError::MediaIo {
             vm_id: Some(vm_id.to_string()),
             stage: MediaStage::WorkDir,
@@ -64,11 +64,11 @@ impl WorkDir {
         Ok(WorkDir { path: Some(path) })
     }
 
-    fn path(&self) -> &Path {
+    pub(super) fn path(&self) -> &Path {
         self.path.as_deref().unwrap_or(Path::new("/nonexistent"))
     }
 
-    async fn remove(mut self) {
+    pub(super) async fn remove(mut self) {
         if let Some(p) = self.path.take() {
             if let Err(e) = tokio::fs::remove_dir_all(&p).await {
                 crate::log::warn(
@@ -172,7 +172,7 @@ pub async fn remove(path: &Path) -> std::io::Result<bool> {
     }
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(super) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut f = std::fs::OpenOptions::new()
         .write(true)
@@ -184,7 +184,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// rename(2), or copy + remove across filesystems; the target ends up 0600.
-async fn move_file(from: &Path, to: &Path) -> std::io::Result<()> {
+pub(super) async fn move_file(from: &Path, to: &Path) -> std::io::Result<()> {
     match tokio::fs::rename(from, to).await {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(nix::libc::EXDEV) => {
@@ -198,7 +198,7 @@ async fn move_file(from: &Path, to: &Path) -> std::io::Result<()> {
 }
 
 /// `[A-Za-z0-9_-]` only, at most 64 characters (for file names).
-fn safe_name(s: &str) -> String {
+pub(super) fn safe_name(s: &str) -> String {
     let n: String = s
         .chars()
         .take(64)
@@ -217,7 +217,7 @@ fn safe_name(s: &str) -> String {
     }
 }
 
-fn random_hex(bytes: usize) -> std::io::Result<String> {
+pub(super) fn random_hex(bytes: usize) -> std::io::Result<String> {
     use std::io::Read;
     let mut b = vec![0u8; bytes];
     std::fs::File::open("/dev/urandom")?.read_exact(&mut b)?;

@@ -15,6 +15,7 @@ pub mod escape;
 pub mod kickstart;
 pub mod media;
 pub mod monitor;
+pub mod remaster;
 pub mod template;
 pub mod ubuntu;
 pub mod validate;
@@ -125,6 +126,27 @@ pub async fn build_install_media(
     let (target, prep) = prepare(req, scripts_dir).await?;
     let files = render(req, target, &prep);
     media::build(&files, &req.vm_id, target.name(), opts).await
+}
+
+/// The installer ISO the VM boots for an unattended install of `os`: for Ubuntu a
+/// remastered copy in `opts.output_dir` whose casper GRUB entries carry `autoinstall`
+/// (else subiquity asks before installing; the caller removes it with
+/// [`media::remove`] like the answer medium); for every other target `installer_iso`
+/// itself (Windows Setup and anaconda find their answer media unprompted).
+pub async fn prepare_installer_iso(
+    os: &str,
+    installer_iso: &Path,
+    vm_id: &str,
+    opts: &MediaOptions,
+) -> Result<PathBuf, UnattendedError> {
+    let target = Target::parse(os).ok_or_else(|| UnattendedError::UnsupportedOs {
+        vm_id: Some(vm_id.to_string()),
+        os: os.to_string(),
+    })?;
+    if target.family() != Family::Ubuntu {
+        return Ok(installer_iso.to_path_buf());
+    }
+    remaster::remaster_ubuntu_installer(installer_iso, &opts.output_dir, vm_id, &opts.xorriso).await
 }
 
 #[cfg(test)]
