@@ -522,16 +522,29 @@ describe('Infinivirt create → stop → destroy (§5.5, §5.7, §5.8, §5.10)',
     expect(badUser.code).toBe('INVALID_CONFIG')
     expect(filesIn('disks')).toEqual([])
 
-    // a stand-in installer ISO: booted once (-boot order=c,once=d), ejected after the first reboot
+    // a stand-in Ubuntu installer ISO: remastered to boot with `autoinstall`, booted
+    // once (-boot order=c,once=d), ejected after the first reboot
     const installerDir = path.join(dir, 'installer')
     fs.mkdirSync(path.join(installerDir, 'casper'), { recursive: true })
+    fs.mkdirSync(path.join(installerDir, 'boot', 'grub'), { recursive: true })
     fs.writeFileSync(path.join(installerDir, 'casper', 'vmlinuz'), 'stand-in')
+    fs.writeFileSync(path.join(installerDir, 'boot', 'grub', 'grub.cfg'), 'menuentry "Try or Install Ubuntu Server" {\n\tset gfxpayload=keep\n\tlinux\t/casper/vmlinuz  ---\n\tinitrd\t/casper/initrd\n}\n')
     const installerIso = path.join(dir, 'installer.iso')
     execFileSync('xorriso', ['-as', 'mkisofs', '-quiet', '-V', 'INSTALLER', '-r', '-o', installerIso, installerDir], { stdio: 'ignore' })
+    const unattendedDir = path.join(dir, 'unattended')
+    // a create that fails (no such bridge) leaves neither answer medium nor remastered copy
+    const failed = await rejection(m.createVM(createConfig(vmId, 'ivnobr0', { isoPath: installerIso, unattendedInstall: { vmId, os: 'ubuntu', username: 'desk', password: 'pw-install' } })))
+    expect(failed.code).toBe('CREATE_FAILED')
+    expect(env.filesIn(unattendedDir)).toEqual([])
+
     const r = await m.createVM(createConfig(vmId, br, { isoPath: installerIso, unattendedInstall: { vmId, os: 'ubuntu', username: 'desk', password: 'pw-install' } }))
     expect(r).toMatchObject({ success: true, installingOS: true })
+    const remastered = path.join(unattendedDir, `${vmId}-ubuntu-autoinstall.iso`)
     const cmd = fs.readFileSync(`/proc/${r.pid}/cmdline`, 'utf8').split('\0').join(' ')
-    expect(cmd).toContain(`-cdrom ${installerIso} -boot order=c,once=d`)
+    expect(cmd).toContain(`-cdrom ${remastered} -boot order=c,once=d`)
+    execFileSync('xorriso', ['-osirrox', 'on', '-indev', remastered, '-extract', '/boot/grub/grub.cfg', path.join(dir, 'grub.cfg')], { stdio: 'ignore' })
+    const grub = fs.readFileSync(path.join(dir, 'grub.cfg'), 'utf8')
+    expect(grub).toContain('linux\t/casper/vmlinuz autoinstall')
     await waitForMarker(serial, 'IV-BOOT 2', 60000)
     const blocks = await m.getEventHandler().getQMPClient(vmId).queryBlock()
     const cd = blocks.find((b) => b.device === 'ide2-cd0')
@@ -550,6 +563,8 @@ describe('Infinivirt create → stop → destroy (§5.5, §5.7, §5.8, §5.10)',
     expect(done[2].duration).toBeGreaterThan(0)
     await waitForMarker(serial, 'IV-DONE', 1000)
     expect(fs.existsSync(r.installationIsoPath)).toBe(false)
+    expect(fs.existsSync(remastered)).toBe(false)
+    expect(fs.existsSync(installerIso)).toBe(true)
     const deadline2 = Date.now() + 10000
     let st
     do {
