@@ -630,7 +630,7 @@ assertTrue<Equals<ConstructorParameters<typeof api.TapDeviceManager>, Constructo
 assertTrue<Equals<Exclude<keyof typeof api.TapDeviceManager, 'prototype'>, never>>();
 // UnattendedInstaller
 assertTrue<Equals<Pick<api.UnattendedInstaller, keyof SpecClasses.Class_UnattendedInstaller>, Pick<SpecClasses.Class_UnattendedInstaller, keyof SpecClasses.Class_UnattendedInstaller>>>();
-assertTrue<Equals<Exclude<keyof api.UnattendedInstaller, keyof SpecClasses.Class_UnattendedInstaller>, 'generateAnswerFiles' | 'mountAnswerMedia'>>();
+assertTrue<Equals<Exclude<keyof api.UnattendedInstaller, keyof SpecClasses.Class_UnattendedInstaller>, 'generateAnswerFiles' | 'mountAnswerMedia' | 'prepareInstallerIso'>>();
 assertTrue<Equals<ConstructorParameters<typeof api.UnattendedInstaller>, ConstructorParameters<SpecClasses.Ctor_UnattendedInstaller>>>();
 assertTrue<Equals<Exclude<keyof typeof api.UnattendedInstaller, 'prototype'>, never>>();
 // VMLifecycle

@@ -301,7 +301,7 @@ extras={'QemuCommandBuilder':["setStrictDisplaySecurity","isStrictDisplaySecurit
         'QemuImgService':["resizeImageLive"],
         'SnapshotManager':["createLiveSnapshot","deleteLiveSnapshot"],
         'StateSync':["getPendingWrites"],
-        'UnattendedInstaller':["generateAnswerFiles","mountAnswerMedia"],
+        'UnattendedInstaller':["generateAnswerFiles","mountAnswerMedia","prepareInstallerIso"],
         'EventHandler':["getPendingWrites"],
         'HealthMonitor':["watchVM","unwatchVM","getWatchedVMs","getPendingWrites"],
         'InstallationMonitor':["getResetCount"],
