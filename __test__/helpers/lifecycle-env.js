@@ -235,7 +235,70 @@ function addBridgeAddress (bridge, cidr) {
   netns.ip(['addr', 'add', cidr, 'dev', bridge])
 }
 
+// The setup every lifecycle suite shares, registered as Jest hooks: the private-netns
+// check and the test guest (once), a fresh temp dir per test, managers on the embedded
+// SQLite store inside it, and an afterEach that destroys each seeded VM, removes its
+// TAP and chain, shuts the managers down, kills what still uses the dir (by PID) and
+// removes the links and the dir. `h.dir` etc. are the current test's.
+function harness (prefix) {
+  const os = require('node:os')
+  const path = require('node:path')
+  const { Infinivirt, generateVMChainName } = require('../..')
+  const { ensureGuest } = require('./guest')
+  const h = { dir: null, persistDir: null, links: [], managers: [], vmIds: [] }
+  // The directories of a manager or VMLifecycle in this test's dir, plus `extra`.
+  h.dirs = (extra = {}) => ({
+    diskDir: path.join(h.dir, 'disks'),
+    qmpSocketDir: path.join(h.dir, 'qmp'),
+    pidfileDir: path.join(h.dir, 'pids'),
+    // Outside the test's dir: the ruleset export runs in the background and may
+    // still be writing when the dir is removed.
+    firewallPersistenceDir: h.persistDir,
+    ...extra
+  })
+  h.manager = async (extra = {}) => {
+    const m = new Infinivirt({ prismaClient: undefined, sqlitePath: path.join(h.dir, 'state.db'), ...h.dirs(extra) })
+    await m.initialize()
+    h.managers.push(m)
+    return m
+  }
+  h.seedMachine = async (m, vmId, extra = {}) => {
+    await m.getPrismaAdapter().insertRecord('Machine', {
+      id: vmId, name: `Desk ${vmId}`, internalName: `vm-${vmId}`, status: 'off', os: 'ubuntu', cpuCores: 1, ramGB: 1, diskSizeGB: 1, ...extra
+    })
+    h.vmIds.push([m, vmId])
+  }
+  beforeAll(() => {
+    netns.assertPrivateNetns()
+    ensureGuest()
+    h.persistDir = fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}-nft-`))
+  })
+  afterAll(async () => {
+    await sleep(500)
+    fs.rmSync(h.persistDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })
+  })
+  beforeEach(() => {
+    h.dir = fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}-`))
+    h.links = []
+    h.managers = []
+    h.vmIds = []
+  })
+  afterEach(async () => {
+    for (const [m, id] of h.vmIds) {
+      try { await m.destroyVM(id) } catch {}
+      netns.removeLink(tapNameOf(id))
+      try { execFileSync('nft', ['delete', 'chain', 'bridge', 'infinivirt', generateVMChainName(id)], { stdio: 'ignore' }) } catch {}
+    }
+    for (const m of h.managers) await m.shutdown()
+    killAllUsing(h.dir)
+    while (h.links.length) netns.removeLink(h.links.pop())
+    fs.rmSync(h.dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })
+  })
+  return h
+}
+
 module.exports = {
+  harness,
   processesUsing,
   qemusWithPidfile,
   qemuInstances,

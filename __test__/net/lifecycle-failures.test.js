@@ -23,39 +23,21 @@ const env = require('../helpers/lifecycle-env')
 jest.setTimeout(120000)
 
 const bridges = new BridgeManager()
+const h = env.harness('iv-lcfail')
+const { manager, seedMachine } = h
 let dir
 let persistDir
 let links
-let managers
-let vmIds
+// The current test's (set by the harness's beforeEach, which runs first).
+beforeEach(() => {
+  ({ dir, persistDir, links } = h)
+})
 
-function dirs (extra = {}) {
-  return {
-    diskDir: path.join(dir, 'disks'),
-    qmpSocketDir: path.join(dir, 'qmp'),
-    pidfileDir: path.join(dir, 'pids'),
-    firewallPersistenceDir: persistDir,
-    ...extra
-  }
-}
-
-async function manager (extra = {}) {
-  const m = new Infinivirt({ prismaClient: undefined, sqlitePath: path.join(dir, 'state.db'), ...dirs(), ...extra })
-  await m.initialize()
-  managers.push(m)
-  return m
-}
+const dirs = h.dirs
 
 // A VMLifecycle on the manager's store with its own options (qemuBinary, extraArgs).
 function lifecycle (m, options) {
   return new VMLifecycle(m.getPrismaAdapter(), null, undefined, dirs(options))
-}
-
-async function seedMachine (m, vmId, extra = {}) {
-  await m.getPrismaAdapter().insertRecord('Machine', {
-    id: vmId, name: `Desk ${vmId}`, internalName: `vm-${vmId}`, status: 'off', os: 'ubuntu', cpuCores: 1, ramGB: 1, diskSizeGB: 1, ...extra
-  })
-  vmIds.push([m, vmId])
 }
 
 async function newBridge (cidr) {
@@ -129,35 +111,7 @@ function expectLifecycleError (e, code, vmId) {
   expect({ code: e.code, vmId: e.vmId }).toEqual({ code, vmId })
 }
 
-beforeAll(() => {
-  netns.assertPrivateNetns()
-  ensureGuest()
-  persistDir = fs.mkdtempSync(path.join(os.tmpdir(), 'iv-lcfail-nft-'))
-})
 
-afterAll(async () => {
-  await env.sleep(500)
-  fs.rmSync(persistDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })
-})
-
-beforeEach(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iv-lcfail-'))
-  links = []
-  managers = []
-  vmIds = []
-})
-
-afterEach(async () => {
-  for (const [m, id] of vmIds) {
-    try { await m.destroyVM(id) } catch {}
-    netns.removeLink(env.tapNameOf(id))
-    try { execFileSync('nft', ['delete', 'chain', 'bridge', 'infinivirt', generateVMChainName(id)], { stdio: 'ignore' }) } catch {}
-  }
-  for (const m of managers) await m.shutdown()
-  env.killAllUsing(dir)
-  while (links.length) netns.removeLink(links.pop())
-  fs.rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })
-})
 
 describe('a failed create releases everything it made (§5.5, §5.11, rule 7)', () => {
   test('disk step: qemu-img refuses the second disk (vhdx over its 64 TB limit) → DISK_ERROR, the first disk is removed too', async () => {
@@ -181,7 +135,7 @@ describe('a failed create releases everything it made (§5.5, §5.11, rule 7)', 
     const m = await manager({ extraArgs: guestArgs({ mode: 'wait' }) })
     const blocked = new Infinivirt({ prismaClient: m.getPrismaAdapter(), ...dirs({ diskDir: blockedDir }), extraArgs: guestArgs({ mode: 'wait' }) })
     await blocked.initialize()
-    managers.push(blocked)
+    h.managers.push(blocked)
     const a = env.newVmId('n')
     await seedMachine(m, a)
     const e1 = await env.rejection(blocked.createVM(env.createConfig(a, br)))

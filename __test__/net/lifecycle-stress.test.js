@@ -19,33 +19,16 @@ const env = require('../helpers/lifecycle-env')
 jest.setTimeout(240000)
 
 const bridges = new BridgeManager()
+const h = env.harness('iv-lcstress')
+const { manager, seedMachine } = h
 let dir
 let persistDir
 let links
-let managers
-let vmIds
+// The current test's (set by the harness's beforeEach, which runs first).
+beforeEach(() => {
+  ({ dir, persistDir, links } = h)
+})
 
-async function manager (extra = {}) {
-  const m = new Infinivirt({
-    prismaClient: undefined,
-    sqlitePath: path.join(dir, 'state.db'),
-    diskDir: path.join(dir, 'disks'),
-    qmpSocketDir: path.join(dir, 'qmp'),
-    pidfileDir: path.join(dir, 'pids'),
-    firewallPersistenceDir: persistDir,
-    ...extra
-  })
-  await m.initialize()
-  managers.push(m)
-  return m
-}
-
-async function seedMachine (m, vmId) {
-  await m.getPrismaAdapter().insertRecord('Machine', {
-    id: vmId, name: `Desk ${vmId}`, internalName: `vm-${vmId}`, status: 'off', os: 'ubuntu', cpuCores: 1, ramGB: 1, diskSizeGB: 1
-  })
-  vmIds.push([m, vmId])
-}
 
 const pidfileOf = (vmId) => path.join(dir, 'pids', `vm-${vmId}.pid`)
 const socketOf = (vmId) => path.join(dir, 'qmp', `vm-${vmId}.sock`)
@@ -110,35 +93,7 @@ function expectStopped (o, { tap }) {
   })
 }
 
-beforeAll(() => {
-  netns.assertPrivateNetns()
-  ensureGuest()
-  persistDir = fs.mkdtempSync(path.join(os.tmpdir(), 'iv-lcstress-nft-'))
-})
 
-afterAll(async () => {
-  await env.sleep(500)
-  fs.rmSync(persistDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })
-})
-
-beforeEach(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iv-lcstress-'))
-  links = []
-  managers = []
-  vmIds = []
-})
-
-afterEach(async () => {
-  for (const [m, id] of vmIds) {
-    try { await m.destroyVM(id) } catch {}
-    netns.removeLink(env.tapNameOf(id))
-    try { require('node:child_process').execFileSync('nft', ['delete', 'chain', 'bridge', 'infinivirt', generateVMChainName(id)], { stdio: 'ignore' }) } catch {}
-  }
-  for (const m of managers) await m.shutdown()
-  env.killAllUsing(dir)
-  while (links.length) netns.removeLink(links.pop())
-  fs.rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })
-})
 
 describe('VM lifecycle under load', () => {
   test('create → suspend → resume → reset → stop → start → destroy: the store agrees with the host at every step', async () => {

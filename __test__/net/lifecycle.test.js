@@ -18,35 +18,16 @@ const { guestArgs, ensureGuest, waitForMarker } = require('../helpers/guest')
 jest.setTimeout(120000)
 
 const bridges = new BridgeManager()
+const h = env.harness('iv-lifecycle')
+const { manager, seedMachine } = h
 let dir
 let persistDir
 let links
-let managers
-let vmIds
+// The current test's (set by the harness's beforeEach, which runs first).
+beforeEach(() => {
+  ({ dir, persistDir, links } = h)
+})
 
-async function manager (extra = {}) {
-  const m = new Infinivirt({
-    prismaClient: undefined,
-    sqlitePath: path.join(dir, 'state.db'),
-    diskDir: path.join(dir, 'disks'),
-    qmpSocketDir: path.join(dir, 'qmp'),
-    pidfileDir: path.join(dir, 'pids'),
-    // Outside `dir`: the ruleset export runs in the background and may still be
-    // writing when a test's directory is removed.
-    firewallPersistenceDir: persistDir,
-    ...extra
-  })
-  await m.initialize()
-  managers.push(m)
-  return m
-}
-
-async function seedMachine (m, vmId, extra = {}) {
-  await m.getPrismaAdapter().insertRecord('Machine', {
-    id: vmId, name: `Desk ${vmId}`, internalName: `vm-${vmId}`, status: 'off', os: 'ubuntu', cpuCores: 1, ramGB: 1, diskSizeGB: 1, ...extra
-  })
-  vmIds.push([m, vmId])
-}
 
 // The shared test VM with a display password (set over QMP, never on argv).
 function createConfig (vmId, bridge, extra = {}) {
@@ -57,37 +38,7 @@ function filesIn (sub) {
   return env.filesIn(path.join(dir, sub))
 }
 
-beforeAll(() => {
-  netns.assertPrivateNetns()
-  ensureGuest()
-  persistDir = fs.mkdtempSync(path.join(os.tmpdir(), 'iv-lifecycle-nft-'))
-})
 
-afterAll(async () => {
-  await new Promise((resolve) => setTimeout(resolve, 500))
-  fs.rmSync(persistDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })
-})
-
-beforeEach(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iv-lifecycle-'))
-  links = []
-  managers = []
-  vmIds = []
-})
-
-afterEach(async () => {
-  for (const [m, id] of vmIds) {
-    try { await m.destroyVM(id) } catch {}
-    netns.removeLink(`vnet-${id.replace(/[^a-z0-9]/gi, '').slice(0, 10)}`)
-    try { execFileSync('nft', ['delete', 'chain', 'bridge', 'infinivirt', generateVMChainName(id)], { stdio: 'ignore' }) } catch {}
-  }
-  for (const m of managers) await m.shutdown()
-  for (const pid of processesUsing(dir)) {
-    try { process.kill(pid, 'SIGKILL') } catch {}
-  }
-  while (links.length) netns.removeLink(links.pop())
-  fs.rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })
-})
 
 describe('Infinivirt create → stop → destroy (§5.5, §5.7, §5.8, §5.10)', () => {
   test('a VM boots the guest, runs on its TAP behind its chain, stops gracefully and leaves nothing after destroy', async () => {
