@@ -50,14 +50,7 @@ function qemusWithPidfile (pidfile) {
   })
 }
 
-function parentOf (pid) {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
-  } catch {
-    return 0
-  }
-}
+const { parentOf } = netns
 
 // Distinct running QEMU daemons for `pidfile`. While `-daemonize` starts, the
 // launcher (a child of this process, waiting for the daemon to initialise), its first
@@ -261,6 +254,16 @@ function harness (prefix) {
     await m.initialize()
     h.managers.push(m)
     return m
+  }
+  // A bridge for this test (removed in afterEach) with `cidr` on it: SPICE resolves
+  // its listen address with AI_ADDRCONFIG, so the namespace needs a non-loopback IPv4.
+  h.bridge = async (cidr) => {
+    const { BridgeManager } = require('../..')
+    const br = netns.uniqueName('ivbr')
+    h.links.push(br)
+    await new BridgeManager().create(br)
+    addBridgeAddress(br, cidr)
+    return br
   }
   h.seedMachine = async (m, vmId, extra = {}) => {
     await m.getPrismaAdapter().insertRecord('Machine', {

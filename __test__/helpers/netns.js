@@ -134,6 +134,7 @@ function createVeth (name, peerNs) {
 }
 
 module.exports = {
+  parentOf,
   assertPrivateNetns,
   uniqueName,
   ip,

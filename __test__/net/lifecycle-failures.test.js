@@ -15,14 +15,13 @@ const os = require('node:os')
 const path = require('node:path')
 const { execFileSync } = require('node:child_process')
 
-const { Infinivirt, VMLifecycle, BridgeManager, LifecycleError, LifecycleErrorCode, generateVMChainName } = require('../..')
+const { Infinivirt, VMLifecycle, LifecycleError, LifecycleErrorCode, generateVMChainName } = require('../..')
 const netns = require('../helpers/netns')
 const { guestArgs, ensureGuest, waitForMarker } = require('../helpers/guest')
 const env = require('../helpers/lifecycle-env')
 
 jest.setTimeout(120000)
 
-const bridges = new BridgeManager()
 const h = env.harness('iv-lcfail')
 const { manager, seedMachine } = h
 let dir
@@ -40,13 +39,7 @@ function lifecycle (m, options) {
   return new VMLifecycle(m.getPrismaAdapter(), null, undefined, dirs(options))
 }
 
-async function newBridge (cidr) {
-  const br = netns.uniqueName('ivbr')
-  links.push(br)
-  await bridges.create(br)
-  env.addBridgeAddress(br, cidr)
-  return br
-}
+const newBridge = h.bridge
 
 // A qemuBinary that execs the real QEMU with the `-qmp unix:<path>,…` argument changed:
 //   'moved'    the monitor listens on <path>.moved (the expected socket never appears)

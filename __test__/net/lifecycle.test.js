@@ -9,7 +9,7 @@ const os = require('node:os')
 const path = require('node:path')
 const { execFileSync } = require('node:child_process')
 
-const { Infinivirt, VMLifecycle, BridgeManager, LifecycleError, generateVMChainName } = require('../..')
+const { Infinivirt, VMLifecycle, LifecycleError, generateVMChainName } = require('../..')
 const netns = require('../helpers/netns')
 const env = require('../helpers/lifecycle-env')
 const { processesUsing, nftChainExists, newVmId, rejection } = env
@@ -17,7 +17,6 @@ const { guestArgs, ensureGuest, waitForMarker } = require('../helpers/guest')
 
 jest.setTimeout(120000)
 
-const bridges = new BridgeManager()
 const h = env.harness('iv-lifecycle')
 const { manager, seedMachine } = h
 let dir
@@ -42,12 +41,7 @@ function filesIn (sub) {
 
 describe('Infinivirt create → stop → destroy (§5.5, §5.7, §5.8, §5.10)', () => {
   test('a VM boots the guest, runs on its TAP behind its chain, stops gracefully and leaves nothing after destroy', async () => {
-    const br = netns.uniqueName('ivbr')
-    links.push(br)
-    await bridges.create(br)
-    // SPICE resolves its listen address with AI_ADDRCONFIG: the namespace needs a
-    // non-loopback IPv4 address for 127.0.0.1 to resolve.
-    netns.ip(['addr', 'add', '10.213.0.1/24', 'dev', br])
+    const br = await h.bridge('10.213.0.1/24')
     const serial = path.join(dir, 'serial.log')
     const m = await manager({ extraArgs: guestArgs({ mode: 'wait', serialPath: serial }) })
     const vmId = newVmId('a')
@@ -113,10 +107,7 @@ describe('Infinivirt create → stop → destroy (§5.5, §5.7, §5.8, §5.10)',
   })
 
   test('start (§5.6) brings a stopped VM back on its stored TAP and chain; a failed start undoes only what it did', async () => {
-    const br = netns.uniqueName('ivbr')
-    links.push(br)
-    await bridges.create(br)
-    netns.ip(['addr', 'add', '10.213.1.1/24', 'dev', br])
+    const br = await h.bridge('10.213.1.1/24')
     const serial = path.join(dir, 'serial.log')
     const m = await manager({ extraArgs: guestArgs({ mode: 'wait', serialPath: serial }) })
     const vmId = newVmId('s')
@@ -161,10 +152,7 @@ describe('Infinivirt create → stop → destroy (§5.5, §5.7, §5.8, §5.10)',
   })
 
   test('suspend, resume, reset and restart (§5.9) over the manager\'s QMP connection; emitCRUD sees them', async () => {
-    const br = netns.uniqueName('ivbr')
-    links.push(br)
-    await bridges.create(br)
-    netns.ip(['addr', 'add', '10.213.2.1/24', 'dev', br])
+    const br = await h.bridge('10.213.2.1/24')
     const serial = path.join(dir, 'serial.log')
     const events = []
     const eventManager = { emitCRUD: (resource, action, id, data) => events.push([resource, action, id, data]) }
@@ -209,10 +197,7 @@ describe('Infinivirt create → stop → destroy (§5.5, §5.7, §5.8, §5.10)',
   })
 
   test('firewall rules from the store are in the chain of a running VM; an invalid rule fails the create and leaves nothing', async () => {
-    const br = netns.uniqueName('ivbr')
-    links.push(br)
-    await bridges.create(br)
-    netns.ip(['addr', 'add', '10.213.3.1/24', 'dev', br])
+    const br = await h.bridge('10.213.3.1/24')
     const m = await manager({ extraArgs: guestArgs({ mode: 'wait' }) })
     const db = m.getPrismaAdapter()
     const good = newVmId('g')
@@ -255,10 +240,7 @@ describe('Infinivirt create → stop → destroy (§5.5, §5.7, §5.8, §5.10)',
   })
 
   test('a new manager (backend restart) re-attaches to every running VM and releases the one that died meanwhile (rule 8)', async () => {
-    const br = netns.uniqueName('ivbr')
-    links.push(br)
-    await bridges.create(br)
-    netns.ip(['addr', 'add', '10.213.4.1/24', 'dev', br])
+    const br = await h.bridge('10.213.4.1/24')
     const serials = [path.join(dir, 's0.log'), path.join(dir, 's1.log'), path.join(dir, 's2.log')]
     const ids = [newVmId('h'), newVmId('i'), newVmId('j')]
     const created = []
@@ -320,10 +302,7 @@ describe('Infinivirt create → stop → destroy (§5.5, §5.7, §5.8, §5.10)',
   })
 
   test('a VM killed behind the manager\'s back: pushed, status error, crash event, nothing left attached or on the bridge', async () => {
-    const br = netns.uniqueName('ivbr')
-    links.push(br)
-    await bridges.create(br)
-    netns.ip(['addr', 'add', '10.213.7.1/24', 'dev', br])
+    const br = await h.bridge('10.213.7.1/24')
     const serial = path.join(dir, 'serial.log')
     const events = []
     const eventManager = { emitCRUD: (resource, action, id, data) => events.push([resource, action, id, data]) }
@@ -376,10 +355,7 @@ describe('Infinivirt create → stop → destroy (§5.5, §5.7, §5.8, §5.10)',
   })
 
   test('a guest that powers itself off: the exit is pushed (rule 5) and the VM is off with its TAP and sockets released', async () => {
-    const br = netns.uniqueName('ivbr')
-    links.push(br)
-    await bridges.create(br)
-    netns.ip(['addr', 'add', '10.213.5.1/24', 'dev', br])
+    const br = await h.bridge('10.213.5.1/24')
     const serial = path.join(dir, 'serial.log')
     const m = await manager({ extraArgs: guestArgs({ mode: 'poweroff', serialPath: serial }) })
     const vmId = newVmId('p')
@@ -404,10 +380,7 @@ describe('Infinivirt create → stop → destroy (§5.5, §5.7, §5.8, §5.10)',
   })
 
   test('CPU pinning (§5.4 step 18, §5.5 step 12): numactl for one VM, a cpuset cgroup for another; both come back on start', async () => {
-    const br = netns.uniqueName('ivbr')
-    links.push(br)
-    await bridges.create(br)
-    netns.ip(['addr', 'add', '10.213.8.1/24', 'dev', br])
+    const br = await h.bridge('10.213.8.1/24')
     const m = await manager({ extraArgs: guestArgs({ mode: 'wait', serialPath: path.join(dir, 'serial.log') }) })
     const allowed = (pid) => /Cpus_allowed_list:\s*(\S+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]
     const cpus = require('node:os').cpus().length
@@ -449,10 +422,7 @@ describe('Infinivirt create → stop → destroy (§5.5, §5.7, §5.8, §5.10)',
   })
 
   test('unattended install (§5.5 steps 8/16): answer medium attached, installer reboots then powers off → installation_complete, media removed', async () => {
-    const br = netns.uniqueName('ivbr')
-    links.push(br)
-    await bridges.create(br)
-    netns.ip(['addr', 'add', '10.213.9.1/24', 'dev', br])
+    const br = await h.bridge('10.213.9.1/24')
     const serial = path.join(dir, 'serial.log')
     const events = []
     const eventManager = { emitCRUD: (resource, action, id, data) => events.push([action, id, data]) }
@@ -527,10 +497,7 @@ describe('Infinivirt create → stop → destroy (§5.5, §5.7, §5.8, §5.10)',
   })
 
   test('unattended install that reboots forever: installation_failed (reset limit), a screenshot kept, media removed', async () => {
-    const br = netns.uniqueName('ivbr')
-    links.push(br)
-    await bridges.create(br)
-    netns.ip(['addr', 'add', '10.213.10.1/24', 'dev', br])
+    const br = await h.bridge('10.213.10.1/24')
     const events = []
     const eventManager = { emitCRUD: (resource, action, id, data) => events.push([action, id, data]) }
     const m = await manager({
@@ -555,10 +522,7 @@ describe('Infinivirt create → stop → destroy (§5.5, §5.7, §5.8, §5.10)',
   })
 
   test('a VNC VM (§19 #1 fixed): display number = port - 5900, the password set over QMP', async () => {
-    const br = netns.uniqueName('ivbr')
-    links.push(br)
-    await bridges.create(br)
-    netns.ip(['addr', 'add', '10.213.6.1/24', 'dev', br])
+    const br = await h.bridge('10.213.6.1/24')
     const m = await manager({ extraArgs: guestArgs({ mode: 'wait' }) })
     const vmId = newVmId('v')
     await seedMachine(m, vmId)
@@ -573,10 +537,7 @@ describe('Infinivirt create → stop → destroy (§5.5, §5.7, §5.8, §5.10)',
   })
 
   test('VMLifecycle on a plain DatabaseAdapter object (called through the host bridge)', async () => {
-    const br = netns.uniqueName('ivbr')
-    links.push(br)
-    await bridges.create(br)
-    netns.ip(['addr', 'add', '10.213.7.1/24', 'dev', br])
+    const br = await h.bridge('10.213.7.1/24')
     const m = await manager()
     const vmId = newVmId('j')
     await seedMachine(m, vmId)
@@ -626,9 +587,7 @@ describe('Infinivirt create → stop → destroy (§5.5, §5.7, §5.8, §5.10)',
   })
 
   test('QEMU refusing its command line: the process error is returned and everything made is released', async () => {
-    const br = netns.uniqueName('ivbr')
-    links.push(br)
-    await bridges.create(br)
+    const br = await h.bridge('10.213.11.1/24')
     const m = await manager({ extraArgs: ['-no-such-option-here'] })
     const vmId = newVmId('c')
     await seedMachine(m, vmId)
