@@ -37,6 +37,8 @@ const {
   Infinivirt, BridgeManager, QMPClient, QemuImgService, TapDeviceManager, NftablesService, createStore, generateVMChainName
 } = require('..')
 const { assertPrivateNetns } = require('../__test__/helpers/netns')
+// Live (non-zombie) processes whose command line contains a needle (this run's temp dir).
+const { processesUsing: processesWith } = require('../__test__/helpers/lifecycle-env')
 
 const RUNS = Number(process.env.BENCH_RUNS || 11)
 const FLEET = Number(process.env.BENCH_VMS || 50)
@@ -117,19 +119,6 @@ function vmConfig (vmId, extra = {}) {
   }
 }
 
-/** Live (non-zombie) processes whose command line contains `needle`. */
-function processesWith (needle) {
-  const found = []
-  for (const p of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(p) || Number(p) === process.pid) continue
-    try {
-      const argv = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8')
-      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8')
-      if (argv.includes(needle) && stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z') found.push(Number(p))
-    } catch {}
-  }
-  return found
-}
 
 function gone (pid) {
   try {
