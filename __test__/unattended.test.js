@@ -452,8 +452,9 @@ describe('validation', () => {
   test('unknown OS: the constructor accepts it (spec), generation reports UNSUPPORTED_OS and builds nothing', async () => {
     const work = path.join(tmp, 'never-created-os')
     const inst = new UnattendedInstaller({ ...config('ubuntu'), os: 'beos' }, { workDir: work, outputDir: work })
-    for (const p of [inst.generateInstallationISO(), inst.generateAnswerFiles()]) {
-      const err = await p.catch((e) => e)
+    // one at a time: a second promise rejecting while the first is awaited would be unhandled
+    for (const run of [() => inst.generateInstallationISO(), () => inst.generateAnswerFiles()]) {
+      const err = await run().catch((e) => e)
       expect(err).toBeInstanceOf(UnattendedError)
       expect(err.code).toBe('UNSUPPORTED_OS')
       expect(err.message).toBe('Unsupported operating system: beos')
