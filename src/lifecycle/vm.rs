@@ -426,6 +426,16 @@ impl VmLifecycle {
         m.lock_owned().await
     }
 
+    /// The VM's row with its configuration: `VM_NOT_FOUND` (spec message) when there is
+    /// none, `code` when the store fails.
+    async fn load_vm(&self, vm_id: &str, code: C) -> Result<crate::state::records::VmConfigRecord, LifecycleError> {
+        self.store
+            .find_machine_with_config(vm_id)
+            .await
+            .map_err(wrap(code, vm_id))?
+            .ok_or_else(|| LifecycleError::failed(C::VM_NOT_FOUND, format!("VM not found: {vm_id}"), Some(vm_id), None))
+    }
+
     /// `mkdir -p` of the disk, socket and pidfile directories (spec `ensureDirectories`).
     fn ensure_dirs(&self, code: C, vm_id: &str) -> Result<(), LifecycleError> {
         for d in [&self.opts.disk_dir, &self.opts.qmp_socket_dir, &self.opts.pidfile_dir] {
@@ -925,12 +935,7 @@ impl VmLifecycle {
     /// `power_on` event).
     pub async fn start_detailed(&self, vm_id: &str) -> Result<(OperationResult, Option<Started>), LifecycleError> {
         let _guard = self.lock(vm_id).await;
-        let mut vm = self
-            .store
-            .find_machine_with_config(vm_id)
-            .await
-            .map_err(wrap(C::START_FAILED, vm_id))?
-            .ok_or_else(|| LifecycleError::failed(C::VM_NOT_FOUND, format!("VM not found: {vm_id}"), Some(vm_id), None))?;
+        let mut vm = self.load_vm(vm_id, C::START_FAILED).await?;
         if vm.status == "running" {
             if vm.configuration.as_ref().and_then(|c| c.qemu_pid).is_some_and(pid_alive) {
                 let r = OperationResult { success: true, message: format!("VM {vm_id} is already running"), vm_id: vm_id.into(), forced: None };
@@ -1177,12 +1182,7 @@ impl VmLifecycle {
     }
 
     async fn stop_locked(&self, vm_id: &str, cfg: StopConfig) -> Result<OperationResult, LifecycleError> {
-        let vm = self
-            .store
-            .find_machine_with_config(vm_id)
-            .await
-            .map_err(wrap(C::STOP_FAILED, vm_id))?
-            .ok_or_else(|| LifecycleError::failed(C::VM_NOT_FOUND, format!("VM not found: {vm_id}"), Some(vm_id), None))?;
+        let vm = self.load_vm(vm_id, C::STOP_FAILED).await?;
         let conf = vm.configuration.clone().unwrap_or_default();
         let socket = conf.qmp_socket_path.clone().map(PathBuf::from);
         let (process, live_qmp) = self.process_of(vm_id, &vm.internal_name).await;
@@ -1305,12 +1305,7 @@ impl VmLifecycle {
         done: &str,
     ) -> Result<OperationResult, LifecycleError> {
         let _guard = self.lock(vm_id).await;
-        let vm = self
-            .store
-            .find_machine_with_config(vm_id)
-            .await
-            .map_err(wrap(C::QMP_ERROR, vm_id))?
-            .ok_or_else(|| LifecycleError::failed(C::VM_NOT_FOUND, format!("VM not found: {vm_id}"), Some(vm_id), None))?;
+        let vm = self.load_vm(vm_id, C::QMP_ERROR).await?;
         if !allowed.contains(&vm.status.as_str()) {
             return Err(LifecycleError::failed(C::INVALID_STATE, format!("Cannot {verb} VM in state: {}", vm.status), Some(vm_id), None));
         }
@@ -1472,12 +1467,7 @@ impl VmLifecycle {
 
     /// Spec §5.10; `qmpStatus` comes from this manager's own QMP connection.
     pub async fn get_status(&self, vm_id: &str) -> Result<StatusResult, LifecycleError> {
-        let vm = self
-            .store
-            .find_machine_with_config(vm_id)
-            .await
-            .map_err(wrap(C::DATABASE_ERROR, vm_id))?
-            .ok_or_else(|| LifecycleError::failed(C::VM_NOT_FOUND, format!("VM not found: {vm_id}"), Some(vm_id), None))?;
+        let vm = self.load_vm(vm_id, C::DATABASE_ERROR).await?;
         let conf = vm.configuration.clone().unwrap_or_default();
         let pid = conf.qemu_pid;
         let process_alive = pid.is_some_and(pid_alive);
