@@ -622,6 +622,17 @@ fn pid_arg(v: Option<f64>) -> Result<Option<i32>, StateError> {
     }
 }
 
+/// What `watchVM` watches: the exit source plus the options' socket, resources and stderr.
+fn watch_spec(pid: i32, exit: ExitSource, options: &JsWatchOptions) -> WatchSpec {
+    WatchSpec {
+        pid,
+        exit,
+        qmp_socket: options.qmp_socket_path.clone().map(Into::into),
+        resources: resources_of(options),
+        stderr_path: options.stderr_path.clone().map(Into::into),
+    }
+}
+
 fn resources_of(o: &JsWatchOptions) -> Resources {
     Resources {
         tap_device_name: o.tap_device_name.clone(),
@@ -705,14 +716,7 @@ impl NativeHealthMonitor {
     pub fn watch_process(&self, vm_id: String, process: ClassInstance<NativeQemuProcess>, options: JsWatchOptions) -> napi::Result<()> {
         let p = process.core();
         let pid = p.pid().or(pid_arg(options.pid).napi()?).unwrap_or(0);
-        let spec = WatchSpec {
-            pid,
-            exit: ExitSource::Process(p),
-            qmp_socket: options.qmp_socket_path.clone().map(Into::into),
-            resources: resources_of(&options),
-            stderr_path: options.stderr_path.clone().map(Into::into),
-        };
-        napi::bindgen_prelude::spawn(self.core.watch(&vm_id, spec));
+        napi::bindgen_prelude::spawn(self.core.watch(&vm_id, watch_spec(pid, ExitSource::Process(p), &options)));
         Ok(())
     }
 
@@ -720,14 +724,7 @@ impl NativeHealthMonitor {
     #[napi]
     pub fn watch_pid(&self, vm_id: String, options: JsWatchOptions) -> napi::Result<()> {
         let pid = pid_arg(options.pid).napi()?.ok_or_else(|| StateError::InvalidOption { field: "pid".into(), reason: "is required".into() }).napi()?;
-        let spec = WatchSpec {
-            pid,
-            exit: ExitSource::Pid(pid),
-            qmp_socket: options.qmp_socket_path.clone().map(Into::into),
-            resources: resources_of(&options),
-            stderr_path: options.stderr_path.clone().map(Into::into),
-        };
-        napi::bindgen_prelude::spawn(self.core.watch(&vm_id, spec));
+        napi::bindgen_prelude::spawn(self.core.watch(&vm_id, watch_spec(pid, ExitSource::Pid(pid), &options)));
         Ok(())
     }
 
