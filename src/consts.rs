@@ -32,18 +32,27 @@ code_enum! {
 }
 
 /// Spec §17.7 `DBVMStatus`.
-pub const DB_STATUSES: [&str; 8] =
-    ["building", "running", "off", "suspended", "paused", "updating_hardware", "powering_off_update", "error"];
+pub const DB_STATUSES: [&str; 8] = ["building", "running", "off", "suspended", "paused", "updating_hardware", "powering_off_update", "error"];
 /// Spec §17.2 `QMPVMStatus`.
 pub const QMP_STATUSES: [&str; 13] = [
-    "running", "paused", "shutdown", "inmigrate", "postmigrate", "prelaunch", "finish-migrate", "restore-vm",
-    "suspended", "watchdog", "guest-panicked", "io-error", "colo",
+    "running",
+    "paused",
+    "shutdown",
+    "inmigrate",
+    "postmigrate",
+    "prelaunch",
+    "finish-migrate",
+    "restore-vm",
+    "suspended",
+    "watchdog",
+    "guest-panicked",
+    "io-error",
+    "colo",
 ];
 /// Spec §17.12 `OSType`.
 pub const OS_TYPES: [&str; 4] = ["windows10", "windows11", "ubuntu", "fedora"];
 /// Spec §17.12 `InstallationPhase`.
-pub const INSTALLATION_PHASES: [&str; 7] =
-    ["generating_iso", "mounting_media", "installing", "completing", "cleanup", "completed", "failed"];
+pub const INSTALLATION_PHASES: [&str; 7] = ["generating_iso", "mounting_media", "installing", "completing", "cleanup", "completed", "failed"];
 
 pub const DEFAULT_DISK_DIR: &str = "/var/lib/infinivirt/disks";
 pub const DEFAULT_QMP_SOCKET_DIR: &str = "/var/run/infinivirt";

@@ -50,22 +50,12 @@ pub struct WireError {
 
 impl WireError {
     pub fn from_shape(e: &(impl ErrorShape + ?Sized)) -> Self {
-        WireError {
-            class: e.class(),
-            code: e.code().to_string(),
-            message: e.to_string(),
-            fields: e.fields(),
-        }
+        WireError { class: e.class(), code: e.code().to_string(), message: e.to_string(), fields: e.fields() }
     }
 
     /// An internal failure (a caught panic, a broken invariant) surfaced as a plain error.
     pub fn internal(message: impl Into<String>) -> Self {
-        WireError {
-            class: JsClass::Error,
-            code: "INTERNAL_ERROR".to_string(),
-            message: message.into(),
-            fields: Map::new(),
-        }
+        WireError { class: JsClass::Error, code: "INTERNAL_ERROR".to_string(), message: message.into(), fields: Map::new() }
     }
 }
 
@@ -103,10 +93,7 @@ impl ErrorShape for IoError {
 
 /// Builds a JSON object from `(key, value)` pairs, skipping `None` values.
 pub(crate) fn fields<const N: usize>(pairs: [(&str, Option<Value>); N]) -> Map<String, Value> {
-    pairs
-        .into_iter()
-        .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
-        .collect()
+    pairs.into_iter().filter_map(|(k, v)| v.map(|v| (k.to_string(), v))).collect()
 }
 
 /// Declares a closed string enum of spec codes with `as_str`, `ALL` and `FromStr`.

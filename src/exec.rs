@@ -71,20 +71,9 @@ pub enum ExecError {
         source: std::io::Error,
     },
     #[error("Command failed with exit code {}: {command}\nstdout: {stdout}\nstderr: {stderr}", exit_label(*.code, *.signal))]
-    Exit {
-        command: String,
-        code: Option<i32>,
-        signal: Option<i32>,
-        stdout: String,
-        stderr: String,
-    },
+    Exit { command: String, code: Option<i32>, signal: Option<i32>, stdout: String, stderr: String },
     #[error("Command timed out after {}ms: {command}", .after.as_millis())]
-    Timeout {
-        command: String,
-        after: Duration,
-        stdout: String,
-        stderr: String,
-    },
+    Timeout { command: String, after: Duration, stdout: String, stderr: String },
     #[error("Invalid command argument for {command}: {reason}")]
     InvalidArgument { command: String, reason: String },
 }
@@ -248,10 +237,7 @@ impl HostCommand {
     pub async fn run(&self) -> Result<Output, ExecError> {
         let command = self.display();
         if self.program.is_empty() || self.program.contains('\0') || self.args.iter().any(|a| a.contains('\0')) {
-            return Err(ExecError::InvalidArgument {
-                command,
-                reason: "program and arguments must be non-empty and contain no NUL byte".into(),
-            });
+            return Err(ExecError::InvalidArgument { command, reason: "program and arguments must be non-empty and contain no NUL byte".into() });
         }
         let mut cmd = Command::new(&self.program);
         cmd.args(&self.args)
@@ -260,10 +246,7 @@ impl HostCommand {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        let mut child = cmd.spawn().map_err(|source| ExecError::Spawn {
-            command: command.clone(),
-            source,
-        })?;
+        let mut child = cmd.spawn().map_err(|source| ExecError::Spawn { command: command.clone(), source })?;
 
         if let (Some(data), Some(mut pipe)) = (self.stdin.clone(), child.stdin.take()) {
             use tokio::io::AsyncWriteExt;
@@ -300,13 +283,7 @@ impl HostCommand {
             Ok(Output { stdout, stderr, truncated: t1 || t2 })
         } else {
             use std::os::unix::process::ExitStatusExt;
-            Err(ExecError::Exit {
-                command,
-                code: status.code(),
-                signal: status.signal(),
-                stdout,
-                stderr,
-            })
+            Err(ExecError::Exit { command, code: status.code(), signal: status.signal(), stdout, stderr })
         }
     }
 }
@@ -365,9 +342,7 @@ mod tests {
 
     #[test]
     fn captures_stdout_and_runs_without_shell() {
-        let out = rt()
-            .block_on(HostCommand::new("echo").args(["a;b", "$(x)"]).run())
-            .unwrap();
+        let out = rt().block_on(HostCommand::new("echo").args(["a;b", "$(x)"]).run()).unwrap();
         assert_eq!(out.stdout, "a;b $(x)\n");
     }
 
@@ -379,16 +354,11 @@ mod tests {
 
     #[test]
     fn nonzero_exit_is_structured() {
-        let e = rt()
-            .block_on(HostCommand::new("sh").args(["-c", "echo out; echo err >&2; exit 3"]).run())
-            .unwrap_err();
+        let e = rt().block_on(HostCommand::new("sh").args(["-c", "echo out; echo err >&2; exit 3"]).run()).unwrap_err();
         assert_eq!(e.exit_code(), Some(3));
         assert_eq!(e.stdout(), "out\n");
         assert_eq!(e.stderr(), "err\n");
-        assert_eq!(
-            e.to_string(),
-            "Command failed with exit code 3: sh -c echo out; echo err >&2; exit 3\nstdout: out\n\nstderr: err\n"
-        );
+        assert_eq!(e.to_string(), "Command failed with exit code 3: sh -c echo out; echo err >&2; exit 3\nstdout: out\n\nstderr: err\n");
     }
 
     #[test]
@@ -401,23 +371,14 @@ mod tests {
     #[test]
     fn timeout_kills_the_child() {
         let started = std::time::Instant::now();
-        let e = rt()
-            .block_on(
-                HostCommand::new("sleep")
-                    .arg("30")
-                    .timeout(Some(Duration::from_millis(200)))
-                    .run(),
-            )
-            .unwrap_err();
+        let e = rt().block_on(HostCommand::new("sleep").arg("30").timeout(Some(Duration::from_millis(200))).run()).unwrap_err();
         assert!(matches!(e, ExecError::Timeout { .. }));
         assert!(started.elapsed() < Duration::from_secs(5));
     }
 
     #[test]
     fn output_is_capped() {
-        let out = rt()
-            .block_on(HostCommand::new("head").args(["-c", "100000", "/dev/zero"]).output_cap(1000).run())
-            .unwrap();
+        let out = rt().block_on(HostCommand::new("head").args(["-c", "100000", "/dev/zero"]).output_cap(1000).run()).unwrap();
         assert_eq!(out.stdout.len(), 1000);
         assert!(out.truncated);
     }

@@ -9,8 +9,7 @@ pub fn address_problem(addr: &str) -> Option<String> {
         // The original accepted any 1-3 digit octets (`999.1.1.1`); we range-check them.
         return if is_ipv4(addr) { None } else { Some(format!("Invalid address format: {addr}")) };
     }
-    if addr == "localhost" || addr == "0.0.0.0" || addr == "::" || addr == "::1" || is_ipv6(addr) || is_hostname(addr)
-    {
+    if addr == "localhost" || addr == "0.0.0.0" || addr == "::" || addr == "::1" || is_ipv6(addr) || is_hostname(addr) {
         return None;
     }
     Some(format!("Invalid address format: {addr}"))
@@ -41,10 +40,7 @@ fn is_ipv6(s: &str) -> bool {
 fn is_hostname(s: &str) -> bool {
     s.split('.').all(|label| {
         let b = label.as_bytes();
-        !b.is_empty()
-            && b[0].is_ascii_alphanumeric()
-            && b[b.len() - 1].is_ascii_alphanumeric()
-            && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+        !b.is_empty() && b[0].is_ascii_alphanumeric() && b[b.len() - 1].is_ascii_alphanumeric() && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
     })
 }
 

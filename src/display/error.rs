@@ -55,23 +55,13 @@ pub enum DisplayError {
     /// Constructor validation of `SpiceConfig` / `VncConfig` (spec §7): the code is the
     /// first issue's, the message joins every issue.
     #[error("{console} configuration validation failed: {}", join(issues))]
-    Validation {
-        console: Console,
-        code: DisplayErrorCode,
-        issues: Vec<DisplayIssue>,
-        options: Value,
-    },
+    Validation { console: Console, code: DisplayErrorCode, issues: Vec<DisplayIssue>, options: Value },
     /// Strict display security refuses a console reachable off-host without a password.
     #[error("Refusing {console} console for VM '{vm}' on non-loopback address {addr} without a password (strict display security is on)")]
     InsecureConsole { console: Console, vm: String, addr: String },
     /// A value that would splice options into QEMU's `-spice` / `-vnc` argument.
     #[error("Invalid {console} {field}: {reason}")]
-    UnsafeValue {
-        console: Console,
-        code: DisplayErrorCode,
-        field: &'static str,
-        reason: String,
-    },
+    UnsafeValue { console: Console, code: DisplayErrorCode, field: &'static str, reason: String },
 }
 
 fn join(issues: &[DisplayIssue]) -> String {

@@ -51,12 +51,7 @@ pub fn write_secret_file(password: &str, dir: &std::path::Path) -> Result<std::p
     use std::hash::BuildHasher;
     let tag = std::collections::hash_map::RandomState::new().hash_one(std::time::SystemTime::now());
     let path = dir.join(format!("display-{tag:016x}.secret"));
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .map_err(io("Cannot create secret file", &path))?;
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path).map_err(io("Cannot create secret file", &path))?;
     f.write_all(password.as_bytes()).map_err(io("Cannot write secret file", &path))?;
     Ok(path)
 }

@@ -219,10 +219,7 @@ fn issues(o: &SpiceConfigOptions) -> Vec<DisplayIssue> {
     }
     if let Some(pw) = &o.password {
         if pw.is_empty() {
-            v.push(DisplayIssue::new(
-                C::INVALID_PASSWORD,
-                "Password cannot be empty string (use undefined for no password)",
-            ));
+            v.push(DisplayIssue::new(C::INVALID_PASSWORD, "Password cannot be empty string (use undefined for no password)"));
         } else if pw.chars().any(char::is_control) {
             v.push(DisplayIssue::new(C::INVALID_PASSWORD, "Password must not contain control characters"));
         }
@@ -242,10 +239,7 @@ fn issues(o: &SpiceConfigOptions) -> Vec<DisplayIssue> {
     let mut choice = |value: &Option<String>, default: &str, allowed: &[&str], code, what: &str| {
         let value = value.as_deref().unwrap_or(default);
         if !allowed.contains(&value) {
-            v.push(DisplayIssue::new(
-                code,
-                format!("Invalid {what} mode: {value}. Must be one of: {}", allowed.join(", ")),
-            ));
+            v.push(DisplayIssue::new(code, format!("Invalid {what} mode: {value}. Must be one of: {}", allowed.join(", "))));
         }
     };
     choice(&o.image_compression, "auto_glz", &IMAGE_COMPRESSION, C::INVALID_COMPRESSION_MODE, "image compression");
@@ -314,13 +308,13 @@ mod tests {
             err(SpiceConfigOptions { password: Some(String::new()), ..port(5901.0) }),
             ("INVALID_PASSWORD".into(), "SPICE configuration validation failed: Password cannot be empty string (use undefined for no password)".into())
         );
-        assert_eq!(
-            err(SpiceConfigOptions { password: Some("a".into()), disable_ticketing: Some(true), ..port(5901.0) }).0,
-            "CONFLICTING_OPTIONS"
-        );
+        assert_eq!(err(SpiceConfigOptions { password: Some("a".into()), disable_ticketing: Some(true), ..port(5901.0) }).0, "CONFLICTING_OPTIONS");
         assert_eq!(
             err(SpiceConfigOptions { image_compression: Some("zzz".into()), ..port(5901.0) }),
-            ("INVALID_COMPRESSION_MODE".into(), "SPICE configuration validation failed: Invalid image compression mode: zzz. Must be one of: auto_glz, auto_lz, quic, glz, lz, off".into())
+            (
+                "INVALID_COMPRESSION_MODE".into(),
+                "SPICE configuration validation failed: Invalid image compression mode: zzz. Must be one of: auto_glz, auto_lz, quic, glz, lz, off".into()
+            )
         );
         assert_eq!(err(SpiceConfigOptions { streaming_video: Some("x".into()), ..port(5901.0) }).0, "INVALID_STREAMING_MODE");
         assert_eq!(

@@ -248,7 +248,13 @@ mod tests {
             network_queues: None,
             disks: vec![
                 DiskSpec { path: "/var/lib/infinivirt/disks/vm-abc123.qcow2".into(), format: "qcow2".into(), bus: None, cache: None, discard: None },
-                DiskSpec { path: "/var/lib/infinivirt/disks/vm-abc123-disk1.qcow2".into(), format: "qcow2".into(), bus: None, cache: Some("none".into()), discard: None },
+                DiskSpec {
+                    path: "/var/lib/infinivirt/disks/vm-abc123-disk1.qcow2".into(),
+                    format: "qcow2".into(),
+                    bus: None,
+                    cache: Some("none".into()),
+                    discard: None,
+                },
             ],
             tap: "vnet-550e8400e2".into(),
             mac: "52:54:00:e8:45:6c".into(),

@@ -236,19 +236,9 @@ pub struct VmPaths {
 /// `<diskDir>/<name>.qcow2`, `<name>-disk1.qcow2`, …; `<qmpDir>/<name>.sock`; `<pidDir>/<name>.pid`.
 pub fn vm_paths(internal_name: &str, disk_count: usize, disk_dir: &Path, qmp_dir: &Path, pid_dir: &Path) -> VmPaths {
     let disks = (0..disk_count)
-        .map(|i| {
-            if i == 0 {
-                disk_dir.join(format!("{internal_name}.qcow2"))
-            } else {
-                disk_dir.join(format!("{internal_name}-disk{i}.qcow2"))
-            }
-        })
+        .map(|i| if i == 0 { disk_dir.join(format!("{internal_name}.qcow2")) } else { disk_dir.join(format!("{internal_name}-disk{i}.qcow2")) })
         .collect();
-    VmPaths {
-        disks,
-        qmp_socket: qmp_dir.join(format!("{internal_name}.sock")),
-        pidfile: pid_dir.join(format!("{internal_name}.pid")),
-    }
+    VmPaths { disks, qmp_socket: qmp_dir.join(format!("{internal_name}.sock")), pidfile: pid_dir.join(format!("{internal_name}.pid")) }
 }
 
 /// A VM's internal name must be a single safe path component.

@@ -86,9 +86,7 @@ impl LifecycleError {
 impl ErrorShape for LifecycleError {
     fn code(&self) -> &'static str {
         match self {
-            LifecycleError::InvalidArgument { .. } | LifecycleError::InvalidConfig { .. } => {
-                LifecycleErrorCode::INVALID_CONFIG.as_str()
-            }
+            LifecycleError::InvalidArgument { .. } | LifecycleError::InvalidConfig { .. } => LifecycleErrorCode::INVALID_CONFIG.as_str(),
             LifecycleError::Failed(f) => f.code.as_str(),
         }
     }
@@ -99,12 +97,8 @@ impl ErrorShape for LifecycleError {
 
     fn fields(&self) -> Map<String, Value> {
         match self {
-            LifecycleError::InvalidArgument { field, .. } => {
-                fields([("context", Some(json!({ "field": field })))])
-            }
-            LifecycleError::InvalidConfig { vm_id, context, .. } => {
-                fields([("vmId", vm_id.clone().map(Value::from)), ("context", context.clone())])
-            }
+            LifecycleError::InvalidArgument { field, .. } => fields([("context", Some(json!({ "field": field })))]),
+            LifecycleError::InvalidConfig { vm_id, context, .. } => fields([("vmId", vm_id.clone().map(Value::from)), ("context", context.clone())]),
             LifecycleError::Failed(f) => fields([("vmId", f.vm_id.clone().map(Value::from)), ("context", f.context.clone())]),
         }
     }

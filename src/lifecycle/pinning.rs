@@ -27,10 +27,7 @@ impl NumaTopology {
 
     fn read_from(node_dir: &Path, cpuinfo: &Path) -> Self {
         let Ok(entries) = std::fs::read_dir(node_dir) else {
-            let n = std::fs::read_to_string(cpuinfo)
-                .map(|s| s.lines().filter(|l| is_processor_line(l)).count())
-                .unwrap_or(0)
-                .max(1);
+            let n = std::fs::read_to_string(cpuinfo).map(|s| s.lines().filter(|l| is_processor_line(l)).count()).unwrap_or(0).max(1);
             let cpus = (0..u32::try_from(n).unwrap_or(1)).collect();
             return NumaTopology { nodes: BTreeMap::from([(0, cpus)]), total_cpus: n, is_numa_system: false };
         };
@@ -174,9 +171,7 @@ pub fn numactl_args<T: std::fmt::Display>(cores: &[T], nodes: &[T]) -> Vec<Strin
 pub fn numactl_available() -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::env::var_os("PATH").is_some_and(|p| {
-        std::env::split_paths(&p).any(|d| {
-            std::fs::metadata(d.join("numactl")).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
+        std::env::split_paths(&p).any(|d| std::fs::metadata(d.join("numactl")).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
     })
 }
 
@@ -193,13 +188,7 @@ pub struct PinnedCommand {
 
 /// Plans pinning for `vcpus` vCPUs; "no pinning" when the strategy is `none`, there
 /// are no vCPUs, `numactl` is missing or the topology has no CPU (spec §12.1).
-pub fn plan_command(
-    vcpus: u32,
-    strategy: crate::qemu::options::PinningStrategy,
-    topo: &NumaTopology,
-    numactl: bool,
-    seed: Option<u32>,
-) -> PinnedCommand {
+pub fn plan_command(vcpus: u32, strategy: crate::qemu::options::PinningStrategy, topo: &NumaTopology, numactl: bool, seed: Option<u32>) -> PinnedCommand {
     use crate::qemu::options::PinningStrategy as S;
     if strategy == S::None || vcpus == 0 || !numactl || topo.total_cpus == 0 {
         return PinnedCommand::default();
@@ -237,10 +226,7 @@ pub fn plan_launch(vcpus: u32, strategy: crate::qemu::options::PinningStrategy, 
     use crate::qemu::options::PinningStrategy as S;
     let numactl = numactl_available();
     if strategy != S::None && vcpus > 0 && !numactl {
-        crate::log::warn(
-            NS_MODULE,
-            "numactl was not found on PATH; the VM starts without NUMA CPU pinning (install the numactl package)",
-        );
+        crate::log::warn(NS_MODULE, "numactl was not found on PATH; the VM starts without NUMA CPU pinning (install the numactl package)");
     }
     plan_command(vcpus, strategy, &NumaTopology::detect(), numactl, seed)
 }
@@ -319,8 +305,7 @@ pub fn validate_in_topology(cores: &[i64], topo: &NumaTopology) -> Result<(), cr
     let mut valid: Vec<u32> = topo.nodes.values().flatten().copied().collect();
     valid.sort_unstable();
     valid.dedup();
-    let invalid: Vec<i64> =
-        cores.iter().copied().filter(|c| u32::try_from(*c).map_or(true, |c| valid.binary_search(&c).is_err())).collect();
+    let invalid: Vec<i64> = cores.iter().copied().filter(|c| u32::try_from(*c).map_or(true, |c| valid.binary_search(&c).is_err())).collect();
     if invalid.is_empty() {
         Ok(())
     } else {
@@ -450,5 +435,4 @@ mod tests {
         assert!(a.validate_cores(&[0]).is_ok());
         assert!(a.validate_cores(&[max]).is_err());
     }
-
 }

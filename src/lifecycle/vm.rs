@@ -23,7 +23,6 @@ use crate::network::firewall::service::NftablesService;
 use crate::network::link::tap::TapManager;
 use crate::qemu::accel::AccelChoice;
 use crate::qemu::options::PinningStrategy;
-use crate::system::cgroups::CgroupsManager;
 use crate::qemu::presets::{detect_os_family, driver_preset};
 use crate::qemu::process::{LaunchSpec, QemuProcess};
 use crate::qmp::client::{QmpClient, QmpOptions};
@@ -31,6 +30,7 @@ use crate::state::records::{ExtendedMachineConfigurationRecord, MachineConfigUpd
 use crate::state::status::Reason;
 use crate::state::store::Store;
 use crate::storage::qemu_img::{create_image, CreateImage, CreateImageRequest};
+use crate::system::cgroups::CgroupsManager;
 
 const NS: &str = "infinivirt:vm-lifecycle";
 const CARRIER_ATTEMPTS: u32 = 10;
@@ -264,11 +264,7 @@ fn live_pid_or_clear(pidfile: &Path) -> Option<i64> {
 
 /// The sockets QEMU served for a VM (QMP, guest agent, InfiniService): stale once it exited.
 fn channel_sockets(conf: &ExtendedMachineConfigurationRecord) -> Vec<PathBuf> {
-    [&conf.qmp_socket_path, &conf.guest_agent_socket_path, &conf.infini_service_socket_path]
-        .into_iter()
-        .flatten()
-        .map(PathBuf::from)
-        .collect()
+    [&conf.qmp_socket_path, &conf.guest_agent_socket_path, &conf.infini_service_socket_path].into_iter().flatten().map(PathBuf::from).collect()
 }
 
 /// What releasing a dead VM's runtime state needs; cheap to clone into a task.
@@ -395,7 +391,17 @@ fn numactl_strategy(enabled: Option<bool>, strategy: Option<&str>) -> Option<Pin
 
 impl VmLifecycle {
     pub fn new(store: Arc<dyn Store>, opts: LifecycleOptions, accel: AccelChoice, taps: Arc<TapManager>, nft: Arc<NftablesService>) -> Self {
-        VmLifecycle { store, opts, accel, taps, nft, locks: Arc::default(), live: Arc::default(), exit_hook: Arc::default(), cgroups: Arc::new(CgroupsManager::new()) }
+        VmLifecycle {
+            store,
+            opts,
+            accel,
+            taps,
+            nft,
+            locks: Arc::default(),
+            live: Arc::default(),
+            exit_hook: Arc::default(),
+            cgroups: Arc::new(CgroupsManager::new()),
+        }
     }
 
     pub fn options(&self) -> &LifecycleOptions {
@@ -439,8 +445,7 @@ impl VmLifecycle {
     /// `mkdir -p` of the disk, socket and pidfile directories (spec `ensureDirectories`).
     fn ensure_dirs(&self, code: C, vm_id: &str) -> Result<(), LifecycleError> {
         for d in [&self.opts.disk_dir, &self.opts.qmp_socket_dir, &self.opts.pidfile_dir] {
-            std::fs::create_dir_all(d)
-                .map_err(|e| LifecycleError::failed(code, format!("Cannot create directory {}: {e}", d.display()), Some(vm_id), None))?;
+            std::fs::create_dir_all(d).map_err(|e| LifecycleError::failed(code, format!("Cannot create directory {}: {e}", d.display()), Some(vm_id), None))?;
         }
         Ok(())
     }
@@ -466,9 +471,7 @@ impl VmLifecycle {
         check_internal_name(&internal)?;
         let cores = crate::system::cores::from_js_numbers(c.cpu_pinning.as_deref().unwrap_or_default())
             .and_then(|cores| self.cgroups.validate_cores(&cores).map(|()| cores))
-            .map_err(|e| {
-                LifecycleError::failed(C::INVALID_CONFIG, e.to_string(), Some(&vm_id), Some(json!({ "requestedCores": c.cpu_pinning })))
-            })?;
+            .map_err(|e| LifecycleError::failed(C::INVALID_CONFIG, e.to_string(), Some(&vm_id), Some(json!({ "requestedCores": c.cpu_pinning }))))?;
         let _guard = self.lock(&vm_id).await;
         let mut made = Made { cpu_cores: cores, ..Made::default() };
         match self.create_steps(c, &vm_id, &internal, install_media, &mut made).await {
@@ -481,7 +484,14 @@ impl VmLifecycle {
         }
     }
 
-    async fn create_steps(&self, c: &VmCreateConfig, vm_id: &str, internal: &str, install_media: Option<&Path>, made: &mut Made) -> Result<CreateResult, LifecycleError> {
+    async fn create_steps(
+        &self,
+        c: &VmCreateConfig,
+        vm_id: &str,
+        internal: &str,
+        install_media: Option<&Path>,
+        made: &mut Made,
+    ) -> Result<CreateResult, LifecycleError> {
         let disks = c.disks.clone().unwrap_or_default();
         let paths = self.paths(internal, disks.len());
         // Orphans: a live QEMU under this name is refused (nothing changed, not even
@@ -676,8 +686,7 @@ impl VmLifecycle {
             "enableNumaCtlPinning": c.enable_numa_ctl_pinning.unwrap_or(false),
             "cpuPinningStrategy": strategy,
         });
-        let update = MachineConfigUpdate::from_json(&update)
-            .map_err(|m| LifecycleError::failed(C::DATABASE_ERROR, m, Some(vm_id), None))?;
+        let update = MachineConfigUpdate::from_json(&update).map_err(|m| LifecycleError::failed(C::DATABASE_ERROR, m, Some(vm_id), None))?;
         self.store.update_machine_configuration(vm_id, &update).await.map_err(wrap(C::DATABASE_ERROR, vm_id))?;
         self.store.update_machine_status(vm_id, "running").await.map_err(wrap(C::DATABASE_ERROR, vm_id))?;
 
@@ -767,27 +776,16 @@ impl VmLifecycle {
         let started = Instant::now();
         while !spec.qmp_socket.exists() {
             if started.elapsed() > SOCKET_WAIT {
-                return Err(LifecycleError::failed(
-                    C::TIMEOUT,
-                    format!("Socket not available after 5000ms: {}", spec.qmp_socket.display()),
-                    None,
-                    None,
-                ));
+                return Err(LifecycleError::failed(C::TIMEOUT, format!("Socket not available after 5000ms: {}", spec.qmp_socket.display()), None, None));
             }
             tokio::time::sleep(EXIT_POLL).await;
         }
-        let qmp = QmpClient::new(
-            &spec.qmp_socket,
-            QmpOptions { connect_timeout: QMP_CONNECT_TIMEOUT, ..QmpOptions::default() },
-            shutdown_sink(&made.shutdown),
-        );
+        let qmp = QmpClient::new(&spec.qmp_socket, QmpOptions { connect_timeout: QMP_CONNECT_TIMEOUT, ..QmpOptions::default() }, shutdown_sink(&made.shutdown));
         made.qmp = Some(qmp.clone());
         qmp.connect().await.map_err(wrap(C::QMP_ERROR, vm_id))?;
         if let Some(pw) = &password {
             let protocol = if spec.display_protocol == "vnc" { "vnc" } else { "spice" };
-            qmp.execute("set_password", Some(json!({ "protocol": protocol, "password": pw.expose() })))
-                .await
-                .map_err(wrap(C::QMP_ERROR, vm_id))?;
+            qmp.execute("set_password", Some(json!({ "protocol": protocol, "password": pw.expose() }))).await.map_err(wrap(C::QMP_ERROR, vm_id))?;
         }
         qmp.execute("cont", None).await.map_err(wrap(C::QMP_ERROR, vm_id))?;
         Ok(())
@@ -992,12 +990,8 @@ impl VmLifecycle {
         }
         check_internal_name(internal)?;
         let conf = vm.configuration.clone().unwrap_or_default();
-        let stored_disks: Vec<PathBuf> = conf
-            .disk_paths
-            .as_ref()
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(PathBuf::from).collect())
-            .unwrap_or_default();
+        let stored_disks: Vec<PathBuf> =
+            conf.disk_paths.as_ref().and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(PathBuf::from).collect()).unwrap_or_default();
         let disk_paths = if stored_disks.is_empty() { self.paths(internal, 1).disks } else { stored_disks };
         let paths = self.paths(internal, disk_paths.len());
         self.ensure_dirs(C::START_FAILED, vm_id)?;
@@ -1096,10 +1090,7 @@ impl VmLifecycle {
             disk_cache: Some(disk_cache.clone()),
             network_model: Some(network_model.clone()),
             network_queues: queues,
-            disks: disk_paths
-                .iter()
-                .map(|p| DiskSpec { path: p.clone(), format: "qcow2".into(), bus: None, cache: None, discard: None })
-                .collect(),
+            disks: disk_paths.iter().map(|p| DiskSpec { path: p.clone(), format: "qcow2".into(), bus: None, cache: None, discard: None }).collect(),
             tap: tap.clone(),
             mac: crate::network::mac::generate_from_vm_id(vm_id),
             memory_balloon: conf.memory_balloon.unwrap_or(false),
@@ -1147,8 +1138,7 @@ impl VmLifecycle {
             "diskPaths": disk_paths.iter().map(|p| path_string(p)).collect::<Vec<_>>(),
             "infiniServiceSocketPath": path_string(&infini_socket),
         });
-        let update = MachineConfigUpdate::from_json(&update)
-            .map_err(|m| LifecycleError::failed(C::DATABASE_ERROR, m, Some(vm_id), None))?;
+        let update = MachineConfigUpdate::from_json(&update).map_err(|m| LifecycleError::failed(C::DATABASE_ERROR, m, Some(vm_id), None))?;
         self.store.update_machine_configuration(vm_id, &update).await.map_err(wrap(C::DATABASE_ERROR, vm_id))?;
         self.store.update_machine_status(vm_id, "running").await.map_err(wrap(C::DATABASE_ERROR, vm_id))?;
         self.register_live(vm_id, made);

@@ -53,11 +53,7 @@ impl From<ValidationResult> for JsValidationResult {
         JsValidationResult {
             valid: r.valid,
             errors: r.issues.iter().map(|i| i.message.clone()).collect(),
-            validation_errors: r
-                .issues
-                .into_iter()
-                .map(|i| JsValidationError { code: i.code.as_str().to_string(), message: i.message })
-                .collect(),
+            validation_errors: r.issues.into_iter().map(|i| JsValidationError { code: i.code.as_str().to_string(), message: i.message }).collect(),
         }
     }
 }
@@ -145,13 +141,8 @@ pub struct NativeVncConfig {
 impl NativeVncConfig {
     #[napi(constructor, catch_unwind)]
     pub fn new(o: JsVncConfigOptions) -> napi::Result<Self> {
-        let inner = VncConfig::new(VncConfigOptions {
-            display: o.display,
-            addr: o.addr,
-            password: o.password,
-            password_secret_file: o.password_secret_file,
-        })
-        .napi()?;
+        let inner =
+            VncConfig::new(VncConfigOptions { display: o.display, addr: o.addr, password: o.password, password_secret_file: o.password_secret_file }).napi()?;
         Ok(NativeVncConfig { inner })
     }
 

@@ -115,11 +115,7 @@ impl From<ApplyResult> for JsFirewallApplyResult {
             failed_rules: num(r.failed_rules),
             chain_name: r.chain_name,
             failures: r.failures.into_iter().map(|(rule_name, error)| JsRuleFailure { rule_name, error }).collect(),
-            fallbacks: r
-                .fallbacks
-                .into_iter()
-                .map(|f| JsFirewallFallback { rule_name: f.rule_name, feature: f.feature.into(), mode: f.mode.into() })
-                .collect(),
+            fallbacks: r.fallbacks.into_iter().map(|f| JsFirewallFallback { rule_name: f.rule_name, feature: f.feature.into(), mode: f.mode.into() }).collect(),
         }
     }
 }
@@ -257,12 +253,7 @@ pub struct JsFirewallExplanation {
 
 impl From<Explanation> for JsFirewallExplanation {
     fn from(e: Explanation) -> Self {
-        JsFirewallExplanation {
-            verdict: e.verdict,
-            decided_by: e.decided_by.map(js_step),
-            reason: e.reason,
-            trace: e.trace.into_iter().map(js_step).collect(),
-        }
+        JsFirewallExplanation { verdict: e.verdict, decided_by: e.decided_by.map(js_step), reason: e.reason, trace: e.trace.into_iter().map(js_step).collect() }
     }
 }
 

@@ -61,16 +61,8 @@ fn millis(v: f64) -> u64 {
 }
 
 fn output(o: Output) -> JsMonitorOutput {
-    let mut js = JsMonitorOutput {
-        kind: String::new(),
-        phase: None,
-        message: None,
-        elapsed: None,
-        remaining: None,
-        percent_complete: None,
-        device: None,
-        error: None,
-    };
+    let mut js =
+        JsMonitorOutput { kind: String::new(), phase: None, message: None, elapsed: None, remaining: None, percent_complete: None, device: None, error: None };
     match o {
         Output::Progress { phase, message } => {
             js.kind = "progress".into();
@@ -155,13 +147,7 @@ impl NativeInstallMonitor {
     /// `event`: `SHUTDOWN`, `RESET`, `POWERDOWN`, `disconnect`, `tick`, `deadline` or
     /// `stop`; `guest`/`reason` come from the QMP event data. Other names are ignored.
     #[napi]
-    pub fn handle(
-        &mut self,
-        event: String,
-        elapsed: f64,
-        guest: Option<bool>,
-        reason: Option<String>,
-    ) -> Vec<JsMonitorOutput> {
+    pub fn handle(&mut self, event: String, elapsed: f64, guest: Option<bool>, reason: Option<String>) -> Vec<JsMonitorOutput> {
         let input = match event.as_str() {
             "SHUTDOWN" => Input::Shutdown { guest, reason },
             "RESET" => Input::Reset { guest, reason },

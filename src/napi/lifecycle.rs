@@ -11,12 +11,12 @@ use napi_derive::napi;
 use serde_json::{json, Value};
 
 use super::error::{guarded, IntoNapi};
+use super::firewall::NativeNftablesService;
+use super::network::NativeTapManager;
 use super::state::{store_from, NativeStore};
 use crate::lifecycle::config::VmCreateConfig;
 use crate::lifecycle::error::{LifecycleError, LifecycleErrorCode as C};
 use crate::lifecycle::vm::{ExitReport, LifecycleOptions, OperationResult, Reconciled, StopConfig, VmLifecycle};
-use super::firewall::NativeNftablesService;
-use super::network::NativeTapManager;
 use crate::network::firewall::service::{NftablesService, ServiceConfig};
 use crate::network::link::tap::{TapConfig, TapManager};
 
@@ -79,11 +79,7 @@ fn stop_config(c: Option<JsStopConfig>) -> Result<StopConfig, LifecycleError> {
 #[napi]
 impl NativeVmLifecycle {
     #[napi(constructor)]
-    pub fn new(
-        store: Option<ClassInstance<NativeStore>>,
-        host: Function<String, Promise<String>>,
-        options: Option<JsLifecycleOptions>,
-    ) -> napi::Result<Self> {
+    pub fn new(store: Option<ClassInstance<NativeStore>>, host: Function<String, Promise<String>>, options: Option<JsLifecycleOptions>) -> napi::Result<Self> {
         let store = store_from(store, host)?;
         let mut opts = LifecycleOptions::default();
         let mut fw = ServiceConfig::default();
@@ -107,13 +103,7 @@ impl NativeVmLifecycle {
             }
         }
         let nft = NftablesService::new(fw);
-        let inner = VmLifecycle::new(
-            store,
-            opts,
-            crate::qemu::accel::detect(),
-            Arc::new(TapManager::new(TapConfig::default())),
-            Arc::new(nft),
-        );
+        let inner = VmLifecycle::new(store, opts, crate::qemu::accel::detect(), Arc::new(TapManager::new(TapConfig::default())), Arc::new(nft));
         Ok(NativeVmLifecycle { inner: Arc::new(inner) })
     }
 
@@ -129,9 +119,9 @@ impl NativeVmLifecycle {
     pub async fn create(&self, config: Value, install_media: Option<String>) -> napi::Result<Value> {
         let l = self.inner.clone();
         guarded(async move {
-            let c: VmCreateConfig = serde_json::from_value(config).map_err(|e| {
-                LifecycleError::failed(C::INVALID_CONFIG, format!("Invalid VM configuration: {e}"), None, None)
-            }).napi()?;
+            let c: VmCreateConfig = serde_json::from_value(config)
+                .map_err(|e| LifecycleError::failed(C::INVALID_CONFIG, format!("Invalid VM configuration: {e}"), None, None))
+                .napi()?;
             let r = l.create_installing(&c, install_media.as_deref().map(std::path::Path::new)).await.napi()?;
             Ok(json!({
                 "vmId": r.vm_id,

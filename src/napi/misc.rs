@@ -96,9 +96,5 @@ pub struct JsAccelerator {
 #[napi]
 pub fn detect_accelerator() -> JsAccelerator {
     let c = crate::qemu::accel::detect();
-    JsAccelerator {
-        accel: c.accel.as_str().to_string(),
-        cpu_model: crate::qemu::accel::cpu_model_for(c.accel).to_string(),
-        reason: c.reason,
-    }
+    JsAccelerator { accel: c.accel.as_str().to_string(), cpu_model: crate::qemu::accel::cpu_model_for(c.accel).to_string(), reason: c.reason }
 }

@@ -16,9 +16,7 @@ use crate::network::link::tap::{device_state, SweepResult, TapConfig, TapManager
 
 /// Runs a blocking core call off the async workers; a panic becomes a rejection.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> napi::Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| wire(&WireError::internal(format!("Internal error in Infinivirt: {e}"))))
+    tokio::task::spawn_blocking(f).await.map_err(|e| wire(&WireError::internal(format!("Internal error in Infinivirt: {e}"))))
 }
 
 #[napi(object)]
@@ -95,17 +93,9 @@ impl NativeTapManager {
     }
 
     #[napi]
-    pub async fn attach_to_bridge(
-        &self,
-        tap_name: Option<String>,
-        bridge: Option<String>,
-        vm_id: Option<String>,
-    ) -> napi::Result<()> {
+    pub async fn attach_to_bridge(&self, tap_name: Option<String>, bridge: Option<String>, vm_id: Option<String>) -> napi::Result<()> {
         let m = self.inner.clone();
-        blocking(move || {
-            m.attach_to_bridge(&tap_name.unwrap_or_default(), &bridge.unwrap_or_default(), vm_id.as_deref()).napi()
-        })
-        .await?
+        blocking(move || m.attach_to_bridge(&tap_name.unwrap_or_default(), &bridge.unwrap_or_default(), vm_id.as_deref()).napi()).await?
     }
 
     #[napi]
@@ -161,14 +151,12 @@ pub async fn bridge_destroy(name: Option<String>) -> napi::Result<()> {
 
 #[napi]
 pub async fn bridge_add_interface(bridge: Option<String>, iface: Option<String>) -> napi::Result<()> {
-    blocking(move || BridgeManager.add_interface(&bridge.unwrap_or_default(), &iface.unwrap_or_default()).napi())
-        .await?
+    blocking(move || BridgeManager.add_interface(&bridge.unwrap_or_default(), &iface.unwrap_or_default()).napi()).await?
 }
 
 #[napi]
 pub async fn bridge_remove_interface(bridge: Option<String>, iface: Option<String>) -> napi::Result<()> {
-    blocking(move || BridgeManager.remove_interface(&bridge.unwrap_or_default(), &iface.unwrap_or_default()).napi())
-        .await?
+    blocking(move || BridgeManager.remove_interface(&bridge.unwrap_or_default(), &iface.unwrap_or_default()).napi()).await?
 }
 
 #[napi]
@@ -178,14 +166,12 @@ pub async fn bridge_list_interfaces(bridge: Option<String>) -> napi::Result<Vec<
 
 #[napi]
 pub async fn bridge_assign_ip(bridge: Option<String>, ip_with_cidr: Option<String>) -> napi::Result<()> {
-    blocking(move || BridgeManager.assign_ip(&bridge.unwrap_or_default(), &ip_with_cidr.unwrap_or_default()).napi())
-        .await?
+    blocking(move || BridgeManager.assign_ip(&bridge.unwrap_or_default(), &ip_with_cidr.unwrap_or_default()).napi()).await?
 }
 
 #[napi]
 pub async fn bridge_remove_ip(bridge: Option<String>, ip_with_cidr: Option<String>) -> napi::Result<()> {
-    blocking(move || BridgeManager.remove_ip(&bridge.unwrap_or_default(), &ip_with_cidr.unwrap_or_default()).napi())
-        .await?
+    blocking(move || BridgeManager.remove_ip(&bridge.unwrap_or_default(), &ip_with_cidr.unwrap_or_default()).napi()).await?
 }
 
 #[napi]

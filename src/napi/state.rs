@@ -30,7 +30,7 @@ use crate::state::records::{
     FirewallRuleRecord, MachineConfigUpdate, MachineConfigurationRecord, MachineRecord, RunningVmRecord, TransitionResult, VmConfigRecord,
 };
 use crate::state::status::db_status_for_qmp;
-use crate::state::store::{StoreChoice, StoreFuture, Store};
+use crate::state::store::{Store, StoreChoice, StoreFuture};
 use crate::state::sync::StateSync;
 
 type HostFn = ThreadsafeFunction<String, Promise<String>, String, Status, false, true>;
@@ -70,7 +70,8 @@ impl JsHost {
         if resp.get("missing").and_then(Value::as_bool) == Some(true) {
             return Err(HostError::Missing(message));
         }
-        let codes: Vec<String> = resp.get("codes").and_then(Value::as_array).map(|a| a.iter().filter_map(|c| c.as_str().map(str::to_string)).collect()).unwrap_or_default();
+        let codes: Vec<String> =
+            resp.get("codes").and_then(Value::as_array).map(|a| a.iter().filter_map(|c| c.as_str().map(str::to_string)).collect()).unwrap_or_default();
         Err(HostError::Thrown(ForeignError {
             retry: ForeignError::classify(&codes, &message),
             code: resp.get("code").and_then(Value::as_str).map(str::to_string),
@@ -146,7 +147,10 @@ impl Store for JsStore {
     fn transition_vm_status<'a>(&'a self, id: &'a str, from: &'a str, to: &'a str, version: i64) -> StoreFuture<'a, TransitionResult> {
         Box::pin(async move {
             let v = self.call("transitionVMStatus", json!([id, from, to, version])).await?;
-            let vm_config = v.get("vmConfig").and_then(VmConfigRecord::from_js).ok_or_else(|| DatabaseError::Unsupported { message: "transitionVMStatus returned no vmConfig".into() })?;
+            let vm_config = v
+                .get("vmConfig")
+                .and_then(VmConfigRecord::from_js)
+                .ok_or_else(|| DatabaseError::Unsupported { message: "transitionVMStatus returned no vmConfig".into() })?;
             Ok(TransitionResult { new_version: v.get("newVersion").and_then(Value::as_i64).unwrap_or(vm_config.version), vm_config })
         })
     }
@@ -534,8 +538,7 @@ impl NativeEventHandler {
         if let Some(ms) = options.exit_wait_ms {
             config.exit_wait = option_millis("exitWaitMs", ms).napi()?;
         }
-        let net: Arc<dyn NetworkRelease> =
-            if options.has_network == Some(true) { Arc::new(JsNetwork { host: host.clone() }) } else { Arc::new(NoNetwork) };
+        let net: Arc<dyn NetworkRelease> = if options.has_network == Some(true) { Arc::new(JsNetwork { host: host.clone() }) } else { Arc::new(NoNetwork) };
         let sync = Arc::new(StateSync::new(store_of(store, &host)));
         let core = EventHandlerCore::new(sync, net, Arc::new(JsEmitter { host: host.clone() }), config);
         Ok(NativeEventHandler { core, host })
@@ -553,7 +556,14 @@ impl NativeEventHandler {
 
     /// Queues one QMP event (call in arrival order); resolves once it was handled.
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn handle_event<'e>(&self, env: &'e Env, vm_id: String, event: String, data: Option<Value>, timestamp_ms: Option<f64>) -> napi::Result<PromiseRaw<'e, ()>> {
+    pub fn handle_event<'e>(
+        &self,
+        env: &'e Env,
+        vm_id: String,
+        event: String,
+        data: Option<Value>,
+        timestamp_ms: Option<f64>,
+    ) -> napi::Result<PromiseRaw<'e, ()>> {
         let (tx, rx) = oneshot::channel();
         let timestamp = timestamp_ms.filter(|t| t.is_finite());
         self.enqueue(&vm_id, Job::Event { event, data, timestamp, done: Some(tx) });
@@ -660,8 +670,7 @@ impl NativeHealthMonitor {
         if let Some(ms) = options.cleanup_retry_base_ms {
             config.retry_base = option_millis("cleanupRetryBaseMs", ms).napi()?;
         }
-        let net: Arc<dyn NetworkRelease> =
-            if options.has_network == Some(true) { Arc::new(JsNetwork { host: host.clone() }) } else { Arc::new(NoNetwork) };
+        let net: Arc<dyn NetworkRelease> = if options.has_network == Some(true) { Arc::new(JsNetwork { host: host.clone() }) } else { Arc::new(NoNetwork) };
         let hooks: Arc<dyn HealthHooks> = if options.has_hooks == Some(true) { Arc::new(JsHooks { host: host.clone() }) } else { Arc::new(NoHooks) };
         let sync = Arc::new(StateSync::new(store_of(store, &host)));
         let core = HealthMonitorCore::new(sync, net, Arc::new(JsEmitter { host }), hooks, config);

@@ -298,12 +298,6 @@ pub fn storage_live_resize_target(
 /// Turns a failed live command (the QMP client's error `code` and `message`) into
 /// the storage error it means; returns normally when there is nothing to report.
 #[napi(catch_unwind)]
-pub fn storage_live_failure(
-    op: String,
-    device: Option<String>,
-    name: Option<String>,
-    code: Option<String>,
-    message: String,
-) -> napi::Result<()> {
+pub fn storage_live_failure(op: String, device: Option<String>, name: Option<String>, code: Option<String>, message: String) -> napi::Result<()> {
     live::classify_failure(live_op(&op)?, device.as_deref().unwrap_or(""), name.as_deref(), code.as_deref().unwrap_or(""), &message).napi()
 }

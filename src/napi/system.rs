@@ -13,9 +13,7 @@ use crate::system::cgroups::{CgroupsManager, Placement};
 use crate::system::cores::from_js_numbers;
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> napi::Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| wire(&WireError::internal(format!("Internal error in Infinivirt: {e}"))))
+    tokio::task::spawn_blocking(f).await.map_err(|e| wire(&WireError::internal(format!("Internal error in Infinivirt: {e}"))))
 }
 
 #[napi(object)]
@@ -135,12 +133,9 @@ impl NativeCgroupsManager {
         let m = self.inner.clone();
         let p = blocking(move || m.apply_cpu_pinning_js(pid, &cores)).await?;
         Ok(match p {
-            Placement::Placed { layout, group, .. } => JsPlacement {
-                placed: true,
-                layout: Some(layout.as_str().to_string()),
-                group: Some(group.display().to_string()),
-                reason: None,
-            },
+            Placement::Placed { layout, group, .. } => {
+                JsPlacement { placed: true, layout: Some(layout.as_str().to_string()), group: Some(group.display().to_string()), reason: None }
+            }
             Placement::Skipped(why) => JsPlacement { placed: false, layout: None, group: None, reason: Some(why.to_string()) },
         })
     }

@@ -49,14 +49,7 @@ pub async fn unattended_answer_files(config: Value, scripts_dir: Option<String>)
         Ok(JsAnswerFiles {
             os: req.target.map(|t| t.name().to_string()).unwrap_or_default(),
             volume_id: files.volume_id.to_string(),
-            files: files
-                .files
-                .into_iter()
-                .map(|f| JsAnswerFile {
-                    path: f.path,
-                    content: f.content,
-                })
-                .collect(),
+            files: files.files.into_iter().map(|f| JsAnswerFile { path: f.path, content: f.content }).collect(),
         })
     })
     .await
@@ -66,12 +59,7 @@ pub async fn unattended_answer_files(config: Value, scripts_dir: Option<String>)
 pub async fn unattended_build_media(config: Value, options: Option<JsUnattendedBuildOptions>) -> napi::Result<String> {
     guarded(async move {
         let req = validate::parse(&config).napi()?;
-        let o = options.unwrap_or(JsUnattendedBuildOptions {
-            output_dir: None,
-            work_dir: None,
-            scripts_dir: None,
-            xorriso_path: None,
-        });
+        let o = options.unwrap_or(JsUnattendedBuildOptions { output_dir: None, work_dir: None, scripts_dir: None, xorriso_path: None });
         let mut opts = MediaOptions::default();
         if let Some(d) = o.output_dir {
             opts.output_dir = PathBuf::from(d);
@@ -81,9 +69,7 @@ pub async fn unattended_build_media(config: Value, options: Option<JsUnattendedB
             opts.xorriso = x;
         }
         let scripts = o.scripts_dir.map(PathBuf::from);
-        let iso = unattended::build_install_media(&req, scripts.as_deref(), &opts)
-            .await
-            .napi()?;
+        let iso = unattended::build_install_media(&req, scripts.as_deref(), &opts).await.napi()?;
         Ok(iso.display().to_string())
     })
     .await
@@ -93,14 +79,7 @@ pub async fn unattended_build_media(config: Value, options: Option<JsUnattendedB
 #[napi]
 pub async fn unattended_remove_media(path: String) -> napi::Result<bool> {
     guarded(async move {
-        unattended::media::remove(std::path::Path::new(&path))
-            .await
-            .map_err(|source| crate::error::IoError {
-                action: "remove",
-                path,
-                source,
-            })
-            .napi()
+        unattended::media::remove(std::path::Path::new(&path)).await.map_err(|source| crate::error::IoError { action: "remove", path, source }).napi()
     })
     .await
 }
@@ -129,9 +108,7 @@ pub async fn unattended_remaster_installer(iso_path: String, options: JsUnattend
         if let Some(x) = options.xorriso_path {
             opts.xorriso = x;
         }
-        let iso = unattended::prepare_installer_iso(&options.os, std::path::Path::new(&iso_path), &options.vm_id, &opts)
-            .await
-            .napi()?;
+        let iso = unattended::prepare_installer_iso(&options.os, std::path::Path::new(&iso_path), &options.vm_id, &opts).await.napi()?;
         Ok(iso.display().to_string())
     })
     .await

@@ -152,11 +152,20 @@ pub enum Holder {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LinkCause {
     Kernel(SysError),
-    Missing { device: String },
+    Missing {
+        device: String,
+    },
     /// The name exists but is the wrong kind of device (a bridge where a TAP is expected).
-    WrongKind { device: String, kind: String, expected: &'static str },
+    WrongKind {
+        device: String,
+        kind: String,
+        expected: &'static str,
+    },
     /// Two VM ids map to one TAP name, or the TAP is held by a running QEMU.
-    Taken { vm_id: String, holder: Holder },
+    Taken {
+        vm_id: String,
+        holder: Holder,
+    },
 }
 
 impl fmt::Display for LinkCause {
@@ -242,9 +251,7 @@ impl NetworkError {
                 Errno::EPERM | Errno::EACCES => C::PERMISSION_DENIED,
                 Errno::EEXIST if matches!(op, LinkOp::CreateBridge { .. }) => C::BRIDGE_ALREADY_EXISTS,
                 Errno::EEXIST => C::DEVICE_ALREADY_EXISTS,
-                Errno::ENODEV if matches!(op, LinkOp::CreateBridge { .. } | LinkOp::DestroyBridge { .. }) => {
-                    C::BRIDGE_NOT_FOUND
-                }
+                Errno::ENODEV if matches!(op, LinkOp::CreateBridge { .. } | LinkOp::DestroyBridge { .. }) => C::BRIDGE_NOT_FOUND,
                 Errno::ENODEV => C::DEVICE_NOT_FOUND,
                 _ => C::COMMAND_FAILED,
             },
@@ -265,9 +272,7 @@ impl ErrorShape for NetworkError {
             NetworkError::InvalidMac { .. } => NetworkErrorCode::INVALID_MAC_ADDRESS,
             NetworkError::DeviceNotFound { .. } => NetworkErrorCode::DEVICE_NOT_FOUND,
             NetworkError::Command { .. } => NetworkErrorCode::COMMAND_FAILED,
-            NetworkError::InvalidInterfaceName { .. } | NetworkError::InvalidVmId { .. } => {
-                NetworkErrorCode::INVALID_INTERFACE_NAME
-            }
+            NetworkError::InvalidInterfaceName { .. } | NetworkError::InvalidVmId { .. } => NetworkErrorCode::INVALID_INTERFACE_NAME,
             NetworkError::InvalidIpAddress { .. } => NetworkErrorCode::INVALID_IP_ADDRESS,
             NetworkError::InvalidArgument { .. } => NetworkErrorCode::INVALID_ARGUMENT,
             NetworkError::TapNotFoundForAttach { .. } => NetworkErrorCode::DEVICE_NOT_FOUND,
@@ -298,10 +303,9 @@ impl ErrorShape for NetworkError {
             | NetworkError::TapNotFoundForAttach { tap: device }
             | NetworkError::BridgeExists { bridge: device }
             | NetworkError::BridgeNotFound { bridge: device } => fields([("device", s(device))]),
-            NetworkError::Command { device, source, .. } => fields([
-                ("device", device.clone().map(Value::from)),
-                ("command", Some(Value::from(source_command(source)))),
-            ]),
+            NetworkError::Command { device, source, .. } => {
+                fields([("device", device.clone().map(Value::from)), ("command", Some(Value::from(source_command(source))))])
+            }
             NetworkError::Link { op, cause } => {
                 let (vm_id, other) = match cause.as_ref() {
                     LinkCause::Taken { vm_id, holder: Holder::Vm(o) } => (Some(vm_id), Some(o)),
@@ -347,32 +351,19 @@ mod tests {
         let cases: Vec<(NetworkError, &str, &str)> = vec![
             (NetworkError::BridgeExists { bridge: tap("br9") }, "Bridge br9 already exists", "BRIDGE_ALREADY_EXISTS"),
             (NetworkError::BridgeNotFound { bridge: tap("br9") }, "Bridge br9 does not exist", "BRIDGE_NOT_FOUND"),
+            (NetworkError::TapNotFoundForAttach { tap: tap("vnet-x") }, "TAP device vnet-x does not exist, cannot attach to bridge", "DEVICE_NOT_FOUND"),
             (
-                NetworkError::TapNotFoundForAttach { tap: tap("vnet-x") },
-                "TAP device vnet-x does not exist, cannot attach to bridge",
-                "DEVICE_NOT_FOUND",
-            ),
-            (
-                NetworkError::link(
-                    LinkOp::CreateTap { tap: tap("vnet-x") },
-                    LinkCause::Kernel(SysError::new("TUNSETIFF", Errno::EPERM)),
-                ),
+                NetworkError::link(LinkOp::CreateTap { tap: tap("vnet-x") }, LinkCause::Kernel(SysError::new("TUNSETIFF", Errno::EPERM))),
                 "Failed to create TAP device vnet-x: TUNSETIFF: Operation not permitted",
                 "PERMISSION_DENIED",
             ),
             (
-                NetworkError::link(
-                    LinkOp::AttachTap { tap: tap("vnet-x"), bridge: tap("br0") },
-                    LinkCause::Missing { device: tap("br0") },
-                ),
+                NetworkError::link(LinkOp::AttachTap { tap: tap("vnet-x"), bridge: tap("br0") }, LinkCause::Missing { device: tap("br0") }),
                 "Failed to attach TAP device vnet-x to bridge br0: Device br0 does not exist",
                 "BRIDGE_NOT_FOUND",
             ),
             (
-                NetworkError::link(
-                    LinkOp::AddInterface { bridge: tap("br0"), iface: tap("veth0") },
-                    LinkCause::Missing { device: tap("veth0") },
-                ),
+                NetworkError::link(LinkOp::AddInterface { bridge: tap("br0"), iface: tap("veth0") }, LinkCause::Missing { device: tap("veth0") }),
                 "Failed to add interface veth0 to bridge br0: Device veth0 does not exist",
                 "DEVICE_NOT_FOUND",
             ),
@@ -387,11 +378,7 @@ mod tests {
             (
                 NetworkError::link(
                     LinkOp::CreateBridge { bridge: tap("br0") },
-                    LinkCause::Kernel(SysError {
-                        call: "RTM_NEWLINK",
-                        errno: Errno::EOPNOTSUPP,
-                        detail: Some("Unknown device type".into()),
-                    }),
+                    LinkCause::Kernel(SysError { call: "RTM_NEWLINK", errno: Errno::EOPNOTSUPP, detail: Some("Unknown device type".into()) }),
                 ),
                 "Failed to create bridge br0: RTM_NEWLINK: Operation not supported on transport endpoint (Unknown device type)",
                 "COMMAND_FAILED",
@@ -425,22 +412,14 @@ mod tests {
         assert_eq!(f["conflictingVmId"], "abcdefghij-1");
         assert_eq!(f["device"], "vnet-abcdefghij");
 
-        let busy = NetworkError::link(
-            LinkOp::CreateTap { tap: tap("vnet-a") },
-            LinkCause::Taken { vm_id: tap("a"), holder: Holder::RunningQemu { owner: None } },
-        );
-        assert_eq!(
-            busy.to_string(),
-            "Failed to create TAP device vnet-a: it is in use by a running QEMU (carrier on); refusing to replace it for VM a"
-        );
+        let busy =
+            NetworkError::link(LinkOp::CreateTap { tap: tap("vnet-a") }, LinkCause::Taken { vm_id: tap("a"), holder: Holder::RunningQemu { owner: None } });
+        assert_eq!(busy.to_string(), "Failed to create TAP device vnet-a: it is in use by a running QEMU (carrier on); refusing to replace it for VM a");
     }
 
     #[test]
     fn kernel_errors_carry_the_errno_name() {
-        let e = NetworkError::link(
-            LinkOp::DestroyTap { tap: tap("vnet-x") },
-            LinkCause::Kernel(SysError::new("RTM_DELLINK", Errno::EBUSY)),
-        );
+        let e = NetworkError::link(LinkOp::DestroyTap { tap: tap("vnet-x") }, LinkCause::Kernel(SysError::new("RTM_DELLINK", Errno::EBUSY)));
         assert_eq!(e.fields()["errno"], "EBUSY");
         assert_eq!(e.code(), "COMMAND_FAILED");
     }

@@ -20,9 +20,7 @@ impl Ipv4Cidr {
         let (addr, prefix) = raw.split_once('/').ok_or_else(|| bad("expected a.b.c.d/prefix, e.g. 10.0.0.1/24"))?;
         // std's parser takes exactly four decimal octets ≤ 255 without leading zeros.
         let addr: Ipv4Addr = addr.parse().map_err(|_| bad("the address is not a dotted quad of octets 0-255"))?;
-        let prefix_ok = matches!(prefix.len(), 1 | 2)
-            && prefix.bytes().all(|b| b.is_ascii_digit())
-            && (prefix.len() == 1 || !prefix.starts_with('0'));
+        let prefix_ok = matches!(prefix.len(), 1 | 2) && prefix.bytes().all(|b| b.is_ascii_digit()) && (prefix.len() == 1 || !prefix.starts_with('0'));
         let prefix: u8 = match prefix.parse() {
             Ok(p) if prefix_ok && p <= 32 => p,
             _ => return Err(bad("the prefix length must be a number from 0 to 32")),
@@ -97,9 +95,6 @@ mod tests {
             assert!(matches!(e, NetworkError::InvalidIpAddress { .. }), "{bad:?}");
             assert_eq!(e.code(), "INVALID_IP_ADDRESS");
         }
-        assert_eq!(
-            Ipv4Cidr::new("10.0.0.1").unwrap_err().to_string(),
-            "Invalid IPv4 address '10.0.0.1': expected a.b.c.d/prefix, e.g. 10.0.0.1/24"
-        );
+        assert_eq!(Ipv4Cidr::new("10.0.0.1").unwrap_err().to_string(), "Invalid IPv4 address '10.0.0.1': expected a.b.c.d/prefix, e.g. 10.0.0.1/24");
     }
 }

@@ -43,10 +43,7 @@ pub fn comment_for(bridge: &IfName) -> String {
 /// `ip saddr <subnet> oifname != "<bridge>" masquerade comment "dept-<bridge>"`.
 pub fn masquerade_rule(subnet: Ipv4Net, bridge: &IfName) -> Rule {
     Rule {
-        matches: vec![
-            Match::Addr { field: AddrField::Saddr, net: subnet },
-            Match::IfName { field: IfField::Oif, op: Op::Ne, name: bridge.clone() },
-        ],
+        matches: vec![Match::Addr { field: AddrField::Saddr, net: subnet }, Match::IfName { field: IfField::Oif, op: Op::Ne, name: bridge.clone() }],
         stmts: vec![Stmt::Masquerade],
         verdict: None,
         comment: Some(Comment::sanitized(&comment_for(bridge))),
@@ -164,12 +161,7 @@ impl DepartmentNatService {
 
     /// The bridges that have a masquerade rule, in rule order; failures read as empty.
     pub async fn list_masquerade_rules(&self) -> Vec<String> {
-        rules()
-            .await
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|k| comment_of(k)?.strip_prefix(COMMENT_PREFIX).map(str::to_string))
-            .collect()
+        rules().await.unwrap_or_default().iter().filter_map(|k| comment_of(k)?.strip_prefix(COMMENT_PREFIX).map(str::to_string)).collect()
     }
 
     /// The masquerade rules as nft text (for operators and tests).

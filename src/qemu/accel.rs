@@ -22,10 +22,7 @@ pub fn detect() -> AccelChoice {
 fn detect_in(cpuinfo: &Path, pvm: &Path, dev: &Path) -> AccelChoice {
     let tcg = |reason: &str| AccelChoice { accel: Accel::Tcg, reason: reason.to_string() };
     let flags = std::fs::read_to_string(cpuinfo).unwrap_or_default();
-    let hw = flags
-        .lines()
-        .filter(|l| l.starts_with("flags"))
-        .any(|l| l.split_whitespace().any(|f| f == "vmx" || f == "svm"));
+    let hw = flags.lines().filter(|l| l.starts_with("flags")).any(|l| l.split_whitespace().any(|f| f == "vmx" || f == "svm"));
     if !hw {
         return tcg("the CPU advertises no vmx/svm");
     }

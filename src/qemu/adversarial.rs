@@ -201,9 +201,7 @@ fn a22_queues_out_of_range() {
 
 #[test]
 fn a23_spice_address_splice() {
-    let e = b()
-        .add_spice_plain(&PlainSpice { port: 5901.0, addr: "0.0.0.0,disable-ticketing=on".into(), ..Default::default() }, 16.0)
-        .unwrap_err();
+    let e = b().add_spice_plain(&PlainSpice { port: 5901.0, addr: "0.0.0.0,disable-ticketing=on".into(), ..Default::default() }, 16.0).unwrap_err();
     assert_eq!((e.class(), e.code()), (crate::error::JsClass::DisplayError, "INVALID_ADDRESS"));
     assert!(SpiceConfig::new(SpiceConfigOptions { port: Some(5901.0), addr: Some("::1,gl=on".into()), ..Default::default() }).is_err());
 }
@@ -260,7 +258,8 @@ fn a30_rom_path_with_comma_escaped() {
 
 #[test]
 fn a31_playback_compression_splice() {
-    assert!(SpiceConfig::new(SpiceConfigOptions { port: Some(5901.0), playback_compression: Some("on,disable-ticketing=on".into()), ..Default::default() }).is_err());
+    assert!(SpiceConfig::new(SpiceConfigOptions { port: Some(5901.0), playback_compression: Some("on,disable-ticketing=on".into()), ..Default::default() })
+        .is_err());
 }
 
 #[test]
@@ -310,8 +309,38 @@ impl Rng {
 }
 
 const PIECES: &[&str] = &[
-    ",", ",,", "=", "a", "Z", "0", "/", "-", ".", ":", " ", "\t", "\n", "\r", "\0", "\u{7f}", "é", "☃", "readonly=on",
-    "id=x", "server", "disable-ticketing=on", "\\", "\"", "'", ";", "$(", "`", "{", "}", "%", "\u{202e}",
+    ",",
+    ",,",
+    "=",
+    "a",
+    "Z",
+    "0",
+    "/",
+    "-",
+    ".",
+    ":",
+    " ",
+    "\t",
+    "\n",
+    "\r",
+    "\0",
+    "\u{7f}",
+    "é",
+    "☃",
+    "readonly=on",
+    "id=x",
+    "server",
+    "disable-ticketing=on",
+    "\\",
+    "\"",
+    "'",
+    ";",
+    "$(",
+    "`",
+    "{",
+    "}",
+    "%",
+    "\u{202e}",
 ];
 
 fn gen(rng: &mut Rng) -> String {
@@ -380,9 +409,7 @@ fn property_no_input_adds_an_option() {
             assert!(!(ok && has_sep), "{ctx}: identifier with separator accepted");
         }
         // Addresses: never accepted with a separator.
-        let spice_ok = b()
-            .add_spice_plain(&PlainSpice { port: 5901.0, addr: input.clone(), disable_ticketing: true, ..Default::default() }, 16.0)
-            .is_ok();
+        let spice_ok = b().add_spice_plain(&PlainSpice { port: 5901.0, addr: input.clone(), disable_ticketing: true, ..Default::default() }, 16.0).is_ok();
         assert!(!(spice_ok && has_sep), "{ctx}: address with separator accepted");
     }
 }

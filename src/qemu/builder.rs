@@ -146,13 +146,7 @@ impl QemuCommandBuilder {
     }
 
     /// `-cpu <model>` and, only with `cores`, `-smp cores=…[,threads=…][,sockets=…]`.
-    pub fn set_cpu(
-        &mut self,
-        model: &CpuModel,
-        cores: Option<f64>,
-        threads: Option<f64>,
-        sockets: Option<f64>,
-    ) -> Result<&mut Self, QemuError> {
+    pub fn set_cpu(&mut self, model: &CpuModel, cores: Option<f64>, threads: Option<f64>, sockets: Option<f64>) -> Result<&mut Self, QemuError> {
         let smp = match cores {
             None => None,
             Some(c) => {
@@ -186,13 +180,7 @@ impl QemuCommandBuilder {
     }
 
     fn drive(d: &DiskOptions, index: u32) -> String {
-        let mut v = format!(
-            "file={},format={},if={},cache={},index={index}",
-            d.path,
-            d.format.as_str(),
-            d.bus.as_str(),
-            d.cache.as_str()
-        );
+        let mut v = format!("file={},format={},if={},cache={},index={index}", d.path, d.format.as_str(), d.bus.as_str(), d.cache.as_str());
         if d.discard {
             v.push_str(",discard=unmap");
         }
@@ -260,12 +248,7 @@ impl QemuCommandBuilder {
             return Ok(());
         }
         if self.strict_display {
-            return Err(DisplayError::InsecureConsole {
-                console,
-                vm: self.vm_label(),
-                addr: addr.to_string(),
-            }
-            .into());
+            return Err(DisplayError::InsecureConsole { console, vm: self.vm_label(), addr: addr.to_string() }.into());
         }
         self.open_consoles.push(OpenConsole { console, addr: addr.to_string() });
         Ok(())
@@ -377,14 +360,8 @@ impl QemuCommandBuilder {
     }
 
     fn pci_check(label: &str, address: &str) -> Result<(), QemuError> {
-        validate_pci_address(address).map_err(|e| {
-            LifecycleError::InvalidConfig {
-                message: format!("Invalid {label}PCI address '{address}': {e}"),
-                vm_id: None,
-                context: None,
-            }
-            .into()
-        })
+        validate_pci_address(address)
+            .map_err(|e| LifecycleError::InvalidConfig { message: format!("Invalid {label}PCI address '{address}': {e}"), vm_id: None, context: None }.into())
     }
 
     fn rom(romfile: Option<&str>) -> Result<Option<String>, QemuError> {
@@ -510,23 +487,11 @@ impl QemuCommandBuilder {
         let p = opt_path("ISO path", iso_path)?;
         self.cdrom_counter += 1;
         let n = self.cdrom_counter;
-        Ok(self.push([
-            "-drive".into(),
-            format!("file={p},if=none,media=cdrom,readonly=on,id=cdrom{n}"),
-            "-device".into(),
-            format!("ide-cd,drive=cdrom{n}"),
-        ]))
+        Ok(self.push(["-drive".into(), format!("file={p},if=none,media=cdrom,readonly=on,id=cdrom{n}"), "-device".into(), format!("ide-cd,drive=cdrom{n}")]))
     }
 
     pub fn add_audio_device(&mut self) -> &mut Self {
-        self.push([
-            "-device".into(),
-            "intel-hda".into(),
-            "-device".into(),
-            "hda-duplex,audiodev=audio0".into(),
-            "-audiodev".into(),
-            "spice,id=audio0".into(),
-        ])
+        self.push(["-device".into(), "intel-hda".into(), "-device".into(), "hda-duplex,audiodev=audio0".into(), "-audiodev".into(), "spice,id=audio0".into()])
     }
 
     pub fn add_usb_tablet(&mut self) -> &mut Self {
@@ -617,7 +582,12 @@ impl QemuCommandBuilder {
 /// A password file path for `-object secret` (escaped later, where it is rendered).
 fn secret_path(console: Console, f: &str) -> Result<String, QemuError> {
     if f.is_empty() || f.chars().any(char::is_control) {
-        return Err(unsafe_display(console, DisplayErrorCode::INVALID_PASSWORD, "passwordSecretFile", "must be a non-empty path without control characters".into()));
+        return Err(unsafe_display(
+            console,
+            DisplayErrorCode::INVALID_PASSWORD,
+            "passwordSecretFile",
+            "must be a non-empty path without control characters".into(),
+        ));
     }
     Ok(f.to_string())
 }

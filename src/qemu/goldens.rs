@@ -90,10 +90,7 @@ fn g06_memory() {
 #[test]
 fn g07_disks() {
     let mut x = b();
-    x.add_disks(&[
-        disk("/d/a.qcow2", "qcow2", "virtio", "writeback", true),
-        disk("/d/b.raw", "raw", "sata", "none", false),
-    ]);
+    x.add_disks(&[disk("/d/a.qcow2", "qcow2", "virtio", "writeback", true), disk("/d/b.raw", "raw", "sata", "none", false)]);
     assert_eq!(
         argv(&mut x),
         s(&[
@@ -110,10 +107,7 @@ fn add_disk_counts_across_calls() {
     let mut x = b();
     x.add_disk(&disk("/a", "qcow2", "virtio", "none", false));
     x.add_disk(&disk("/b", "raw", "ide", "none", false));
-    assert_eq!(
-        argv(&mut x),
-        s(&["-drive", "file=/a,format=qcow2,if=virtio,cache=none,index=0", "-drive", "file=/b,format=raw,if=ide,cache=none,index=1"])
-    );
+    assert_eq!(argv(&mut x), s(&["-drive", "file=/a,format=qcow2,if=virtio,cache=none,index=0", "-drive", "file=/b,format=raw,if=ide,cache=none,index=1"]));
 }
 
 #[test]
@@ -140,10 +134,7 @@ fn g08_09_10_network() {
     assert!(argv(&mut x)[3].ends_with(",mq=on,vectors=6"));
     let mut x = b();
     x.add_network(&NetworkOptions::new("t0", "52:54:00:00:00:01", "e1000", None).unwrap());
-    assert_eq!(
-        argv(&mut x),
-        s(&["-netdev", "tap,id=net0,ifname=t0,script=no,downscript=no", "-device", "e1000,netdev=net0,mac=52:54:00:00:00:01"])
-    );
+    assert_eq!(argv(&mut x), s(&["-netdev", "tap,id=net0,ifname=t0,script=no,downscript=no", "-device", "e1000,netdev=net0,mac=52:54:00:00:00:01"]));
 }
 
 #[test]
@@ -207,12 +198,8 @@ fn g16_virtio_serial_once() {
     x.add_guest_agent_channel("/run/ga.sock").unwrap();
     let a = argv(&mut x);
     assert_eq!(a.iter().filter(|v| *v == "virtio-serial-pci,id=virtio-serial0").count(), 1);
-    let tail = s(&[
-        "-chardev",
-        "socket,path=/run/ga.sock,server=on,wait=off,id=chagent0",
-        "-device",
-        "virtserialport,chardev=chagent0,name=org.qemu.guest_agent.0",
-    ]);
+    let tail =
+        s(&["-chardev", "socket,path=/run/ga.sock,server=on,wait=off,id=chagent0", "-device", "virtserialport,chardev=chagent0,name=org.qemu.guest_agent.0"]);
     assert_eq!(a[a.len() - 4..], tail[..]);
 }
 
@@ -245,10 +232,7 @@ fn g20_to_25_passthrough() {
 
     let mut x = b();
     x.add_gpu_passthrough("0000:01:00.0", Some("/var/lib/infinivirt/roms/gpu.rom")).unwrap();
-    assert_eq!(
-        argv(&mut x),
-        s(&["-device", "vfio-pci,host=0000:01:00.0,multifunction=on,romfile=/var/lib/infinivirt/roms/gpu.rom"])
-    );
+    assert_eq!(argv(&mut x), s(&["-device", "vfio-pci,host=0000:01:00.0,multifunction=on,romfile=/var/lib/infinivirt/roms/gpu.rom"]));
 
     let e = b().add_gpu_passthrough("01:00.0", Some("/tmp/x.rom")).unwrap_err();
     assert_eq!(e.to_string(), "ROM file must be in /var/lib/infinivirt/roms/. Attempted path: /tmp/x.rom");
@@ -290,10 +274,7 @@ fn g26_27_28() {
     let mut x = b();
     x.set_firmware("/usr/share/OVMF/OVMF_CODE.fd").unwrap();
     x.set_uefi_vars("/v.fd").unwrap();
-    assert_eq!(
-        argv(&mut x),
-        s(&["-drive", "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE.fd", "-drive", "if=pflash,format=raw,file=/v.fd"])
-    );
+    assert_eq!(argv(&mut x), s(&["-drive", "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE.fd", "-drive", "if=pflash,format=raw,file=/v.fd"]));
     let mut x = b();
     x.add_tpm("/run/swtpm.sock").unwrap();
     assert_eq!(
@@ -344,10 +325,7 @@ fn g30_31_32() {
     );
     let mut x = b();
     x.add_audio_device();
-    assert_eq!(
-        argv(&mut x),
-        s(&["-device", "intel-hda", "-device", "hda-duplex,audiodev=audio0", "-audiodev", "spice,id=audio0"])
-    );
+    assert_eq!(argv(&mut x), s(&["-device", "intel-hda", "-device", "hda-duplex,audiodev=audio0", "-audiodev", "spice,id=audio0"]));
     let mut x = b();
     x.add_usb_tablet().add_usb_keyboard();
     assert_eq!(argv(&mut x), s(&["-device", "qemu-xhci,id=usb", "-device", "usb-tablet", "-device", "usb-kbd"]));

@@ -4,10 +4,10 @@ pub mod accel;
 pub mod builder;
 pub mod error;
 pub mod options;
-pub mod pid;
-pub mod process;
 pub mod pci;
+pub mod pid;
 pub mod presets;
+pub mod process;
 pub mod value;
 
 #[cfg(test)]

@@ -172,12 +172,7 @@ impl NetworkOptions {
             None => 1,
             Some(q) => u32::try_from(int_in("network queues", q, 0, MAX_QUEUES)?).unwrap_or(1),
         };
-        Ok(NetworkOptions {
-            tap: IfName::parse(tap)?,
-            mac: mac_addr.to_string(),
-            model: NicModel::parse(model)?,
-            queues,
-        })
+        Ok(NetworkOptions { tap: IfName::parse(tap)?, mac: mac_addr.to_string(), model: NicModel::parse(model)?, queues })
     }
 }
 

@@ -13,9 +13,7 @@ pub fn validate_pci_address(address: &str) -> Result<(), String> {
     if matches_pattern(address) {
         Ok(())
     } else {
-        Err(format!(
-            "Invalid PCI address format '{address}'. Expected format: 'XX:XX.X' (short) or 'XXXX:XX:XX.X' (long), where X is a hexadecimal digit"
-        ))
+        Err(format!("Invalid PCI address format '{address}'. Expected format: 'XX:XX.X' (short) or 'XXXX:XX:XX.X' (long), where X is a hexadecimal digit"))
     }
 }
 
@@ -47,11 +45,7 @@ pub fn normalize_pci_address(address: &str) -> Result<String, String> {
 
 /// `path.resolve(p)`: absolute against the cwd, `.` and `..` folded lexically.
 pub fn resolve_path(p: &str) -> PathBuf {
-    let base = if Path::new(p).is_absolute() {
-        PathBuf::from("/")
-    } else {
-        std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"))
-    };
+    let base = if Path::new(p).is_absolute() { PathBuf::from("/") } else { std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")) };
     let mut out = PathBuf::new();
     for c in base.join(p).components() {
         match c {

@@ -96,13 +96,7 @@ impl PidFd {
     pub fn signal(&self, sig: Signal) -> Result<(), nix::errno::Errno> {
         // SAFETY: the fd is a valid pidfd we own; info is NULL and flags 0 as documented.
         let r = unsafe {
-            nix::libc::syscall(
-                nix::libc::SYS_pidfd_send_signal,
-                self.fd.as_raw_fd(),
-                sig as nix::libc::c_int,
-                std::ptr::null::<nix::libc::siginfo_t>(),
-                0,
-            )
+            nix::libc::syscall(nix::libc::SYS_pidfd_send_signal, self.fd.as_raw_fd(), sig as nix::libc::c_int, std::ptr::null::<nix::libc::siginfo_t>(), 0)
         };
         if r < 0 {
             Err(nix::errno::Errno::last())
@@ -123,8 +117,7 @@ impl PidFd {
     pub async fn wait_exit(&self) {
         // SAFETY: the raw fd belongs to `self.fd`, which outlives this borrow of `self`
         // and therefore the AsyncFd, and is never replaced while registered.
-        let registered =
-            unsafe { tokio::io::unix::AsyncFd::register_with_interest(self.fd.as_raw_fd(), tokio::io::Interest::READABLE) };
+        let registered = unsafe { tokio::io::unix::AsyncFd::register_with_interest(self.fd.as_raw_fd(), tokio::io::Interest::READABLE) };
         match registered {
             Ok(afd) => {
                 let _ = afd.readable().await;

@@ -32,10 +32,18 @@ pub struct DriverPreset {
 
 pub fn driver_preset(family: OsFamily) -> DriverPreset {
     match family {
-        OsFamily::Windows => DriverPreset { disk_bus: "virtio", disk_cache_mode: "none", network_model: "virtio-net-pci", network_queues: 4, display_protocol: "spice" },
-        OsFamily::Linux => DriverPreset { disk_bus: "virtio", disk_cache_mode: "writeback", network_model: "virtio-net-pci", network_queues: 2, display_protocol: "spice" },
-        OsFamily::Legacy => DriverPreset { disk_bus: "ide", disk_cache_mode: "writethrough", network_model: "e1000", network_queues: 1, display_protocol: "vnc" },
-        OsFamily::Default => DriverPreset { disk_bus: "virtio", disk_cache_mode: "writeback", network_model: "virtio-net-pci", network_queues: 2, display_protocol: "spice" },
+        OsFamily::Windows => {
+            DriverPreset { disk_bus: "virtio", disk_cache_mode: "none", network_model: "virtio-net-pci", network_queues: 4, display_protocol: "spice" }
+        }
+        OsFamily::Linux => {
+            DriverPreset { disk_bus: "virtio", disk_cache_mode: "writeback", network_model: "virtio-net-pci", network_queues: 2, display_protocol: "spice" }
+        }
+        OsFamily::Legacy => {
+            DriverPreset { disk_bus: "ide", disk_cache_mode: "writethrough", network_model: "e1000", network_queues: 1, display_protocol: "vnc" }
+        }
+        OsFamily::Default => {
+            DriverPreset { disk_bus: "virtio", disk_cache_mode: "writeback", network_model: "virtio-net-pci", network_queues: 2, display_protocol: "spice" }
+        }
     }
 }
 
@@ -63,9 +71,31 @@ pub fn detect_os_family(os: Option<&str>) -> OsFamily {
         return OsFamily::Legacy;
     }
     const LINUX: [&str; 25] = [
-        "ubuntu", "debian", "fedora", "centos", "rhel", "redhat", "rocky", "alma", "arch", "manjaro", "opensuse", "suse",
-        "gentoo", "slackware", "mint", "popos", "pop_os", "pop!os", "elementary", "kali", "parrot", "nixos", "void",
-        "alpine", "linux",
+        "ubuntu",
+        "debian",
+        "fedora",
+        "centos",
+        "rhel",
+        "redhat",
+        "rocky",
+        "alma",
+        "arch",
+        "manjaro",
+        "opensuse",
+        "suse",
+        "gentoo",
+        "slackware",
+        "mint",
+        "popos",
+        "pop_os",
+        "pop!os",
+        "elementary",
+        "kali",
+        "parrot",
+        "nixos",
+        "void",
+        "alpine",
+        "linux",
     ];
     if LINUX.iter().any(|k| s.contains(k)) {
         return OsFamily::Linux;

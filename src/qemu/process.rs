@@ -153,11 +153,8 @@ impl QemuProcess {
         };
         let mut cmd = tokio::process::Command::new(&program);
         cmd.args(&argv).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).process_group(0);
-        let mut child = cmd.spawn().map_err(|e| ProcessError::Spawn {
-            vm_id: self.vm_id.clone(),
-            program: program.clone(),
-            errno: crate::exec::errno_name(&e),
-        })?;
+        let mut child =
+            cmd.spawn().map_err(|e| ProcessError::Spawn { vm_id: self.vm_id.clone(), program: program.clone(), errno: crate::exec::errno_name(&e) })?;
         let stderr = child.stderr.take().map(|mut s| {
             tokio::spawn(async move {
                 let mut buf = Vec::new();
@@ -177,9 +174,7 @@ impl QemuProcess {
             ProcessError::ExitedDuringStartup {
                 vm_id: self.vm_id.clone(),
                 code: status.code().map_or("null".into(), |c| c.to_string()),
-                signal: status
-                    .signal()
-                    .map_or("null".into(), |s| Signal::try_from(s).map_or_else(|_| s.to_string(), |x| x.as_str().to_string())),
+                signal: status.signal().map_or("null".into(), |s| Signal::try_from(s).map_or_else(|_| s.to_string(), |x| x.as_str().to_string())),
                 stderr,
             }
         };
@@ -188,9 +183,7 @@ impl QemuProcess {
             // The launcher exits once the daemon has initialised (QMP socket bound).
             let status = match tokio::time::timeout(DAEMONIZE_TIMEOUT, child.wait()).await {
                 Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    return Err(ProcessError::Spawn { vm_id: self.vm_id.clone(), program, errno: crate::exec::errno_name(&e) })
-                }
+                Ok(Err(e)) => return Err(ProcessError::Spawn { vm_id: self.vm_id.clone(), program, errno: crate::exec::errno_name(&e) }),
                 Err(_) => {
                     let _ = child.start_kill();
                     let _ = child.wait().await;
@@ -244,9 +237,7 @@ impl QemuProcess {
         let pidfd = PidFd::open(pid).map(Arc::new);
         match identity(pid, marker) {
             Identity::Ours => {}
-            Identity::NotOurs => {
-                return Err(ProcessError::NotOurs { vm_id: self.vm_id.clone(), pid, reason: "its command line is not this VM's QEMU" })
-            }
+            Identity::NotOurs => return Err(ProcessError::NotOurs { vm_id: self.vm_id.clone(), pid, reason: "its command line is not this VM's QEMU" }),
             Identity::Unknown => {
                 return Err(ProcessError::NotOurs { vm_id: self.vm_id.clone(), pid, reason: "/proc is unreadable, so it cannot be proven ours" })
             }
@@ -309,10 +300,7 @@ impl QemuProcess {
         }
         match &t.pidfd {
             Some(fd) => fd.signal(sig).is_ok(),
-            None => {
-                identity(t.pid, &t.marker) == Identity::Ours
-                    && nix::sys::signal::kill(nix::unistd::Pid::from_raw(t.pid), sig).is_ok()
-            }
+            None => identity(t.pid, &t.marker) == Identity::Ours && nix::sys::signal::kill(nix::unistd::Pid::from_raw(t.pid), sig).is_ok(),
         }
     }
 

@@ -85,10 +85,7 @@ impl QmpOptions {
         if let Some(t) = self.command_timeouts.get(command) {
             return *t;
         }
-        SLOW_COMMANDS
-            .iter()
-            .find(|(c, _)| *c == command)
-            .map_or(self.command_timeout, |(_, ms)| self.command_timeout.max(Duration::from_millis(*ms)))
+        SLOW_COMMANDS.iter().find(|(c, _)| *c == command).map_or(self.command_timeout, |(_, ms)| self.command_timeout.max(Duration::from_millis(*ms)))
     }
 }
 
@@ -222,9 +219,7 @@ impl Connection {
             },
             Ok(_) => return Err(QmpError::CONNECTION_CLOSED),
         };
-        wr.write_all(wire::encode("qmp_capabilities", HANDSHAKE_ID, None).as_bytes())
-            .await
-            .map_err(|e| connect_error(&shown, &e))?;
+        wr.write_all(wire::encode("qmp_capabilities", HANDSHAKE_ID, None).as_bytes()).await.map_err(|e| connect_error(&shown, &e))?;
         let handshake = async {
             loop {
                 match read_line(&mut rd).await {
@@ -397,13 +392,7 @@ impl Connection {
             Incoming::Event { name, data, seconds, microseconds, raw } => {
                 let clients: Vec<Arc<QmpClient>> = lock(&self.clients).values().filter_map(Weak::upgrade).collect();
                 for c in clients {
-                    c.notify(Notice::Event {
-                        name: name.clone(),
-                        data: data.clone(),
-                        seconds,
-                        microseconds,
-                        raw: raw.clone(),
-                    });
+                    c.notify(Notice::Event { name: name.clone(), data: data.clone(), seconds, microseconds, raw: raw.clone() });
                 }
             }
             Incoming::Greeting(_) | Incoming::Other(_) => {

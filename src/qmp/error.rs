@@ -70,9 +70,7 @@ impl ErrorShape for QmpError {
     fn fields(&self) -> Map<String, Value> {
         match self {
             QmpError::Command { class, .. } => fields([("qmpClass", Some(Value::from(class.clone())))]),
-            QmpError::Connect { path, errno, .. } => {
-                fields([("path", Some(Value::from(path.clone()))), ("errno", errno.clone().map(Value::from))])
-            }
+            QmpError::Connect { path, errno, .. } => fields([("path", Some(Value::from(path.clone()))), ("errno", errno.clone().map(Value::from))]),
             QmpError::Timeout { command, .. } => fields([("command", Some(Value::from(command.clone())))]),
             _ => Map::new(),
         }

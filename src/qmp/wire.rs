@@ -10,9 +10,18 @@ pub const HANDSHAKE_ID: &str = "_handshake";
 pub enum Incoming {
     Greeting(Value),
     /// `{ event, data?, timestamp }`, kept whole for the generic `'event'` listeners.
-    Event { name: String, data: Option<Value>, seconds: i64, microseconds: i64, raw: Value },
+    Event {
+        name: String,
+        data: Option<Value>,
+        seconds: i64,
+        microseconds: i64,
+        raw: Value,
+    },
     /// A reply; `Err((class, desc))` for an `error` object.
-    Response { id: Option<String>, result: Result<Value, (String, String)> },
+    Response {
+        id: Option<String>,
+        result: Result<Value, (String, String)>,
+    },
     Other(Value),
 }
 

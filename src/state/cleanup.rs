@@ -365,7 +365,12 @@ mod tests {
     fn spec_92_resources() {
         rt().block_on(async {
             let store = MemStore::with(&[("vm1", "off", Some(MachineConfigurationRecord { qemu_pid: Some(999_999), ..Default::default() }))]);
-            let c = Cleaner { sync: Arc::new(StateSync::new(store.clone())), net: Arc::new(NoNetwork), pidfile_dir: "/var/run/infinivirt/pids".into(), retry_base: CLEANUP_RETRY_BASE_DELAY };
+            let c = Cleaner {
+                sync: Arc::new(StateSync::new(store.clone())),
+                net: Arc::new(NoNetwork),
+                pidfile_dir: "/var/run/infinivirt/pids".into(),
+                retry_base: CLEANUP_RETRY_BASE_DELAY,
+            };
             let res = Resources { tap_device_name: Some("vnet-vm1".into()), qmp_socket_path: Some("/nonexist/vm1.sock".into()), ..Default::default() };
             let r = c.release("vm1", &res).await;
             let v = r.to_json();
@@ -373,7 +378,14 @@ mod tests {
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|x| (x["type"].as_str().unwrap().into(), x["identifier"].as_str().unwrap().into(), x["status"].as_str().unwrap().into(), x["attempts"].as_u64().unwrap()))
+                .map(|x| {
+                    (
+                        x["type"].as_str().unwrap().into(),
+                        x["identifier"].as_str().unwrap().into(),
+                        x["status"].as_str().unwrap().into(),
+                        x["attempts"].as_u64().unwrap(),
+                    )
+                })
                 .collect();
             let want = [
                 ("TAP_DEVICE", "vnet-vm1"),

@@ -31,8 +31,23 @@ pub struct PgSettings {
 
 /// Parameters sqlx's PostgreSQL URL parser understands (passed through unchanged).
 const SQLX_PARAMS: [&str; 17] = [
-    "sslmode", "ssl-mode", "sslrootcert", "ssl-root-cert", "sslcert", "ssl-cert", "sslkey", "ssl-key",
-    "statement-cache-capacity", "host", "hostaddr", "port", "dbname", "user", "password", "application_name", "options",
+    "sslmode",
+    "ssl-mode",
+    "sslrootcert",
+    "ssl-root-cert",
+    "sslcert",
+    "ssl-cert",
+    "sslkey",
+    "ssl-key",
+    "statement-cache-capacity",
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "application_name",
+    "options",
 ];
 
 pub fn translate(url: &str) -> PgSettings {
@@ -117,7 +132,9 @@ mod tests {
 
     #[test]
     fn prisma_parameters_are_translated_or_dropped() {
-        let s = translate("postgresql://u:p%40ss@db:5432/infinibay?schema=my%20schema&connection_limit=3&pool_timeout=2&sslmode=prefer&socket_timeout=9&pgbouncer=true");
+        let s = translate(
+            "postgresql://u:p%40ss@db:5432/infinibay?schema=my%20schema&connection_limit=3&pool_timeout=2&sslmode=prefer&socket_timeout=9&pgbouncer=true",
+        );
         assert_eq!(s.url, "postgresql://u:p%40ss@db:5432/infinibay?sslmode=prefer");
         assert_eq!(s.search_path.as_deref(), Some("my schema"));
         assert_eq!(s.max_connections, 3);

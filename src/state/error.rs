@@ -55,9 +55,32 @@ pub struct ForeignError {
 /// Error codes (Node's errno names, PostgreSQL SQLSTATEs, Prisma's P-codes) that mean
 /// "the database is unreachable, restarting or busy": worth retrying later.
 const TRANSIENT_CODES: [&str; 26] = [
-    "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH",
-    "ECONNABORTED", "57P01", "57P02", "57P03", "53300", "40001", "40P01", "08000", "08001", "08003", "08004", "08006",
-    "P1001", "P1002", "P1008", "P1017", "P2024", "P2034",
+    "ECONNREFUSED",
+    "ECONNRESET",
+    "ETIMEDOUT",
+    "EPIPE",
+    "ENOTFOUND",
+    "EAI_AGAIN",
+    "EHOSTUNREACH",
+    "ENETUNREACH",
+    "ECONNABORTED",
+    "57P01",
+    "57P02",
+    "57P03",
+    "53300",
+    "40001",
+    "40P01",
+    "08000",
+    "08001",
+    "08003",
+    "08004",
+    "08006",
+    "P1001",
+    "P1002",
+    "P1008",
+    "P1017",
+    "P2024",
+    "P2034",
 ];
 
 /// Messages of connection loss that carry no code (node-postgres' "Connection terminated").
@@ -175,24 +198,19 @@ impl ErrorShape for DatabaseError {
                 fields([("vmId", vm_id.clone().map(Value::from)), ("details", Some(details))])
             }
             DatabaseError::MachineNotFound { vm_id } => fields([("vmId", Some(Value::from(vm_id.clone())))]),
-            DatabaseError::VersionConflict { vm_id, expected, found } => fields([
-                ("vmId", Some(Value::from(vm_id.clone()))),
-                ("details", Some(json!({ "expectedVersion": expected, "currentVersion": found }))),
-            ]),
-            DatabaseError::StatusConflict { vm_id, expected, found } => fields([
-                ("vmId", Some(Value::from(vm_id.clone()))),
-                ("details", Some(json!({ "expectedStatus": expected, "currentStatus": found }))),
-            ]),
+            DatabaseError::VersionConflict { vm_id, expected, found } => {
+                fields([("vmId", Some(Value::from(vm_id.clone()))), ("details", Some(json!({ "expectedVersion": expected, "currentVersion": found })))])
+            }
+            DatabaseError::StatusConflict { vm_id, expected, found } => {
+                fields([("vmId", Some(Value::from(vm_id.clone()))), ("details", Some(json!({ "expectedStatus": expected, "currentStatus": found })))])
+            }
             DatabaseError::ConcurrentModification { vm_id, expected_status, expected_version } => fields([
                 ("vmId", Some(Value::from(vm_id.clone()))),
                 ("details", Some(json!({ "expectedStatus": expected_status, "expectedVersion": expected_version }))),
             ]),
             DatabaseError::InvalidInput { vm_id, .. } => fields([("vmId", vm_id.clone().map(Value::from))]),
             DatabaseError::Unsupported { .. } => Map::new(),
-            DatabaseError::Foreign(f) => fields([
-                ("ref", f.reference.map(Value::from)),
-                ("foreignCode", f.code.clone().map(Value::from)),
-            ]),
+            DatabaseError::Foreign(f) => fields([("ref", f.reference.map(Value::from)), ("foreignCode", f.code.clone().map(Value::from))]),
         }
     }
 }
@@ -253,7 +271,8 @@ mod tests {
         let e = DatabaseError::StatusConflict { vm_id: "v".into(), expected: "off".into(), found: "running".into() };
         assert_eq!(e.to_string(), "Status conflict: expected 'off', found 'running'. VM may already be running.");
         assert_eq!(e.code(), "UPDATE_FAILED");
-        let e = DatabaseError::Update { action: "update machine status", vm_id: Some("v".into()), cause: "boom".into(), sql_state: None, retry: Retry::Transient };
+        let e =
+            DatabaseError::Update { action: "update machine status", vm_id: Some("v".into()), cause: "boom".into(), sql_state: None, retry: Retry::Transient };
         assert_eq!(e.to_string(), "Failed to update machine status: boom");
         assert!(e.is_transient());
         assert!(!DatabaseError::MachineNotFound { vm_id: "x".into() }.is_transient());

@@ -203,11 +203,8 @@ impl EventHandlerCore {
         let mut new_status = previous.clone();
         let mut reason = None;
         if let Some((status, why)) = transition {
-            let r = if store_down {
-                self.sync.defer_status_direct(vm, status, why.clone())
-            } else {
-                self.sync.update_status_direct(vm, status, why.clone()).await
-            };
+            let r =
+                if store_down { self.sync.defer_status_direct(vm, status, why.clone()) } else { self.sync.update_status_direct(vm, status, why.clone()).await };
             if !r.success {
                 self.log(&format!("VM {vm}: {event} -> {status} not written now ({:?})", r.error));
             }
@@ -398,7 +395,16 @@ mod tests {
             }
             send(&h, "vm1", "RESUME", None, None).await;
             let writes: Vec<String> = store.calls().into_iter().filter(|c| c.starts_with("updateMachineStatus")).collect();
-            assert_eq!(&writes[writes.len() - 5..], ["updateMachineStatus vm1 running", "updateMachineStatus vm1 suspended", "updateMachineStatus vm1 running", "updateMachineStatus vm1 suspended", "updateMachineStatus vm1 running"]);
+            assert_eq!(
+                &writes[writes.len() - 5..],
+                [
+                    "updateMachineStatus vm1 running",
+                    "updateMachineStatus vm1 suspended",
+                    "updateMachineStatus vm1 running",
+                    "updateMachineStatus vm1 suspended",
+                    "updateMachineStatus vm1 running"
+                ]
+            );
         });
     }
 

@@ -152,13 +152,7 @@ impl Summary {
 }
 
 impl HealthMonitorCore {
-    pub fn new(
-        sync: Arc<StateSync>,
-        net: Arc<dyn NetworkRelease>,
-        emitter: Arc<dyn Emitter>,
-        hooks: Arc<dyn HealthHooks>,
-        config: HealthConfig,
-    ) -> Arc<Self> {
+    pub fn new(sync: Arc<StateSync>, net: Arc<dyn NetworkRelease>, emitter: Arc<dyn Emitter>, hooks: Arc<dyn HealthHooks>, config: HealthConfig) -> Arc<Self> {
         let cleaner = Cleaner { sync: sync.clone(), net, pidfile_dir: config.pidfile_dir.clone(), retry_base: config.retry_base };
         Arc::new_cyclic(|me| HealthMonitorCore {
             sync,
@@ -539,7 +533,12 @@ mod tests {
     #[test]
     fn spec_92_sweep() {
         rt().block_on(async {
-            let dead = MachineConfigurationRecord { qemu_pid: Some(999_999), tap_device_name: Some("vnet-vm1".into()), qmp_socket_path: Some("/nonexist/vm1.sock".into()), ..Default::default() };
+            let dead = MachineConfigurationRecord {
+                qemu_pid: Some(999_999),
+                tap_device_name: Some("vnet-vm1".into()),
+                qmp_socket_path: Some("/nonexist/vm1.sock".into()),
+                ..Default::default()
+            };
             let store = MemStore::with(&[("vm1", "running", Some(dead)), ("vm2", "running", Some(MachineConfigurationRecord::default()))]);
             let (h, rec) = monitor(store.clone());
             let s = h.check_all().await.to_json();
@@ -601,7 +600,16 @@ mod tests {
         rt().block_on(async {
             let store = MemStore::with(&[]);
             let (h, rec) = monitor(store);
-            let task = h.watch("v", WatchSpec { pid: std::process::id() as i32, exit: ExitSource::Pid(std::process::id() as i32), qmp_socket: None, resources: Resources::default(), stderr_path: None });
+            let task = h.watch(
+                "v",
+                WatchSpec {
+                    pid: std::process::id() as i32,
+                    exit: ExitSource::Pid(std::process::id() as i32),
+                    qmp_socket: None,
+                    resources: Resources::default(),
+                    stderr_path: None,
+                },
+            );
             let join = tokio::spawn(task);
             tokio::time::sleep(Duration::from_millis(20)).await;
             assert!(h.unwatch("v"));

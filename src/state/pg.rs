@@ -18,9 +18,8 @@ use tokio::sync::OnceCell;
 use super::dburl::{quote_ident, translate, PgSettings};
 use super::error::{DatabaseError, Retry, StateError};
 use super::records::{
-    ColumnKind, ColumnSource, FirewallRuleRecord, FirewallRuleSetRecord,
-    MachineConfigUpdate, MachineConfigurationRecord, MachineRecord, RunningVmRecord, RuntimeRecord, TransitionResult, VmConfigRecord,
-    CONFIG_COLUMNS,
+    ColumnKind, ColumnSource, FirewallRuleRecord, FirewallRuleSetRecord, MachineConfigUpdate, MachineConfigurationRecord, MachineRecord, RunningVmRecord,
+    RuntimeRecord, TransitionResult, VmConfigRecord, CONFIG_COLUMNS,
 };
 use super::schema::{insert_row, Cell, Col};
 use super::status::{automatic_write_allowed, Reason};
@@ -150,8 +149,7 @@ impl ColumnSource for PgCols<'_> {
 }
 
 /// `c."qemuPid", c."tapDeviceName", …` for every configuration column.
-static CONFIG_SELECT: LazyLock<String> =
-    LazyLock::new(|| CONFIG_COLUMNS.iter().map(|(n, _)| format!("c.\"{n}\"")).collect::<Vec<_>>().join(", "));
+static CONFIG_SELECT: LazyLock<String> = LazyLock::new(|| CONFIG_COLUMNS.iter().map(|(n, _)| format!("c.\"{n}\"")).collect::<Vec<_>>().join(", "));
 
 static VM_SELECT: LazyLock<String> = LazyLock::new(|| {
     format!(
@@ -238,7 +236,6 @@ async fn status_for_update(conn: &mut PgConnection, id: &str) -> Result<Option<S
 }
 
 impl PgStore {
-
     /// Status and runtime columns of the VMs `filter` (a fixed SQL condition) selects.
     async fn runtime_rows(&self, filter: &'static str, what: &'static str) -> Result<Vec<RunningVmRecord>, DatabaseError> {
         let rows = retrying!(async { sqlx::query(&format!("{RUNTIME_SELECT} WHERE {filter}")).fetch_all(self.pool().await).await })
@@ -316,7 +313,8 @@ impl PgStore {
     }
 
     async fn internal_name(&self, id: &str) -> Result<Option<String>, sqlx::Error> {
-        let row = retrying!(async { sqlx::query("SELECT \"internalName\" FROM \"Machine\" WHERE \"id\" = $1").bind(id).fetch_optional(self.pool().await).await })?;
+        let row =
+            retrying!(async { sqlx::query("SELECT \"internalName\" FROM \"Machine\" WHERE \"id\" = $1").bind(id).fetch_optional(self.pool().await).await })?;
         Ok(row.and_then(|r| PgCols(&r).text("internalName")))
     }
 }
@@ -329,10 +327,7 @@ impl Store for PgStore {
     fn find_machine<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<MachineRecord>> {
         Box::pin(async move {
             let row = retrying!(async {
-                sqlx::query("SELECT \"id\", \"status\" FROM \"Machine\" WHERE \"id\" = $1")
-                    .bind(id)
-                    .fetch_optional(self.pool().await)
-                    .await
+                sqlx::query("SELECT \"id\", \"status\" FROM \"Machine\" WHERE \"id\" = $1").bind(id).fetch_optional(self.pool().await).await
             })
             .map_err(|e| query_err("find machine", Some(id), &e))?;
             Ok(row.map(|r| {
@@ -452,10 +447,7 @@ impl Store for PgStore {
     fn get_firewall_rule_set_id<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<String>> {
         Box::pin(async move {
             let row = retrying!(async {
-                sqlx::query("SELECT \"firewallRuleSetId\" FROM \"Machine\" WHERE \"id\" = $1")
-                    .bind(id)
-                    .fetch_optional(self.pool().await)
-                    .await
+                sqlx::query("SELECT \"firewallRuleSetId\" FROM \"Machine\" WHERE \"id\" = $1").bind(id).fetch_optional(self.pool().await).await
             })
             .map_err(|e| query_err("get firewall rule set ID", Some(id), &e))?;
             Ok(row.and_then(|r| PgCols(&r).text("firewallRuleSetId")))
@@ -479,13 +471,8 @@ impl Store for PgStore {
 
     fn find_runtime<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<RuntimeRecord>> {
         Box::pin(async move {
-            let row = retrying!(async {
-                sqlx::query(&format!("{RUNTIME_SELECT} WHERE m.\"id\" = $1"))
-                    .bind(id)
-                    .fetch_optional(self.pool().await)
-                    .await
-            })
-            .map_err(|e| query_err("find machine runtime", Some(id), &e))?;
+            let row = retrying!(async { sqlx::query(&format!("{RUNTIME_SELECT} WHERE m.\"id\" = $1")).bind(id).fetch_optional(self.pool().await).await })
+                .map_err(|e| query_err("find machine runtime", Some(id), &e))?;
             Ok(row.map(|r| RuntimeRecord { status: PgCols(&r).text("status").unwrap_or_default(), configuration: runtime_of(&r) }))
         })
     }

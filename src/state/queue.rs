@@ -215,8 +215,7 @@ impl WriteQueue {
                     let Some(entry) = lane.pending.front_mut() else { continue };
                     entry.attempts += 1;
                     let attempts = entry.attempts;
-                    let give_up = (!e.is_transient() && attempts >= self.policy.permanent_attempts)
-                        || entry.first_failure.elapsed() > self.policy.max_age;
+                    let give_up = (!e.is_transient() && attempts >= self.policy.permanent_attempts) || entry.first_failure.elapsed() > self.policy.max_age;
                     if give_up {
                         lane.pending.pop_front();
                         crate::log::warn("state-sync", &format!("VM {vm}: giving up on write {front:?} after {attempts} attempts: {e}"));
@@ -374,7 +373,10 @@ pub(crate) mod tests {
             assert_eq!(store.status("a").as_deref(), Some("suspended"));
             let writes: Vec<String> = store.calls().into_iter().filter(|c| c.starts_with("update") && !c.is_empty()).collect();
             let ok: Vec<&String> = writes.iter().rev().take(3).collect();
-            assert_eq!(ok.into_iter().rev().cloned().collect::<Vec<_>>(), ["updateMachineStatus a suspended", "updateMachineStatus a running", "updateMachineStatus a suspended"]);
+            assert_eq!(
+                ok.into_iter().rev().cloned().collect::<Vec<_>>(),
+                ["updateMachineStatus a suspended", "updateMachineStatus a running", "updateMachineStatus a suspended"]
+            );
             // the lane is gone: the next write applies directly
             assert!(matches!(q.submit("a", st("running")).await, Submitted::Applied(StatusChange::Written { .. })));
         });

@@ -89,27 +89,57 @@ macro_rules! config_columns {
 }
 
 macro_rules! column_type {
-    (Text) => { String };
-    (Int) => { i64 };
-    (Bool) => { bool };
-    (JsonArray) => { Value };
-    (JsonObject) => { Value };
+    (Text) => {
+        String
+    };
+    (Int) => {
+        i64
+    };
+    (Bool) => {
+        bool
+    };
+    (JsonArray) => {
+        Value
+    };
+    (JsonObject) => {
+        Value
+    };
 }
 
 macro_rules! column_read {
-    ($src:expr, $name:literal, Text) => { $src.text($name) };
-    ($src:expr, $name:literal, Int) => { $src.int($name) };
-    ($src:expr, $name:literal, Bool) => { $src.boolean($name) };
-    ($src:expr, $name:literal, JsonArray) => { $src.json($name).filter(Value::is_array) };
-    ($src:expr, $name:literal, JsonObject) => { $src.json($name).filter(is_cpu_pinning) };
+    ($src:expr, $name:literal, Text) => {
+        $src.text($name)
+    };
+    ($src:expr, $name:literal, Int) => {
+        $src.int($name)
+    };
+    ($src:expr, $name:literal, Bool) => {
+        $src.boolean($name)
+    };
+    ($src:expr, $name:literal, JsonArray) => {
+        $src.json($name).filter(Value::is_array)
+    };
+    ($src:expr, $name:literal, JsonObject) => {
+        $src.json($name).filter(is_cpu_pinning)
+    };
 }
 
 macro_rules! column_json {
-    ($v:expr, Text) => { $v.clone().map_or(Value::Null, Value::from) };
-    ($v:expr, Int) => { $v.map_or(Value::Null, Value::from) };
-    ($v:expr, Bool) => { $v.map_or(Value::Null, Value::from) };
-    ($v:expr, JsonArray) => { $v.clone().unwrap_or(Value::Null) };
-    ($v:expr, JsonObject) => { $v.clone().unwrap_or(Value::Null) };
+    ($v:expr, Text) => {
+        $v.clone().map_or(Value::Null, Value::from)
+    };
+    ($v:expr, Int) => {
+        $v.map_or(Value::Null, Value::from)
+    };
+    ($v:expr, Bool) => {
+        $v.map_or(Value::Null, Value::from)
+    };
+    ($v:expr, JsonArray) => {
+        $v.clone().unwrap_or(Value::Null)
+    };
+    ($v:expr, JsonObject) => {
+        $v.clone().unwrap_or(Value::Null)
+    };
 }
 
 config_columns! {
@@ -189,11 +219,7 @@ impl MachineConfigurationRecord {
 
     /// True when the stored pinning names at least one core (spec §19 #7).
     pub fn has_cpu_pinning(&self) -> bool {
-        self.cpu_pinning
-            .as_ref()
-            .and_then(|p| p.get("cores"))
-            .and_then(Value::as_array)
-            .is_some_and(|c| !c.is_empty())
+        self.cpu_pinning.as_ref().and_then(|p| p.get("cores")).and_then(Value::as_array).is_some_and(|c| !c.is_empty())
     }
 }
 
@@ -463,7 +489,10 @@ impl MachineConfigUpdate {
             let ok = val.is_null()
                 || match kind {
                     ColumnKind::Text => val.is_string(),
-                    ColumnKind::Int => val.as_i64().is_some_and(|n| i32::try_from(n).is_ok()) || val.as_f64().is_some_and(|f| f.fract() == 0.0 && f.abs() <= f64::from(i32::MAX)),
+                    ColumnKind::Int => {
+                        val.as_i64().is_some_and(|n| i32::try_from(n).is_ok())
+                            || val.as_f64().is_some_and(|f| f.fract() == 0.0 && f.abs() <= f64::from(i32::MAX))
+                    }
                     ColumnKind::Bool => val.is_boolean(),
                     ColumnKind::JsonArray => val.is_array(),
                     ColumnKind::JsonObject => val.is_object(),
@@ -501,7 +530,16 @@ mod tests {
     fn config_columns_match_the_update_type() {
         assert_eq!(CONFIG_COLUMNS.len(), 28);
         let names: Vec<&str> = CONFIG_COLUMNS.iter().map(|(n, _)| *n).collect();
-        for n in ["enableNumaCtlPinning", "cpuPinningStrategy", "tpmSocketPath", "guestAgentSocketPath", "infiniServiceSocketPath", "virtioDriversIso", "enableAudio", "enableUsbTablet"] {
+        for n in [
+            "enableNumaCtlPinning",
+            "cpuPinningStrategy",
+            "tpmSocketPath",
+            "guestAgentSocketPath",
+            "infiniServiceSocketPath",
+            "virtioDriversIso",
+            "enableAudio",
+            "enableUsbTablet",
+        ] {
             assert!(names.contains(&n), "{n} (spec §19 #2) missing");
         }
         let rec = ExtendedMachineConfigurationRecord::read(&json!({"qemuPid": 5, "diskPaths": "x", "cpuPinning": {"cores": [1, "a"]}, "enableAudio": true}));

@@ -173,9 +173,7 @@ pub fn insert_row(model: &str, data: &serde_json::Value) -> Result<InsertRow, St
                 _ => Cell::Bool(None),
             },
             (Col::Text | Col::Enum(_), Value::String(s)) => Cell::Text(Some(s.clone())),
-            (Col::Int, Value::Number(n)) => {
-                Cell::Int(Some(n.as_i64().and_then(|i| i32::try_from(i).ok()).ok_or_else(bad)?))
-            }
+            (Col::Int, Value::Number(n)) => Cell::Int(Some(n.as_i64().and_then(|i| i32::try_from(i).ok()).ok_or_else(bad)?)),
             (Col::Bool, Value::Bool(b)) => Cell::Bool(Some(*b)),
             (Col::Json, other) => Cell::Json(Some(other.clone())),
             _ => return Err(bad()),

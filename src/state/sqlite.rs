@@ -18,9 +18,8 @@ use tokio::sync::OnceCell;
 use super::error::{DatabaseError, Retry};
 use super::pg::{query_err, update_err};
 use super::records::{
-    ColumnKind, ColumnSource, FirewallRuleRecord, FirewallRuleSetRecord,
-    MachineConfigUpdate, MachineConfigurationRecord, MachineRecord, RunningVmRecord, RuntimeRecord, TransitionResult, VmConfigRecord,
-    CONFIG_COLUMNS,
+    ColumnKind, ColumnSource, FirewallRuleRecord, FirewallRuleSetRecord, MachineConfigUpdate, MachineConfigurationRecord, MachineRecord, RunningVmRecord,
+    RuntimeRecord, TransitionResult, VmConfigRecord, CONFIG_COLUMNS,
 };
 use super::schema::{insert_row, Cell};
 use super::status::{automatic_write_allowed, Reason};
@@ -125,8 +124,7 @@ impl ColumnSource for LiteCols<'_> {
     }
 }
 
-static CONFIG_SELECT: LazyLock<String> =
-    LazyLock::new(|| CONFIG_COLUMNS.iter().map(|(n, _)| format!("c.\"{n}\"")).collect::<Vec<_>>().join(", "));
+static CONFIG_SELECT: LazyLock<String> = LazyLock::new(|| CONFIG_COLUMNS.iter().map(|(n, _)| format!("c.\"{n}\"")).collect::<Vec<_>>().join(", "));
 
 static VM_SELECT: LazyLock<String> = LazyLock::new(|| {
     format!(
@@ -208,7 +206,6 @@ fn io_err(action: &'static str, vm_id: &str, e: &sqlx::Error) -> DatabaseError {
 }
 
 impl SqliteStore {
-
     /// Status and runtime columns of the VMs `filter` (a fixed SQL condition) selects.
     async fn runtime_rows(&self, filter: &'static str, what: &'static str) -> Result<Vec<RunningVmRecord>, DatabaseError> {
         let err = |e: sqlx::Error| query_err(what, None, &e);
@@ -224,7 +221,8 @@ impl SqliteStore {
     }
     async fn set_status_automatic_once(&self, id: &str, status: &str, reason: &Reason) -> Result<StatusChange, sqlx::Error> {
         let mut tx = self.pool().await?.begin_with("BEGIN IMMEDIATE").await?;
-        let current: Option<String> = sqlx::query_scalar("SELECT \"status\" FROM \"Machine\" WHERE \"id\" = ?1").bind(id.to_string()).fetch_optional(&mut *tx).await?;
+        let current: Option<String> =
+            sqlx::query_scalar("SELECT \"status\" FROM \"Machine\" WHERE \"id\" = ?1").bind(id.to_string()).fetch_optional(&mut *tx).await?;
         let Some(current) = current else { return Ok(StatusChange::NotFound) };
         if current == status {
             return Ok(StatusChange::Unchanged);
@@ -337,9 +335,8 @@ impl Store for SqliteStore {
         Box::pin(async move {
             let err = |e: sqlx::Error| update_err("update machine status", Some(id), &e);
             let pool = self.pool().await.map_err(err)?;
-            let sql = format!(
-                "UPDATE \"Machine\" SET \"status\" = ?2, \"statusReason\" = ?3, \"statusChangedAt\" = {NOW}, \"updatedAt\" = {NOW} WHERE \"id\" = ?1"
-            );
+            let sql =
+                format!("UPDATE \"Machine\" SET \"status\" = ?2, \"statusReason\" = ?3, \"statusChangedAt\" = {NOW}, \"updatedAt\" = {NOW} WHERE \"id\" = ?1");
             let why = format!("{}: {}", reason.code(), reason.describe());
             sqlx::query(&sql).bind(id.to_string()).bind(status.to_string()).bind(why).execute(&pool).await.map_err(err)?;
             Ok(())
@@ -366,7 +363,8 @@ impl Store for SqliteStore {
 
     fn clear_volatile_machine_configuration<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let sql = format!("UPDATE \"MachineConfiguration\" SET \"qemuPid\" = NULL, \"qmpSocketPath\" = NULL, \"updatedAt\" = {NOW} WHERE \"machineId\" = ?1");
+            let sql =
+                format!("UPDATE \"MachineConfiguration\" SET \"qemuPid\" = NULL, \"qmpSocketPath\" = NULL, \"updatedAt\" = {NOW} WHERE \"machineId\" = ?1");
             self.exec_by_id(&sql, id).await.map_err(|e| io_err("clear volatile machine configuration", id, &e))?;
             Ok(())
         })
@@ -502,10 +500,16 @@ mod tests {
     }
 
     async fn seed(s: &SqliteStore) {
-        s.insert_record("FirewallRuleSet", &json!({"id": "rs-d", "name": "d", "internalName": "d", "entityType": "DEPARTMENT", "entityId": "d1"})).await.unwrap();
-        s.insert_record("FirewallRuleSet", &json!({"id": "rs-v", "name": "v", "internalName": "v", "entityType": "VM", "entityId": "m1", "priority": 100})).await.unwrap();
+        s.insert_record("FirewallRuleSet", &json!({"id": "rs-d", "name": "d", "internalName": "d", "entityType": "DEPARTMENT", "entityId": "d1"}))
+            .await
+            .unwrap();
+        s.insert_record("FirewallRuleSet", &json!({"id": "rs-v", "name": "v", "internalName": "v", "entityType": "VM", "entityId": "m1", "priority": 100}))
+            .await
+            .unwrap();
         s.insert_record("FirewallRule", &json!({"id": "r1", "ruleSetId": "rs-v", "name": "ssh", "action": "ACCEPT", "direction": "IN", "priority": 200, "protocol": "tcp", "dstPortStart": 22, "connectionState": {"new": true}})).await.unwrap();
-        s.insert_record("FirewallRule", &json!({"id": "r2", "ruleSetId": "rs-d", "name": "drop", "action": "DROP", "direction": "INOUT", "priority": 200})).await.unwrap();
+        s.insert_record("FirewallRule", &json!({"id": "r2", "ruleSetId": "rs-d", "name": "drop", "action": "DROP", "direction": "INOUT", "priority": 200}))
+            .await
+            .unwrap();
         s.insert_record("Department", &json!({"id": "d1", "name": "Sales", "firewallRuleSetId": "rs-d"})).await.unwrap();
         s.insert_record("Machine", &json!({"id": "m1", "name": "vm one", "internalName": "vm-one", "status": "running", "os": "ubuntu", "cpuCores": 2, "ramGB": 4, "departmentId": "d1", "firewallRuleSetId": "rs-v"})).await.unwrap();
     }

@@ -11,9 +11,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use super::error::{DatabaseError, StateError};
-use super::records::{
-    FirewallRuleRecord, MachineConfigUpdate, MachineRecord, RunningVmRecord, RuntimeRecord, TransitionResult, VmConfigRecord,
-};
+use super::records::{FirewallRuleRecord, MachineConfigUpdate, MachineRecord, RunningVmRecord, RuntimeRecord, TransitionResult, VmConfigRecord};
 use super::status::{automatic_write_allowed, Reason};
 
 /// A store operation in flight.
@@ -132,11 +130,7 @@ impl StoreChoice {
     /// `databaseUrl` (PostgreSQL, or `sqlite:`/`file:` for SQLite), else `sqlitePath`,
     /// else `INFINIVIRT_DATABASE_URL`, else `INFINIVIRT_SQLITE_PATH`, else the default
     /// embedded database. Giving both options is an error.
-    pub fn resolve(
-        database_url: Option<&str>,
-        sqlite_path: Option<&str>,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> Result<StoreChoice, StateError> {
+    pub fn resolve(database_url: Option<&str>, sqlite_path: Option<&str>, env: impl Fn(&str) -> Option<String>) -> Result<StoreChoice, StateError> {
         let bad = |field: &str, reason: &str| StateError::InvalidOption { field: field.into(), reason: reason.into() };
         match (database_url, sqlite_path) {
             (Some(_), Some(_)) => Err(bad("databaseUrl", "give either databaseUrl or sqlitePath, not both")),

@@ -168,9 +168,7 @@ impl StateSync {
         match self.queue.submit(vm, PendingWrite::Direct { status: status.to_string(), reason }).await {
             Submitted::Applied(StatusChange::Written { previous }) => result(true, &previous, None),
             Submitted::Applied(StatusChange::Unchanged | StatusChange::Refused { .. }) => result(true, status, None),
-            Submitted::Applied(StatusChange::NotFound) | Submitted::NotFound { .. } => {
-                result(false, "unknown", Some(SyncErrorCode::VM_NOT_FOUND))
-            }
+            Submitted::Applied(StatusChange::NotFound) | Submitted::NotFound { .. } => result(false, "unknown", Some(SyncErrorCode::VM_NOT_FOUND)),
             Submitted::Queued { .. } => result(false, "unknown", Some(SyncErrorCode::DB_ERROR)),
         }
     }

@@ -227,9 +227,7 @@ impl StorageError {
     pub fn code_enum(&self) -> StorageErrorCode {
         use StorageErrorCode as C;
         match self {
-            StorageError::InvalidPath { .. } | StorageError::ImageNotFound { .. } | StorageError::DeviceNotFound { .. } => {
-                C::IMAGE_NOT_FOUND
-            }
+            StorageError::InvalidPath { .. } | StorageError::ImageNotFound { .. } | StorageError::DeviceNotFound { .. } => C::IMAGE_NOT_FOUND,
             StorageError::ImageAlreadyExists { .. } => C::IMAGE_ALREADY_EXISTS,
             StorageError::ImageInUse { .. } => C::IMAGE_IN_USE,
             StorageError::SnapshotNotFound { .. } => C::SNAPSHOT_NOT_FOUND,
@@ -238,9 +236,7 @@ impl StorageError {
             | StorageError::InvalidPreallocation { .. }
             | StorageError::BackingFormatRequired { .. }
             | StorageError::BackingUnsupported { .. } => C::INVALID_FORMAT,
-            StorageError::InvalidSize { .. } | StorageError::InvalidClusterSize { .. } | StorageError::ShrinkRefused { .. } => {
-                C::INVALID_SIZE
-            }
+            StorageError::InvalidSize { .. } | StorageError::InvalidClusterSize { .. } | StorageError::ShrinkRefused { .. } => C::INVALID_SIZE,
             // The original used COMMAND_FAILED; a name refused before any command runs
             // now has its own code (COMPATIBILITY.md), the message is unchanged.
             StorageError::InvalidSnapshotName { .. } => C::INVALID_SNAPSHOT_NAME,
@@ -376,11 +372,7 @@ impl<'a> Subject<'a> {
     }
 
     fn snapshot_not_found(&self) -> StorageError {
-        StorageError::SnapshotNotFound {
-            op: self.op,
-            path: self.image.shown().to_string(),
-            name: self.target.unwrap_or_default().to_string(),
-        }
+        StorageError::SnapshotNotFound { op: self.op, path: self.image.shown().to_string(), name: self.target.unwrap_or_default().to_string() }
     }
 }
 
@@ -417,8 +409,7 @@ mod tests {
     #[test]
     fn missing_file_is_image_not_found_with_the_spec_message() {
         let p = img("/x");
-        let e =
-            Subject::new(Op::Info, &p).classify(&exit("qemu-img: Could not open '/x': Could not open '/x': No such file or directory\n"));
+        let e = Subject::new(Op::Info, &p).classify(&exit("qemu-img: Could not open '/x': Could not open '/x': No such file or directory\n"));
         assert_eq!(e.code(), "IMAGE_NOT_FOUND");
         assert_eq!(e.to_string(), "Image not found: /x");
         assert_eq!(Value::Object(e.fields()), serde_json::json!({"path": "/x", "command": "qemu-img info"}));
@@ -437,7 +428,9 @@ mod tests {
             assert_eq!(e.code(), "IMAGE_IN_USE", "{op:?}");
             assert_eq!(e.path(), "/tmp/qi/live.qcow2");
         }
-        let e = Subject::new(Op::Resize, &p).classify(&exit("qemu-img: Could not open '/tmp/qi/live.qcow2': Failed to get \"write\" lock\nIs another process using the image [/tmp/qi/live.qcow2]?\n"));
+        let e = Subject::new(Op::Resize, &p).classify(&exit(
+            "qemu-img: Could not open '/tmp/qi/live.qcow2': Failed to get \"write\" lock\nIs another process using the image [/tmp/qi/live.qcow2]?\n",
+        ));
         assert_eq!(e.to_string(), "Cannot resize image /tmp/qi/live.qcow2: image is in use. Stop the VM first.");
         let e = Subject::new(Op::SnapshotCreate, &p).classify(&exit("Failed to get \"write\" lock"));
         assert_eq!(e.to_string(), "Cannot create snapshot: image /tmp/qi/live.qcow2 is in use. Stop the VM first.");
@@ -464,9 +457,7 @@ mod tests {
             .classify(&exit("qemu-img: Could not apply snapshot 'nope': Failed to load snapshot: No such file or directory\n"));
         assert_eq!(e.code(), "SNAPSHOT_NOT_FOUND");
         assert_eq!(e.to_string(), "Snapshot 'nope' not found in image /d.qcow2");
-        let e = Subject::new(Op::SnapshotDelete, &p)
-            .target("nope")
-            .classify(&exit("qemu-img: Could not delete snapshot 'nope': snapshot not found\n"));
+        let e = Subject::new(Op::SnapshotDelete, &p).target("nope").classify(&exit("qemu-img: Could not delete snapshot 'nope': snapshot not found\n"));
         assert_eq!(e.code(), "SNAPSHOT_NOT_FOUND");
         // The same ENOENT text for an image that is missing is about the image.
         let e = Subject::new(Op::SnapshotApply, &p)
@@ -484,32 +475,25 @@ mod tests {
         assert_eq!(e.code(), "INVALID_SIZE");
         assert!(e.to_string().starts_with("Refusing to shrink image /tmp/qi/a.qcow2 to 0.5GB"), "{e}");
         let e = Subject::new(Op::Create, &p).classify(&exit("qemu-img: /tmp/qi/b.bogus: Unknown file format 'bogus'\n"));
-        assert_eq!(
-            (e.code(), e.to_string().as_str()),
-            ("INVALID_FORMAT", "Invalid image format: bogus. Supported formats: qcow2, raw, vmdk, vdi, vhdx")
-        );
-        let e = Subject::new(Op::Create, &p).size(1e8).classify(&exit(
-            "qemu-img: /tmp/qi/big.qcow2: The image size is too large for file format 'qcow2' (try using a larger cluster size)\n",
-        ));
+        assert_eq!((e.code(), e.to_string().as_str()), ("INVALID_FORMAT", "Invalid image format: bogus. Supported formats: qcow2, raw, vmdk, vdi, vhdx"));
+        let e = Subject::new(Op::Create, &p)
+            .size(1e8)
+            .classify(&exit("qemu-img: /tmp/qi/big.qcow2: The image size is too large for file format 'qcow2' (try using a larger cluster size)\n"));
         assert_eq!(e.code(), "INVALID_SIZE");
         let base = Path::new("/tmp/qi/nobase.qcow2");
         let others = [(base, "nobase.qcow2")];
-        let e = Subject::new(Op::Create, &p).others(&others).classify(&exit(
-            "qemu-img: /tmp/qi/ov.qcow2: Could not open '/tmp/qi/nobase.qcow2': No such file or directory\nCould not open backing image.\n",
-        ));
+        let e = Subject::new(Op::Create, &p)
+            .others(&others)
+            .classify(&exit("qemu-img: /tmp/qi/ov.qcow2: Could not open '/tmp/qi/nobase.qcow2': No such file or directory\nCould not open backing image.\n"));
         assert_eq!((e.code(), e.path()), ("IMAGE_NOT_FOUND", "nobase.qcow2"));
     }
 
     #[test]
     fn other_failures_keep_qemu_imgs_words() {
         let p = img("/tmp");
-        let e = Subject::new(Op::Info, &p)
-            .classify(&exit("qemu-img: Could not open '/tmp': 'file' driver requires '/tmp' to be a regular file\n"));
+        let e = Subject::new(Op::Info, &p).classify(&exit("qemu-img: Could not open '/tmp': 'file' driver requires '/tmp' to be a regular file\n"));
         assert_eq!(e.code(), "COMMAND_FAILED");
-        assert_eq!(
-            e.to_string(),
-            "Failed to get info for image /tmp: qemu-img: Could not open '/tmp': 'file' driver requires '/tmp' to be a regular file"
-        );
+        assert_eq!(e.to_string(), "Failed to get info for image /tmp: qemu-img: Could not open '/tmp': 'file' driver requires '/tmp' to be a regular file");
         let e = Subject::new(Op::Info, &p).classify(&exit("qemu-img: Could not open '/tmp/x': Permission denied\n"));
         assert_eq!(e.code(), "PERMISSION_DENIED");
         let spawn = ExecError::Spawn { command: "qemu-img info".into(), source: std::io::Error::from_raw_os_error(2) };

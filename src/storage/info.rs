@@ -147,10 +147,7 @@ mod tests {
 
     #[test]
     fn spec_20_6_82() {
-        let i = parse_image_info(
-            r#"{"filename":"/d.qcow2","format":"qcow2","virtual-size":10737418240,"actual-size":200704,"cluster-size":65536}"#,
-        )
-        .unwrap();
+        let i = parse_image_info(r#"{"filename":"/d.qcow2","format":"qcow2","virtual-size":10737418240,"actual-size":200704,"cluster-size":65536}"#).unwrap();
         assert_eq!(
             i,
             ImageInfo {
@@ -191,13 +188,7 @@ mod tests {
         assert!(i.encrypted);
         assert_eq!(
             i.snapshots.unwrap(),
-            vec![SnapshotInfo {
-                id: "1".into(),
-                name: "s1".into(),
-                vm_size: 1536.0,
-                date: "2026-11-23 03:28:46".into(),
-                vm_clock: "0001:02:05.250".into(),
-            }]
+            vec![SnapshotInfo { id: "1".into(), name: "s1".into(), vm_size: 1536.0, date: "2026-11-23 03:28:46".into(), vm_clock: "0001:02:05.250".into() }]
         );
     }
 
@@ -214,9 +205,7 @@ mod tests {
         let c = parse_check(r#"{"check-errors": 1, "leaks": 0, "corruptions": 3, "total-clusters": 10, "allocated-clusters": 5}"#).unwrap();
         assert_eq!(c, ImageCheckResult { errors: 1, leaks: 0, corruptions: 3, total_clusters: 10, allocated_clusters: 5 });
         // qemu-img 10 on a clean image omits the zero counters.
-        let c =
-            parse_check(r#"{"image-end-offset": 262144, "total-clusters": 16384, "check-errors": 0, "filename": "/a", "format": "qcow2"}"#)
-                .unwrap();
+        let c = parse_check(r#"{"image-end-offset": 262144, "total-clusters": 16384, "check-errors": 0, "filename": "/a", "format": "qcow2"}"#).unwrap();
         assert_eq!(c, ImageCheckResult { errors: 0, leaks: 0, corruptions: 0, total_clusters: 16384, allocated_clusters: 0 });
     }
 

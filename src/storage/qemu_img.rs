@@ -71,20 +71,12 @@ impl CreateImage {
         let shown = path.shown();
         let format = image_format(op, shown, &r.format)?;
         let size = size(op, shown, r.size_gb)?;
-        let cluster_size = r
-            .cluster_size
-            .map(|v| ClusterSize::new(v).ok_or(StorageError::InvalidClusterSize { op, path: shown.to_string(), value: v }))
-            .transpose()?;
+        let cluster_size =
+            r.cluster_size.map(|v| ClusterSize::new(v).ok_or(StorageError::InvalidClusterSize { op, path: shown.to_string(), value: v })).transpose()?;
         let preallocation = r
             .preallocation
             .as_deref()
-            .map(|m| {
-                Preallocation::parse(m).ok_or_else(|| StorageError::InvalidPreallocation {
-                    op,
-                    path: shown.to_string(),
-                    mode: m.to_string(),
-                })
-            })
+            .map(|m| Preallocation::parse(m).ok_or_else(|| StorageError::InvalidPreallocation { op, path: shown.to_string(), mode: m.to_string() }))
             .transpose()?;
         let backing = match (&r.backing_file, &r.backing_format) {
             (None, None) => None,
@@ -254,9 +246,7 @@ impl NewFile {
             Ok(Err(e)) => Err(match e.kind() {
                 std::io::ErrorKind::AlreadyExists => StorageError::ImageAlreadyExists { op, path: shown() },
                 std::io::ErrorKind::PermissionDenied => StorageError::PermissionDenied { op, path: shown() },
-                std::io::ErrorKind::NotFound => {
-                    StorageError::CommandFailed { op, path: shown(), target: None, detail: "its directory does not exist".into() }
-                }
+                std::io::ErrorKind::NotFound => StorageError::CommandFailed { op, path: shown(), target: None, detail: "its directory does not exist".into() },
                 _ => StorageError::CommandFailed { op, path: shown(), target: None, detail: e.to_string() },
             }),
             Err(e) => Err(StorageError::CommandFailed { op, path: shown(), target: None, detail: e.to_string() }),
@@ -315,13 +305,7 @@ pub async fn create_image(req: &CreateImage, progress: Option<Arc<Progress>>) ->
 }
 
 /// Runs a preallocating creation, reporting how much of the image is allocated.
-async fn run_sampling_allocation(
-    cmd: &HostCommand,
-    subject: &Subject<'_>,
-    file: &Path,
-    size_gb: f64,
-    progress: &Progress,
-) -> Result<Output, StorageError> {
+async fn run_sampling_allocation(cmd: &HostCommand, subject: &Subject<'_>, file: &Path, size_gb: f64, progress: &Progress) -> Result<Output, StorageError> {
     use std::os::unix::fs::MetadataExt;
     let total = size_gb * 1_073_741_824.0;
     let job = run(cmd, subject);
@@ -363,8 +347,7 @@ pub async fn convert_image(req: &ConvertImage, progress: Option<Arc<Progress>>) 
     let op = Op::Convert;
     let _g = lock::acquire(&[(req.source.abs(), Access::Read), (req.dest.abs(), Access::Write)]).await;
     let info = read_info(&req.source, Op::Info).await?;
-    let source_format =
-        DriverName::new(&info.format).ok_or_else(|| StorageError::Parse { op: Op::Info, path: req.source.shown().to_string() })?;
+    let source_format = DriverName::new(&info.format).ok_or_else(|| StorageError::Parse { op: Op::Info, path: req.source.shown().to_string() })?;
     let file = NewFile::create(op, &req.dest).await?;
     let others = [(req.dest.abs(), req.dest.shown())];
     let subject = Subject::new(op, &req.source).target(req.dest.shown()).others(&others);
@@ -488,12 +471,7 @@ mod tests {
 
     #[test]
     fn spec_20_6_81_convert_argv() {
-        let r = ConvertImageRequest {
-            source_path: "/d.qcow2".into(),
-            dest_path: "/o.qcow2".into(),
-            dest_format: "qcow2".into(),
-            compress: true,
-        };
+        let r = ConvertImageRequest { source_path: "/d.qcow2".into(), dest_path: "/o.qcow2".into(), dest_format: "qcow2".into(), compress: true };
         let c = ConvertImage::parse(&r).unwrap();
         let qcow2 = DriverName::new("qcow2").unwrap();
         assert_eq!(info_argv(&c.source).join(" "), "info --output=json --force-share -- /d.qcow2");
@@ -532,8 +510,7 @@ mod real {
         let p = dir.join("a.qcow2").display().to_string();
         rt().block_on(async {
             let req = |path: &str, gb: f64| {
-                CreateImage::parse(&CreateImageRequest { path: path.into(), size_gb: gb, format: "qcow2".into(), ..Default::default() })
-                    .unwrap()
+                CreateImage::parse(&CreateImageRequest { path: path.into(), size_gb: gb, format: "qcow2".into(), ..Default::default() }).unwrap()
             };
             create_image(&req(&p, 1.0), None).await.unwrap();
             let e = create_image(&req(&p, 2.0), None).await.unwrap_err();
@@ -564,8 +541,7 @@ mod real {
         let p = dir.join("a.qcow2").display().to_string();
         rt().block_on(async {
             create_image(
-                &CreateImage::parse(&CreateImageRequest { path: p.clone(), size_gb: 1.0, format: "qcow2".into(), ..Default::default() })
-                    .unwrap(),
+                &CreateImage::parse(&CreateImageRequest { path: p.clone(), size_gb: 1.0, format: "qcow2".into(), ..Default::default() }).unwrap(),
                 None,
             )
             .await

@@ -241,13 +241,7 @@ mod tests {
                     1         snap1                 0 B 2024-01-15 10:30:00 00:00:00.000          0\n";
         assert_eq!(
             parse_snapshot_list(text),
-            vec![SnapshotInfo {
-                id: "1".into(),
-                name: "snap1".into(),
-                vm_size: 0.0,
-                date: "2024-01-15 10:30:00".into(),
-                vm_clock: "00:00:00.000".into()
-            }]
+            vec![SnapshotInfo { id: "1".into(), name: "snap1".into(), vm_size: 0.0, date: "2024-01-15 10:30:00".into(), vm_clock: "00:00:00.000".into() }]
         );
     }
 

@@ -359,11 +359,7 @@ fn make_dir(dir: &Path) -> Result<bool, SkipReason> {
 
 /// Writes an existing cgroup control file (never creates one).
 fn write_control(path: &Path, value: &str) -> Result<(), SkipReason> {
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(path)
-        .and_then(|mut f| f.write_all(value.as_bytes()))
-        .map_err(failed("write", path))
+    std::fs::OpenOptions::new().write(true).open(path).and_then(|mut f| f.write_all(value.as_bytes())).map_err(failed("write", path))
 }
 
 fn read_control(path: &Path) -> Result<String, SkipReason> {

@@ -29,10 +29,9 @@ fn join<T: ToString>(v: &[T]) -> String {
 impl ErrorShape for CoresError {
     fn code(&self) -> &'static str {
         match self {
-            CoresError::NotInTopology { .. }
-            | CoresError::Negative { .. }
-            | CoresError::OutOfRange { .. }
-            | CoresError::NotInteger { .. } => "INVALID_CPU_CORES",
+            CoresError::NotInTopology { .. } | CoresError::Negative { .. } | CoresError::OutOfRange { .. } | CoresError::NotInteger { .. } => {
+                "INVALID_CPU_CORES"
+            }
         }
     }
 

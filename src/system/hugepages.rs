@@ -122,9 +122,7 @@ pub enum HugepagesError {
 impl ErrorShape for HugepagesError {
     fn code(&self) -> &'static str {
         match self {
-            HugepagesError::NotAccessible { .. } | HugepagesError::NotMounted { .. } | HugepagesError::Counters { .. } => {
-                "HUGEPAGES_UNAVAILABLE"
-            }
+            HugepagesError::NotAccessible { .. } | HugepagesError::NotMounted { .. } | HugepagesError::Counters { .. } => "HUGEPAGES_UNAVAILABLE",
             HugepagesError::NoneConfigured { .. } | HugepagesError::Insufficient { .. } => "HUGEPAGES_INSUFFICIENT",
         }
     }
@@ -166,8 +164,7 @@ pub fn check_usable() -> Result<Option<u64>, HugepagesError> {
 fn check_usable_at(dir: &Path, mounts_file: &str) -> Result<Option<u64>, HugepagesError> {
     use nix::unistd::{access, AccessFlags};
     access(dir, AccessFlags::R_OK | AccessFlags::W_OK).map_err(|errno| HugepagesError::NotAccessible { path: dir.to_path_buf(), errno })?;
-    let mounts = std::fs::read_to_string(mounts_file)
-        .map_err(|e| HugepagesError::Counters { source_path: mounts_file.to_string(), reason: e.to_string() })?;
+    let mounts = std::fs::read_to_string(mounts_file).map_err(|e| HugepagesError::Counters { source_path: mounts_file.to_string(), reason: e.to_string() })?;
     find_mount(&mounts, &dir.to_string_lossy()).ok_or_else(|| HugepagesError::NotMounted { path: dir.to_path_buf() })
 }
 
@@ -175,10 +172,10 @@ fn check_usable_at(dir: &Path, mounts_file: &str) -> Result<Option<u64>, Hugepag
 /// refuses the VM with this error or starts it without hugepages and a warning.
 pub fn preflight(ram_bytes: u64) -> Result<HugepagesReady, HugepagesError> {
     let mount_page = check_usable()?;
-    let meminfo_text = std::fs::read_to_string("/proc/meminfo")
-        .map_err(|e| HugepagesError::Counters { source_path: "/proc/meminfo".into(), reason: e.to_string() })?;
-    let m = parse_meminfo(&meminfo_text)
-        .ok_or_else(|| HugepagesError::Counters { source_path: "/proc/meminfo".into(), reason: "no Hugepagesize line".into() })?;
+    let meminfo_text =
+        std::fs::read_to_string("/proc/meminfo").map_err(|e| HugepagesError::Counters { source_path: "/proc/meminfo".into(), reason: e.to_string() })?;
+    let m =
+        parse_meminfo(&meminfo_text).ok_or_else(|| HugepagesError::Counters { source_path: "/proc/meminfo".into(), reason: "no Hugepagesize line".into() })?;
     match mount_page.filter(|p| *p != m.page_size_kib) {
         None => check_capacity(ram_bytes, m.page_size_kib, m.total, m.free, m.reserved),
         // A mount with a non-default page size: that pool's own counters.
@@ -205,10 +202,7 @@ HugePages_Total:    2048\nHugePages_Free:     1500\nHugePages_Rsvd:      100\nHu
 
     #[test]
     fn meminfo() {
-        assert_eq!(
-            parse_meminfo(MEMINFO),
-            Some(MeminfoHugepages { total: 2048, free: 1500, reserved: 100, surplus: 0, page_size_kib: 2048 })
-        );
+        assert_eq!(parse_meminfo(MEMINFO), Some(MeminfoHugepages { total: 2048, free: 1500, reserved: 100, surplus: 0, page_size_kib: 2048 }));
         assert_eq!(parse_meminfo("MemTotal: 1 kB\n"), None);
         let none = parse_meminfo("HugePages_Total:       0\nHugePages_Free:        0\nHugepagesize:       2048 kB\n").unwrap();
         assert_eq!((none.total, none.page_size_kib), (0, 2048));
@@ -221,10 +215,7 @@ HugePages_Total:    2048\nHugePages_Free:     1500\nHugePages_Rsvd:      100\nHu
         let ok = check_capacity(2 * gib, 2048, 2048, 1500, 100).unwrap();
         assert_eq!(ok, HugepagesReady { page_size_kib: 2048, available_pages: 1400, needed_pages: 1024 });
         let e = check_capacity(3 * gib, 2048, 2048, 1500, 100).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "not enough free hugepages: the VM needs 1536 pages of 2048 kB (3072 MiB) but 1400 are available"
-        );
+        assert_eq!(e.to_string(), "not enough free hugepages: the VM needs 1536 pages of 2048 kB (3072 MiB) but 1400 are available");
         assert_eq!(e.code(), "HUGEPAGES_INSUFFICIENT");
         let e = check_capacity(gib, 2048, 0, 0, 0).unwrap_err();
         assert_eq!(e.to_string(), "no hugepages of 2048 kB are configured on this host (HugePages_Total is 0)");

@@ -20,11 +20,7 @@ pub fn sha512_crypt_with_salt(password: &str, salt: &str) -> String {
     let salt = &salt.as_bytes()[..salt.len().min(SALT_LEN)];
 
     // Digest B = H(password salt password)
-    let b = Sha512::new()
-        .chain_update(pw)
-        .chain_update(salt)
-        .chain_update(pw)
-        .finalize();
+    let b = Sha512::new().chain_update(pw).chain_update(salt).chain_update(pw).finalize();
 
     // Digest A = H(password salt B-bytes-for-len(password) <bitwise mix>)
     let mut a = Sha512::new();
@@ -139,10 +135,7 @@ fn random_salt() -> std::io::Result<String> {
     use std::io::Read;
     let mut bytes = [0u8; SALT_LEN];
     std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
-    Ok(bytes
-        .iter()
-        .map(|b| char::from(ITOA64[usize::from(b & 0x3f)]))
-        .collect())
+    Ok(bytes.iter().map(|b| char::from(ITOA64[usize::from(b & 0x3f)])).collect())
 }
 
 #[cfg(test)]
@@ -166,16 +159,8 @@ mod tests {
             return;
         }
         let long = "x".repeat(130);
-        for (pw, salt) in [
-            ("p", "abcdefgh"),
-            ("pässwörd ✓", "0123456789abcdef"),
-            (long.as_str(), "Zz./09"),
-            ("a'b\"c$(id)`", "s"),
-        ] {
-            let out = std::process::Command::new("openssl")
-                .args(["passwd", "-6", "-salt", salt, pw])
-                .output()
-                .unwrap();
+        for (pw, salt) in [("p", "abcdefgh"), ("pässwörd ✓", "0123456789abcdef"), (long.as_str(), "Zz./09"), ("a'b\"c$(id)`", "s")] {
+            let out = std::process::Command::new("openssl").args(["passwd", "-6", "-salt", salt, pw]).output().unwrap();
             let want = String::from_utf8(out.stdout).unwrap();
             assert_eq!(sha512_crypt_with_salt(pw, salt), want.trim(), "{pw:?}");
         }

@@ -74,11 +74,7 @@ pub enum UnattendedError {
     },
     /// The installer ISO to remaster does not have the layout we patch.
     #[error("Failed to generate installation ISO: {reason}")]
-    Remaster {
-        vm_id: Option<String>,
-        iso: String,
-        reason: String,
-    },
+    Remaster { vm_id: Option<String>, iso: String, reason: String },
     /// A monitor option that is not a usable number (or contradicts another).
     #[error("Invalid installation monitor configuration: {field} {reason}")]
     InvalidMonitorConfig { field: &'static str, reason: String },
@@ -102,22 +98,14 @@ pub enum UnattendedError {
         "Installation failed: the guest powered off after {elapsed_ms}ms and {reset_count} reboot(s), before the installation could have finished (completion needs {})",
         completion_rule(*min_install_time_ms, *expected_reboots)
     )]
-    PoweredOffEarly {
-        elapsed_ms: u64,
-        reset_count: u32,
-        min_install_time_ms: u64,
-        expected_reboots: u32,
-    },
+    PoweredOffEarly { elapsed_ms: u64, reset_count: u32, min_install_time_ms: u64, expected_reboots: u32 },
     /// The VM stopped for a reason that is not the installer's own shutdown.
-    #[error(
-        "Installation failed: the VM was shut down by {cause} before the installation finished"
-    )]
+    #[error("Installation failed: the VM was shut down by {cause} before the installation finished")]
     Interrupted { cause: String },
     /// `InstallationMonitor.stop()` while the installation was still being watched.
     #[error("Installation monitoring was stopped before the installation finished")]
     MonitoringStopped,
 }
-
 
 fn completion_rule(min_install_time_ms: u64, expected_reboots: u32) -> String {
     match (min_install_time_ms, expected_reboots) {
@@ -154,10 +142,7 @@ fn xorriso_text(e: &ExecError) -> String {
 impl UnattendedError {
     /// The single-error form of [`UnattendedError::InvalidConfig`].
     pub fn invalid(vm_id: Option<&str>, error: impl Into<String>) -> Self {
-        UnattendedError::InvalidConfig {
-            vm_id: vm_id.map(str::to_string),
-            errors: vec![error.into()],
-        }
+        UnattendedError::InvalidConfig { vm_id: vm_id.map(str::to_string), errors: vec![error.into()] }
     }
 
     fn vm_id(&self) -> Option<&String> {
@@ -177,19 +162,13 @@ impl ErrorShape for UnattendedError {
         match self {
             UnattendedError::InvalidConfig { .. } => UnattendedErrorCode::INVALID_CONFIG,
             UnattendedError::UnsupportedOs { .. } => UnattendedErrorCode::UNSUPPORTED_OS,
-            UnattendedError::MediaIo { .. } | UnattendedError::Xorriso { .. } | UnattendedError::Remaster { .. } => {
-                UnattendedErrorCode::ISO_GENERATION_FAILED
-            }
+            UnattendedError::MediaIo { .. } | UnattendedError::Xorriso { .. } | UnattendedError::Remaster { .. } => UnattendedErrorCode::ISO_GENERATION_FAILED,
             UnattendedError::InvalidMonitorConfig { .. } => UnattendedErrorCode::INVALID_CONFIG,
             UnattendedError::MonitorAlreadyRunning => UnattendedErrorCode::INVALID_CONFIG,
             UnattendedError::QmpNotConnected => UnattendedErrorCode::QMP_ERROR,
             UnattendedError::QmpConnectionLost => UnattendedErrorCode::QMP_ERROR,
-            UnattendedError::InstallationTimeout { .. } => {
-                UnattendedErrorCode::INSTALLATION_TIMEOUT
-            }
-            UnattendedError::ResetLimitExceeded { .. } => {
-                UnattendedErrorCode::INSTALLATION_RESET_LIMIT_EXCEEDED
-            }
+            UnattendedError::InstallationTimeout { .. } => UnattendedErrorCode::INSTALLATION_TIMEOUT,
+            UnattendedError::ResetLimitExceeded { .. } => UnattendedErrorCode::INSTALLATION_RESET_LIMIT_EXCEEDED,
             UnattendedError::PoweredOffEarly { .. } => UnattendedErrorCode::INSTALLATION_FAILED,
             UnattendedError::Interrupted { .. } => UnattendedErrorCode::INSTALLATION_FAILED,
             UnattendedError::MonitoringStopped => UnattendedErrorCode::MONITORING_ERROR,
@@ -205,9 +184,7 @@ impl ErrorShape for UnattendedError {
         let context = match self {
             UnattendedError::InvalidConfig { errors, .. } => json!({ "errors": errors }),
             UnattendedError::UnsupportedOs { os, .. } => json!({ "os": os }),
-            UnattendedError::MediaIo {
-                stage, path, source, ..
-            } => {
+            UnattendedError::MediaIo { stage, path, source, .. } => {
                 json!({ "stage": stage.as_str(), "path": path, "errno": crate::exec::errno_name(source) })
             }
             UnattendedError::Xorriso { source, .. } => json!({
@@ -235,10 +212,7 @@ impl ErrorShape for UnattendedError {
             | UnattendedError::InstallationTimeout { .. }
             | UnattendedError::MonitoringStopped => return Map::new(),
         };
-        fields([
-            ("vmId", self.vm_id().cloned().map(Value::from)),
-            ("context", Some(context)),
-        ])
+        fields([("vmId", self.vm_id().cloned().map(Value::from)), ("context", Some(context))])
     }
 }
 
@@ -248,25 +222,16 @@ mod tests {
 
     #[test]
     fn invalid_config_joins_every_error() {
-        let e = UnattendedError::InvalidConfig {
-            vm_id: Some("vm-1".into()),
-            errors: vec!["Username is required".into(), "Password is required".into()],
-        };
+        let e = UnattendedError::InvalidConfig { vm_id: Some("vm-1".into()), errors: vec!["Username is required".into(), "Password is required".into()] };
         assert_eq!(e.code(), "INVALID_CONFIG");
-        assert_eq!(
-            e.to_string(),
-            "Invalid unattended install configuration: Username is required, Password is required"
-        );
+        assert_eq!(e.to_string(), "Invalid unattended install configuration: Username is required, Password is required");
         assert_eq!(e.fields()["context"]["errors"][1], "Password is required");
         assert_eq!(e.fields()["vmId"], "vm-1");
     }
 
     #[test]
     fn unsupported_os_message_is_the_spec_one() {
-        let e = UnattendedError::UnsupportedOs {
-            vm_id: None,
-            os: "beos".into(),
-        };
+        let e = UnattendedError::UnsupportedOs { vm_id: None, os: "beos".into() };
         assert_eq!(e.to_string(), "Unsupported operating system: beos");
         assert_eq!(e.code(), "UNSUPPORTED_OS");
         assert!(!e.fields().contains_key("vmId"));

@@ -63,9 +63,7 @@ pub fn cmd(s: &str) -> Result<String, char> {
 pub fn yaml_json(v: &serde_json::Value) -> String {
     // serde_json cannot fail on a `Value` with string keys.
     let text = serde_json::to_string_pretty(v).unwrap_or_default();
-    text.replace('\u{0085}', "\\u0085")
-        .replace('\u{2028}', "\\u2028")
-        .replace('\u{2029}', "\\u2029")
+    text.replace('\u{0085}', "\\u0085").replace('\u{2028}', "\\u2028").replace('\u{2029}', "\\u2029")
 }
 
 /// Standard base64 (RFC 4648, padded).
@@ -78,11 +76,7 @@ pub fn base64(bytes: &[u8]) -> String {
 /// UTF-16LE text of the password followed by the element name (`Password`). This
 /// keeps the clear text out of the file; it is an encoding, not encryption.
 pub fn windows_password(password: &str, element: &str) -> String {
-    let bytes: Vec<u8> = password
-        .encode_utf16()
-        .chain(element.encode_utf16())
-        .flat_map(u16::to_le_bytes)
-        .collect();
+    let bytes: Vec<u8> = password.encode_utf16().chain(element.encode_utf16()).flat_map(u16::to_le_bytes).collect();
     base64(&bytes)
 }
 
@@ -90,18 +84,7 @@ pub fn windows_password(password: &str, element: &str) -> String {
 mod tests {
     use super::*;
 
-    const NASTY: &[&str] = &[
-        "]]>",
-        "a\"b",
-        "it's",
-        "x\ny",
-        "$(reboot)",
-        "`id`",
-        "ünï©ødé ✓",
-        "<tag attr='1'>&amp;",
-        "\\",
-        "",
-    ];
+    const NASTY: &[&str] = &["]]>", "a\"b", "it's", "x\ny", "$(reboot)", "`id`", "ünï©ødé ✓", "<tag attr='1'>&amp;", "\\", ""];
 
     #[test]
     fn xml_escapes_markup_and_control_characters() {
@@ -117,11 +100,7 @@ mod tests {
     #[test]
     fn shell_quoting_round_trips_through_sh() {
         for s in NASTY {
-            let out = std::process::Command::new("sh")
-                .arg("-c")
-                .arg(format!("printf %s {}", shell(s)))
-                .output()
-                .unwrap();
+            let out = std::process::Command::new("sh").arg("-c").arg(format!("printf %s {}", shell(s))).output().unwrap();
             assert_eq!(String::from_utf8(out.stdout).unwrap(), *s, "{s:?}");
         }
     }
@@ -153,12 +132,7 @@ mod tests {
     #[test]
     fn windows_password_encoding_matches_the_documented_form() {
         // "P@ss" + "Password" in UTF-16LE, base64.
-        let want = base64(
-            &"P@ssPassword"
-                .encode_utf16()
-                .flat_map(u16::to_le_bytes)
-                .collect::<Vec<u8>>(),
-        );
+        let want = base64(&"P@ssPassword".encode_utf16().flat_map(u16::to_le_bytes).collect::<Vec<u8>>());
         assert_eq!(windows_password("P@ss", "Password"), want);
         assert_eq!(base64(b"hi"), "aGk=");
     }

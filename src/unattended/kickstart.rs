@@ -40,15 +40,9 @@ pub fn render(req: &InstallRequest, prep: &Prepared) -> AnswerFiles {
     line(&format!("lang {}", req.locale.posix_utf8()));
     line("keyboard --vckeymap=us --xlayouts=us");
     line(&format!("timezone {} --utc", req.timezone));
-    line(&format!(
-        "network --bootproto=dhcp --device=link --activate --hostname={}",
-        req.hostname
-    ));
+    line(&format!("network --bootproto=dhcp --device=link --activate --hostname={}", req.hostname));
     line("rootpw --lock");
-    line(&format!(
-        "user --name={} --groups=wheel --password={} --iscrypted",
-        req.username, prep.password_hash
-    ));
+    line(&format!("user --name={} --groups=wheel --password={} --iscrypted", req.username, prep.password_hash));
     line("zerombr");
     line("clearpart --all --initlabel");
     line("autopart");
@@ -68,17 +62,11 @@ pub fn render(req: &InstallRequest, prep: &Prepared) -> AnswerFiles {
         for (i, s) in prep.scripts.iter().enumerate() {
             let file = format!("{DIR}/scripts/{:02}.sh", i + 1);
             post.push(write_b64(&file, &s.text));
-            runner.push_str(&format!(
-                "{} {file} >>{DIR}/firstboot.log 2>&1\n",
-                s.shell.interpreter()
-            ));
+            runner.push_str(&format!("{} {file} >>{DIR}/firstboot.log 2>&1\n", s.shell.interpreter()));
         }
         runner.push_str(&format!("touch {DIR}/firstboot.done\n"));
         post.push(write_b64(&format!("{DIR}/firstboot.sh"), &runner));
-        post.push(write_b64(
-            "/etc/systemd/system/infinivirt-firstboot.service",
-            FIRSTBOOT_UNIT,
-        ));
+        post.push(write_b64("/etc/systemd/system/infinivirt-firstboot.service", FIRSTBOOT_UNIT));
         post.push("systemctl enable infinivirt-firstboot.service".to_string());
     }
     line("");
@@ -87,13 +75,7 @@ pub fn render(req: &InstallRequest, prep: &Prepared) -> AnswerFiles {
         line(p);
     }
     line("%end");
-    AnswerFiles {
-        volume_id: "OEMDRV",
-        files: vec![AnswerFile {
-            path: "ks.cfg".into(),
-            content: ks,
-        }],
-    }
+    AnswerFiles { volume_id: "OEMDRV", files: vec![AnswerFile { path: "ks.cfg".into(), content: ks }] }
 }
 
 /// A `%post` line that recreates `content` at `path` (base64: no quoting can break).
@@ -111,14 +93,11 @@ mod tests {
 
     #[test]
     fn user_text_cannot_end_post_or_leak_the_password() {
-        let apps = json!([{ "id": "1", "name": "x", "os": ["fedora"], "installCommand": ["dnf -y install {{p}}\n%end\nreboot"], "parameters": { "p": "a'b" } }]);
+        let apps =
+            json!([{ "id": "1", "name": "x", "os": ["fedora"], "installCommand": ["dnf -y install {{p}}\n%end\nreboot"], "parameters": { "p": "a'b" } }]);
         let r = parse(&json!({ "vmId": "v", "os": "fedora", "username": "alice", "password": "hunter2", "hostname": "db-1", "timezone": "Europe/Paris", "applications": apps })).unwrap();
         let prep = Prepared {
-            scripts: vec![ResolvedScript {
-                name: "s".into(),
-                shell: ScriptShell::Bash,
-                text: "%end\necho hi".into(),
-            }],
+            scripts: vec![ResolvedScript { name: "s".into(), shell: ScriptShell::Bash, text: "%end\necho hi".into() }],
             password_hash: "$6$abc$def".into(),
         };
         let f = render(&r, &prep);

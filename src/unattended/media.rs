@@ -29,11 +29,7 @@ pub struct MediaOptions {
 
 impl Default for MediaOptions {
     fn default() -> Self {
-        MediaOptions {
-            output_dir: PathBuf::from(DEFAULT_OUTPUT_DIR),
-            work_dir: None,
-            xorriso: "xorriso".to_string(),
-        }
+        MediaOptions { output_dir: PathBuf::from(DEFAULT_OUTPUT_DIR), work_dir: None, xorriso: "xorriso".to_string() }
     }
 }
 
@@ -50,17 +46,10 @@ impl WorkDir {
             path: path.display().to_string(),
             source,
         };
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(base)
-            .map_err(|e| io(base, e))?;
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(base).map_err(|e| io(base, e))?;
         let path = base.join(format!(".build-{}", random_hex(8).map_err(|e| io(base, e))?));
         // Not recursive: an existing directory of that name is an error, never reused.
-        std::fs::DirBuilder::new()
-            .mode(0o700)
-            .create(&path)
-            .map_err(|e| io(&path, e))?;
+        std::fs::DirBuilder::new().mode(0o700).create(&path).map_err(|e| io(&path, e))?;
         Ok(WorkDir { path: Some(path) })
     }
 
@@ -71,10 +60,7 @@ impl WorkDir {
     pub(super) async fn remove(mut self) {
         if let Some(p) = self.path.take() {
             if let Err(e) = tokio::fs::remove_dir_all(&p).await {
-                crate::log::warn(
-                    "unattended",
-                    &format!("could not remove the work directory {}: {e}", p.display()),
-                );
+                crate::log::warn("unattended", &format!("could not remove the work directory {}: {e}", p.display()));
             }
         }
     }
@@ -84,22 +70,14 @@ impl Drop for WorkDir {
     fn drop(&mut self) {
         if let Some(p) = self.path.take() {
             if let Err(e) = std::fs::remove_dir_all(&p) {
-                crate::log::warn(
-                    "unattended",
-                    &format!("could not remove the work directory {}: {e}", p.display()),
-                );
+                crate::log::warn("unattended", &format!("could not remove the work directory {}: {e}", p.display()));
             }
         }
     }
 }
 
 /// Builds the ISO of `files` and returns its path in `opts.output_dir`.
-pub async fn build(
-    files: &AnswerFiles,
-    vm_id: &str,
-    os: &str,
-    opts: &MediaOptions,
-) -> Result<PathBuf, UnattendedError> {
+pub async fn build(files: &AnswerFiles, vm_id: &str, os: &str, opts: &MediaOptions) -> Result<PathBuf, UnattendedError> {
     let base = opts.work_dir.clone().unwrap_or_else(|| opts.output_dir.clone());
     let work = WorkDir::create(&base, vm_id)?;
     let result = build_in(&work, files, vm_id, os, opts).await;
@@ -107,28 +85,13 @@ pub async fn build(
     result
 }
 
-async fn build_in(
-    work: &WorkDir,
-    files: &AnswerFiles,
-    vm_id: &str,
-    os: &str,
-    opts: &MediaOptions,
-) -> Result<PathBuf, UnattendedError> {
-    let io = |stage, path: &Path, source| UnattendedError::MediaIo {
-        vm_id: Some(vm_id.to_string()),
-        stage,
-        path: path.display().to_string(),
-        source,
-    };
+async fn build_in(work: &WorkDir, files: &AnswerFiles, vm_id: &str, os: &str, opts: &MediaOptions) -> Result<PathBuf, UnattendedError> {
+    let io = |stage, path: &Path, source| UnattendedError::MediaIo { vm_id: Some(vm_id.to_string()), stage, path: path.display().to_string(), source };
     let root = work.path().join("root");
     for f in &files.files {
         let path = root.join(&f.path);
         if let Some(parent) = path.parent() {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(parent)
-                .map_err(|e| io(MediaStage::WriteFiles, parent, e))?;
+            std::fs::DirBuilder::new().recursive(true).mode(0o700).create(parent).map_err(|e| io(MediaStage::WriteFiles, parent, e))?;
         }
         write_private(&path, f.content.as_bytes()).map_err(|e| io(MediaStage::WriteFiles, &path, e))?;
     }
@@ -141,25 +104,12 @@ async fn build_in(
         .timeout(Some(XORRISO_TIMEOUT));
     // (`-as mkisofs` has no `--`; the source path is absolute, so never an option.)
     crate::log::log("infinivirt:unattended-installer", &format!("running {}", cmd.display()));
-    cmd.run().await.map_err(|source| UnattendedError::Xorriso {
-        vm_id: Some(vm_id.to_string()),
-        source,
-    })?;
+    cmd.run().await.map_err(|source| UnattendedError::Xorriso { vm_id: Some(vm_id.to_string()), source })?;
 
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&opts.output_dir)
-        .map_err(|e| io(MediaStage::Output, &opts.output_dir, e))?;
-    let out = opts.output_dir.join(format!(
-        "{}-{}-{}.iso",
-        safe_name(vm_id),
-        safe_name(os),
-        random_hex(4).map_err(|e| io(MediaStage::Output, &opts.output_dir, e))?
-    ));
-    move_file(&iso, &out)
-        .await
-        .map_err(|e| io(MediaStage::Output, &out, e))?;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&opts.output_dir).map_err(|e| io(MediaStage::Output, &opts.output_dir, e))?;
+    let out =
+        opts.output_dir.join(format!("{}-{}-{}.iso", safe_name(vm_id), safe_name(os), random_hex(4).map_err(|e| io(MediaStage::Output, &opts.output_dir, e))?));
+    move_file(&iso, &out).await.map_err(|e| io(MediaStage::Output, &out, e))?;
     Ok(out)
 }
 
@@ -174,11 +124,7 @@ pub async fn remove(path: &Path) -> std::io::Result<bool> {
 
 pub(super) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
     f.write_all(bytes)?;
     f.sync_all()
 }
@@ -199,17 +145,7 @@ pub(super) async fn move_file(from: &Path, to: &Path) -> std::io::Result<()> {
 
 /// `[A-Za-z0-9_-]` only, at most 64 characters (for file names).
 pub(super) fn safe_name(s: &str) -> String {
-    let n: String = s
-        .chars()
-        .take(64)
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let n: String = s.chars().take(64).map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
     if n.is_empty() {
         "vm".into()
     } else {
@@ -239,25 +175,14 @@ mod tests {
         AnswerFiles {
             volume_id: "CIDATA",
             files: vec![
-                AnswerFile {
-                    path: "user-data".into(),
-                    content: "#cloud-config\n{}\n".into(),
-                },
-                AnswerFile {
-                    path: "dir/sub/x.txt".into(),
-                    content: "x".into(),
-                },
+                AnswerFile { path: "user-data".into(), content: "#cloud-config\n{}\n".into() },
+                AnswerFile { path: "dir/sub/x.txt".into(), content: "x".into() },
             ],
         }
     }
 
     fn entries(dir: &Path) -> Vec<String> {
-        std::fs::read_dir(dir)
-            .map(|r| {
-                r.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default()
+        std::fs::read_dir(dir).map(|r| r.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()).unwrap_or_default()
     }
 
     #[tokio::test]
@@ -267,27 +192,12 @@ mod tests {
             return;
         }
         let out = tmp("ok");
-        let opts = MediaOptions {
-            output_dir: out.clone(),
-            ..Default::default()
-        };
+        let opts = MediaOptions { output_dir: out.clone(), ..Default::default() };
         let iso = build(&files(), "vm/../1", "ubuntu", &opts).await.unwrap();
         assert_eq!(iso.parent(), Some(out.as_path()));
-        assert!(iso
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .starts_with("vm____1-ubuntu-"));
-        assert_eq!(
-            entries(&out),
-            vec![iso.file_name().unwrap().to_string_lossy().into_owned()]
-        );
-        let pvd = std::process::Command::new("xorriso")
-            .args(["-indev"])
-            .arg(&iso)
-            .args(["-pvd_info"])
-            .output()
-            .unwrap();
+        assert!(iso.file_name().unwrap().to_string_lossy().starts_with("vm____1-ubuntu-"));
+        assert_eq!(entries(&out), vec![iso.file_name().unwrap().to_string_lossy().into_owned()]);
+        let pvd = std::process::Command::new("xorriso").args(["-indev"]).arg(&iso).args(["-pvd_info"]).output().unwrap();
         assert!(String::from_utf8_lossy(&pvd.stdout).contains("Volume Id    : CIDATA"));
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(std::fs::metadata(&iso).unwrap().permissions().mode() & 0o777, 0o600);
@@ -300,19 +210,12 @@ mod tests {
     async fn failures_remove_the_work_dir() {
         let work = tmp("fail-work");
         // xorriso that fails.
-        let opts = MediaOptions {
-            output_dir: tmp("fail-out"),
-            work_dir: Some(work.clone()),
-            xorriso: "false".into(),
-        };
+        let opts = MediaOptions { output_dir: tmp("fail-out"), work_dir: Some(work.clone()), xorriso: "false".into() };
         let e = build(&files(), "v", "fedora", &opts).await.unwrap_err();
         assert_eq!(crate::error::ErrorShape::code(&e), "ISO_GENERATION_FAILED");
         assert!(entries(&work).is_empty());
         // xorriso that does not exist.
-        let opts = MediaOptions {
-            xorriso: "/nonexistent/xorriso".into(),
-            ..opts
-        };
+        let opts = MediaOptions { xorriso: "/nonexistent/xorriso".into(), ..opts };
         let e = build(&files(), "v", "fedora", &opts).await.unwrap_err();
         assert!(e.to_string().contains("xorriso is not installed"), "{e}");
         assert!(entries(&work).is_empty());

@@ -39,13 +39,8 @@ pub async fn prepare(req: &InstallRequest, scripts_dir: Option<&Path>) -> Result
             ScriptSource::Inline(t) => t.clone(),
             ScriptSource::File(name) => read_script(req, name, scripts_dir).await?,
         };
-        let text = validate::expand_script(&text, run.shell, &run.inputs)
-            .map_err(|e| validate::script_template_error(&req.vm_id, run, e))?;
-        scripts.push(ResolvedScript {
-            name: run.name.clone(),
-            shell: run.shell,
-            text,
-        });
+        let text = validate::expand_script(&text, run.shell, &run.inputs).map_err(|e| validate::script_template_error(&req.vm_id, run, e))?;
+        scripts.push(ResolvedScript { name: run.name.clone(), shell: run.shell, text });
     }
     let password_hash = if target.family() == Family::Windows {
         String::new()
@@ -55,12 +50,7 @@ pub async fn prepare(req: &InstallRequest, scripts_dir: Option<&Path>) -> Result
             .await
             .map_err(|e| std::io::Error::other(e.to_string()))
             .and_then(|r| r)
-            .map_err(|source| UnattendedError::MediaIo {
-                vm_id: Some(req.vm_id.clone()),
-                stage: MediaStage::WriteFiles,
-                path: "/dev/urandom".into(),
-                source,
-            })?
+            .map_err(|source| UnattendedError::MediaIo { vm_id: Some(req.vm_id.clone()), stage: MediaStage::WriteFiles, path: "/dev/urandom".into(), source })?
     };
     Ok((target, Prepared { scripts, password_hash }))
 }
@@ -69,36 +59,20 @@ async fn read_script(req: &InstallRequest, name: &str, dir: Option<&Path>) -> Re
     let Some(dir) = dir else {
         return Err(UnattendedError::invalid(
             Some(&req.vm_id),
-            format!(
-                "Script file {} needs the scriptsDir option (or pass script.content)",
-                validate::shown(name)
-            ),
+            format!("Script file {} needs the scriptsDir option (or pass script.content)", validate::shown(name)),
         ));
     };
     let path = dir.join(name);
-    let io = |source| UnattendedError::MediaIo {
-        vm_id: Some(req.vm_id.clone()),
-        stage: MediaStage::ReadScript,
-        path: path.display().to_string(),
-        source,
-    };
+    let io = |source| UnattendedError::MediaIo { vm_id: Some(req.vm_id.clone()), stage: MediaStage::ReadScript, path: path.display().to_string(), source };
     let meta = tokio::fs::metadata(&path).await.map_err(io)?;
     if meta.len() > validate::MAX_SCRIPT_BYTES as u64 {
-        return Err(UnattendedError::invalid(
-            Some(&req.vm_id),
-            format!("Script file {} is larger than 1 MiB", validate::shown(name)),
-        ));
+        return Err(UnattendedError::invalid(Some(&req.vm_id), format!("Script file {} is larger than 1 MiB", validate::shown(name))));
     }
     let bytes = tokio::fs::read(&path).await.map_err(io)?;
     String::from_utf8(bytes)
         .ok()
         .filter(|t| !t.contains('\0'))
-        .ok_or_else(|| {
-            UnattendedError::invalid(
-                Some(&req.vm_id),
-                format!("Script file {} is not UTF-8 text", validate::shown(name)),
-            )
-        })
+        .ok_or_else(|| UnattendedError::invalid(Some(&req.vm_id), format!("Script file {} is not UTF-8 text", validate::shown(name))))
 }
 
 /// The answer files of `target` (pure; cannot fail for a parsed request).
@@ -118,11 +92,7 @@ pub async fn answer_files(req: &InstallRequest, scripts_dir: Option<&Path>) -> R
 
 /// Parse-checked request → answer ISO in `opts.output_dir`; returns its path. The
 /// caller owns the file and removes it with [`media::remove`] when the install ends.
-pub async fn build_install_media(
-    req: &InstallRequest,
-    scripts_dir: Option<&Path>,
-    opts: &MediaOptions,
-) -> Result<PathBuf, UnattendedError> {
+pub async fn build_install_media(req: &InstallRequest, scripts_dir: Option<&Path>, opts: &MediaOptions) -> Result<PathBuf, UnattendedError> {
     let (target, prep) = prepare(req, scripts_dir).await?;
     let files = render(req, target, &prep);
     media::build(&files, &req.vm_id, target.name(), opts).await
@@ -133,16 +103,8 @@ pub async fn build_install_media(
 /// (else subiquity asks before installing; the caller removes it with
 /// [`media::remove`] like the answer medium); for every other target `installer_iso`
 /// itself (Windows Setup and anaconda find their answer media unprompted).
-pub async fn prepare_installer_iso(
-    os: &str,
-    installer_iso: &Path,
-    vm_id: &str,
-    opts: &MediaOptions,
-) -> Result<PathBuf, UnattendedError> {
-    let target = Target::parse(os).ok_or_else(|| UnattendedError::UnsupportedOs {
-        vm_id: Some(vm_id.to_string()),
-        os: os.to_string(),
-    })?;
+pub async fn prepare_installer_iso(os: &str, installer_iso: &Path, vm_id: &str, opts: &MediaOptions) -> Result<PathBuf, UnattendedError> {
+    let target = Target::parse(os).ok_or_else(|| UnattendedError::UnsupportedOs { vm_id: Some(vm_id.to_string()), os: os.to_string() })?;
     if target.family() != Family::Ubuntu {
         return Ok(installer_iso.to_path_buf());
     }

@@ -121,15 +121,11 @@ impl MonitorConfig {
     pub fn new(raw: &RawMonitorConfig) -> Result<Self, UnattendedError> {
         let timeout_ms = integer("timeout", raw.timeout, DEFAULT_INSTALLATION_TIMEOUT_MS, 1, MAX_TIMER_MS)?;
         let max_resets = count("maxResets", raw.max_resets, DEFAULT_MAX_RESETS, 0)?;
-        let check_interval_ms =
-            integer("checkInterval", raw.check_interval, DEFAULT_CHECK_INTERVAL_MS, 1, MAX_TIMER_MS)?;
+        let check_interval_ms = integer("checkInterval", raw.check_interval, DEFAULT_CHECK_INTERVAL_MS, 1, MAX_TIMER_MS)?;
         let min_install_time_ms = integer("minInstallTime", raw.min_install_time, 0, 0, MAX_TIMER_MS)?;
         let expected_reboots = count("expectedReboots", raw.expected_reboots, 0, 0)?;
         if expected_reboots > max_resets {
-            return Err(bad(
-                "expectedReboots",
-                format!("({expected_reboots}) must not exceed maxResets ({max_resets})"),
-            ));
+            return Err(bad("expectedReboots", format!("({expected_reboots}) must not exceed maxResets ({max_resets})")));
         }
         let eject = match (raw.eject_after_resets, raw.eject_device.as_deref()) {
             (None, None) => None,
@@ -174,8 +170,7 @@ impl MonitorConfig {
         if self.completes_on_first_shutdown() {
             return true;
         }
-        (self.min_install_time_ms > 0 && elapsed_ms >= self.min_install_time_ms)
-            || (self.expected_reboots > 0 && reset_count >= self.expected_reboots)
+        (self.min_install_time_ms > 0 && elapsed_ms >= self.min_install_time_ms) || (self.expected_reboots > 0 && reset_count >= self.expected_reboots)
     }
 }
 
@@ -254,15 +249,7 @@ pub struct InstallMonitor {
 
 impl InstallMonitor {
     pub fn new(config: MonitorConfig) -> Self {
-        InstallMonitor {
-            config,
-            state: State::Idle,
-            phase: Phase::Installing,
-            reset_count: 0,
-            last_reset_ms: None,
-            powerdown_requested: false,
-            ejected: false,
-        }
+        InstallMonitor { config, state: State::Idle, phase: Phase::Installing, reset_count: 0, last_reset_ms: None, powerdown_requested: false, ejected: false }
     }
 
     pub fn config(&self) -> &MonitorConfig {
@@ -304,10 +291,7 @@ impl InstallMonitor {
         self.ejected = false;
         let mut out = vec![self.progress(Phase::Installing, "Installation in progress".into())];
         if self.config.completes_on_first_shutdown() {
-            out.push(Output::Warning(
-                "neither minInstallTime nor expectedReboots is set: the first guest shutdown completes the installation"
-                    .into(),
-            ));
+            out.push(Output::Warning("neither minInstallTime nor expectedReboots is set: the first guest shutdown completes the installation".into()));
         }
         Ok(out)
     }
@@ -322,10 +306,7 @@ impl InstallMonitor {
             Input::Reset { guest, reason } => self.on_reset(guest, reason, elapsed_ms),
             Input::Powerdown => {
                 self.powerdown_requested = true;
-                vec![Output::Warning(
-                    "POWERDOWN: the host requested an ACPI power-down; a guest shutdown now fails the installation"
-                        .into(),
-                )]
+                vec![Output::Warning("POWERDOWN: the host requested an ACPI power-down; a guest shutdown now fails the installation".into())]
             }
             Input::Disconnect => vec![self.fail(UnattendedError::QmpConnectionLost)],
             Input::Tick if elapsed_ms >= self.config.timeout_ms => {
@@ -351,19 +332,13 @@ impl InstallMonitor {
         let why = describe(guest, reason.as_deref());
         if let Some(last) = self.last_reset_ms {
             if elapsed_ms.saturating_sub(last) < RESET_COALESCE_MS {
-                return vec![Output::Note(format!(
-                    "RESET ({why}) {}ms after the previous one: same reboot, not counted",
-                    elapsed_ms.saturating_sub(last)
-                ))];
+                return vec![Output::Note(format!("RESET ({why}) {}ms after the previous one: same reboot, not counted", elapsed_ms.saturating_sub(last)))];
             }
         }
         self.last_reset_ms = Some(elapsed_ms);
         self.reset_count = self.reset_count.saturating_add(1);
         if self.reset_count > self.config.max_resets {
-            return vec![self.fail(UnattendedError::ResetLimitExceeded {
-                max_resets: self.config.max_resets,
-                reset_count: self.reset_count,
-            })];
+            return vec![self.fail(UnattendedError::ResetLimitExceeded { max_resets: self.config.max_resets, reset_count: self.reset_count })];
         }
         let mut out = vec![
             Output::Note(format!("RESET ({why}): reboot {} of at most {}", self.reset_count, self.config.max_resets)),
@@ -388,9 +363,7 @@ impl InstallMonitor {
             return vec![self.fail(UnattendedError::Interrupted { cause: format!("the host ({reason_text})") })];
         }
         if self.powerdown_requested {
-            return vec![
-                self.fail(UnattendedError::Interrupted { cause: "a host power-down request (POWERDOWN)".into() })
-            ];
+            return vec![self.fail(UnattendedError::Interrupted { cause: "a host power-down request (POWERDOWN)".into() })];
         }
         if !self.config.completion_reached(elapsed_ms, self.reset_count) {
             return vec![self.fail(UnattendedError::PoweredOffEarly {
@@ -402,11 +375,7 @@ impl InstallMonitor {
         }
         self.state = State::Settling;
         vec![
-            Output::Note(format!(
-                "SHUTDOWN ({}) after {elapsed_ms}ms and {} reboot(s)",
-                describe(guest, reason.as_deref()),
-                self.reset_count
-            )),
+            Output::Note(format!("SHUTDOWN ({}) after {elapsed_ms}ms and {} reboot(s)", describe(guest, reason.as_deref()), self.reset_count)),
             self.progress(Phase::Completing, "Installation completing, system shutting down".into()),
             self.progress(Phase::Completed, "Installation completed successfully".into()),
             Output::Completed,
@@ -506,12 +475,8 @@ mod tests {
             assert_eq!(e.code(), "INVALID_CONFIG");
             assert!(matches!(e, UnattendedError::InvalidMonitorConfig { field: f, .. } if f == field), "{field}: {e}");
         }
-        let e =
-            MonitorConfig::new(&RawMonitorConfig { expected_reboots: Some(6.0), ..Default::default() }).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "Invalid installation monitor configuration: expectedReboots (6) must not exceed maxResets (5)"
-        );
+        let e = MonitorConfig::new(&RawMonitorConfig { expected_reboots: Some(6.0), ..Default::default() }).unwrap_err();
+        assert_eq!(e.to_string(), "Invalid installation monitor configuration: expectedReboots (6) must not exceed maxResets (5)");
     }
 
     #[test]
@@ -540,10 +505,7 @@ mod tests {
         let (phases, end) = summary(&m.handle(guest_shutdown(), 10));
         assert_eq!(
             phases,
-            vec![
-                ("completing", "Installation completing, system shutting down".to_string()),
-                ("completed", "Installation completed successfully".to_string()),
-            ]
+            vec![("completing", "Installation completing, system shutting down".to_string()), ("completed", "Installation completed successfully".to_string()),]
         );
         assert_eq!(end.unwrap().0, "ok");
         assert!(m.handle(guest_shutdown(), 11).is_empty(), "input after the end is ignored");
@@ -628,10 +590,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let (_, end) = summary(&m.handle(Input::Tick, 1_000));
-        assert_eq!(
-            end.unwrap(),
-            ("INSTALLATION_TIMEOUT".to_string(), "Installation timed out after 1000ms".to_string())
-        );
+        assert_eq!(end.unwrap(), ("INSTALLATION_TIMEOUT".to_string(), "Installation timed out after 1000ms".to_string()));
         let mut d = started(cfg(|r| r.timeout = Some(1_000.0)));
         assert_eq!(code(&d.handle(Input::Deadline, 999)).as_deref(), Some("INSTALLATION_TIMEOUT"));
     }
@@ -662,12 +621,8 @@ mod tests {
     #[test]
     fn host_shutdowns_and_panics_fail() {
         let mut m = started(cfg(|_| {}));
-        let (_, end) =
-            summary(&m.handle(Input::Shutdown { guest: Some(false), reason: Some("host-signal".into()) }, 5));
-        assert_eq!(
-            end.unwrap().1,
-            "Installation failed: the VM was shut down by the host (host-signal) before the installation finished"
-        );
+        let (_, end) = summary(&m.handle(Input::Shutdown { guest: Some(false), reason: Some("host-signal".into()) }, 5));
+        assert_eq!(end.unwrap().1, "Installation failed: the VM was shut down by the host (host-signal) before the installation finished");
         let mut p = started(cfg(|_| {}));
         let out = p.handle(Input::Shutdown { guest: Some(true), reason: Some("guest-panic".into()) }, 5);
         assert_eq!(code(&out).as_deref(), Some("INSTALLATION_FAILED"));

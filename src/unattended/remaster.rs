@@ -86,10 +86,7 @@ fn patch_line(line: &str) -> Option<String> {
 /// Offset of the first whitespace-delimited `---` word in `body`.
 fn separator_offset(body: &str) -> Option<usize> {
     let mut start = None;
-    for (i, c) in body
-        .char_indices()
-        .chain(std::iter::once((body.len(), ' ')))
-    {
+    for (i, c) in body.char_indices().chain(std::iter::once((body.len(), ' '))) {
         if c.is_whitespace() {
             if let Some(s) = start.take() {
                 if &body[s..i] == "---" {
@@ -106,23 +103,12 @@ fn separator_offset(body: &str) -> Option<usize> {
 /// Writes `<out_dir>/<vm_id>-ubuntu-autoinstall.iso` (mode 0600): `installer_iso` with
 /// `autoinstall` on the kernel command line of its casper GRUB entries. A previous
 /// file of that name is replaced. Nothing is left behind on failure.
-pub async fn remaster_ubuntu_installer(
-    installer_iso: &Path,
-    out_dir: &Path,
-    vm_id: &str,
-    xorriso: &str,
-) -> Result<PathBuf, UnattendedError> {
+pub async fn remaster_ubuntu_installer(installer_iso: &Path, out_dir: &Path, vm_id: &str, xorriso: &str) -> Result<PathBuf, UnattendedError> {
     if vm_id.is_empty() || media::safe_name(vm_id) != vm_id {
-        return Err(UnattendedError::invalid(
-            Some(vm_id),
-            "vmId must be 1-64 characters of A-Z, a-z, 0-9, '-' and '_' to name the remastered installer ISO",
-        ));
+        return Err(UnattendedError::invalid(Some(vm_id), "vmId must be 1-64 characters of A-Z, a-z, 0-9, '-' and '_' to name the remastered installer ISO"));
     }
     if !installer_iso.is_absolute() {
-        return Err(UnattendedError::invalid(
-            Some(vm_id),
-            "the installer ISO path must be absolute",
-        ));
+        return Err(UnattendedError::invalid(Some(vm_id), "the installer ISO path must be absolute"));
     }
     let work = WorkDir::create(out_dir, vm_id)?;
     let result = remaster_in(&work, installer_iso, out_dir, vm_id, xorriso).await;
@@ -130,42 +116,20 @@ pub async fn remaster_ubuntu_installer(
     result
 }
 
-async fn remaster_in(
-    work: &WorkDir,
-    iso: &Path,
-    out_dir: &Path,
-    vm_id: &str,
-    xorriso: &str,
-) -> Result<PathBuf, UnattendedError> {
+async fn remaster_in(work: &WorkDir, iso: &Path, out_dir: &Path, vm_id: &str, xorriso: &str) -> Result<PathBuf, UnattendedError> {
     let iso_s = iso.display().to_string();
-    let remaster_err = |reason: &str| UnattendedError::Remaster {
-        vm_id: Some(vm_id.to_string()),
-        iso: iso_s.clone(),
-        reason: reason.to_string(),
-    };
+    let remaster_err = |reason: &str| UnattendedError::Remaster { vm_id: Some(vm_id.to_string()), iso: iso_s.clone(), reason: reason.to_string() };
     // xorriso takes a missing path for a blank medium: check it is a readable file.
     match tokio::fs::File::open(iso).await {
         Ok(f) => match f.metadata().await {
             Ok(m) if m.is_file() && m.len() > 0 => {}
-            Ok(_) => {
-                return Err(remaster_err(
-                    "the installer ISO is not a non-empty regular file",
-                ))
-            }
+            Ok(_) => return Err(remaster_err("the installer ISO is not a non-empty regular file")),
             Err(e) => return Err(remaster_err(&format!("cannot read the installer ISO: {e}"))),
         },
         Err(e) => return Err(remaster_err(&format!("cannot read the installer ISO: {e}"))),
     }
-    let xorriso_err = |source| UnattendedError::Xorriso {
-        vm_id: Some(vm_id.to_string()),
-        source,
-    };
-    let io = |stage, path: &Path, source| UnattendedError::MediaIo {
-        vm_id: Some(vm_id.to_string()),
-        stage,
-        path: path.display().to_string(),
-        source,
-    };
+    let xorriso_err = |source| UnattendedError::Xorriso { vm_id: Some(vm_id.to_string()), source };
+    let io = |stage, path: &Path, source| UnattendedError::MediaIo { vm_id: Some(vm_id.to_string()), stage, path: path.display().to_string(), source };
     // An unreadable or missing ISO is reported by xorriso itself (exit code, stderr).
     let listing = HostCommand::new(xorriso)
         .args(["-indev"])
@@ -175,15 +139,9 @@ async fn remaster_in(
         .run()
         .await
         .map_err(xorriso_err)?;
-    let listed: Vec<&str> = listing
-        .stdout
-        .lines()
-        .map(|l| l.trim().trim_matches('\''))
-        .collect();
+    let listed: Vec<&str> = listing.stdout.lines().map(|l| l.trim().trim_matches('\'')).collect();
     if !listed.contains(&GRUB_CFG) {
-        return Err(remaster_err(&format!(
-            "the installer ISO has no {GRUB_CFG} (not an Ubuntu live-server ISO)"
-        )));
+        return Err(remaster_err(&format!("the installer ISO has no {GRUB_CFG} (not an Ubuntu live-server ISO)")));
     }
     let mut targets = vec![GRUB_CFG];
     if listed.contains(&LOOPBACK_CFG) {
@@ -191,78 +149,44 @@ async fn remaster_in(
     }
 
     // Extract all of them in one run.
-    let mut extract = HostCommand::new(xorriso)
-        .args(["-osirrox", "on", "-indev"])
-        .arg(iso_s.clone());
+    let mut extract = HostCommand::new(xorriso).args(["-osirrox", "on", "-indev"]).arg(iso_s.clone());
     let mut pairs = Vec::new();
     for t in &targets {
         let name = t.rsplit('/').next().unwrap_or("grub.cfg");
         let local = work.path().join(name);
-        extract = extract
-            .arg("-extract")
-            .arg(*t)
-            .arg(local.display().to_string());
+        extract = extract.arg("-extract").arg(*t).arg(local.display().to_string());
         pairs.push((*t, local));
     }
-    extract
-        .timeout(Some(READ_TIMEOUT))
-        .run()
-        .await
-        .map_err(xorriso_err)?;
+    extract.timeout(Some(READ_TIMEOUT)).run().await.map_err(xorriso_err)?;
 
     let mut maps = Vec::new();
     for (iso_path, local) in &pairs {
-        let bytes = tokio::fs::read(local)
-            .await
-            .map_err(|e| io(MediaStage::WriteFiles, local, e))?;
-        let text = String::from_utf8(bytes).map_err(|_| {
-            remaster_err(&format!(
-                "{iso_path} of the installer ISO is not UTF-8 text"
-            ))
-        })?;
+        let bytes = tokio::fs::read(local).await.map_err(|e| io(MediaStage::WriteFiles, local, e))?;
+        let text = String::from_utf8(bytes).map_err(|_| remaster_err(&format!("{iso_path} of the installer ISO is not UTF-8 text")))?;
         let patched = match patch_grub_cfg(&text) {
             Some(p) => p,
             // loopback.cfg without a casper entry is left as it is.
             None if *iso_path != GRUB_CFG => continue,
-            None => {
-                return Err(remaster_err(&format!(
-                    "the installer ISO has no casper kernel entry in {GRUB_CFG} (not an Ubuntu live-server ISO)"
-                )))
-            }
+            None => return Err(remaster_err(&format!("the installer ISO has no casper kernel entry in {GRUB_CFG} (not an Ubuntu live-server ISO)"))),
         };
         let mut out = local.clone().into_os_string();
         out.push(".patched");
         let out = PathBuf::from(out);
-        media::write_private(&out, patched.as_bytes())
-            .map_err(|e| io(MediaStage::WriteFiles, &out, e))?;
+        media::write_private(&out, patched.as_bytes()).map_err(|e| io(MediaStage::WriteFiles, &out, e))?;
         maps.push((out, *iso_path));
     }
 
     let new_iso = work.path().join("installer.iso");
-    let mut write = HostCommand::new(xorriso)
-        .args(["-indev"])
-        .arg(iso_s.clone())
-        .arg("-outdev")
-        .arg(new_iso.display().to_string());
+    let mut write = HostCommand::new(xorriso).args(["-indev"]).arg(iso_s.clone()).arg("-outdev").arg(new_iso.display().to_string());
     for (local, iso_path) in &maps {
-        write = write
-            .arg("-map")
-            .arg(local.display().to_string())
-            .arg(*iso_path);
+        write = write.arg("-map").arg(local.display().to_string()).arg(*iso_path);
     }
-    let write = write
-        .args(["-boot_image", "any", "replay"])
-        .timeout(Some(WRITE_TIMEOUT));
-    crate::log::log(
-        "infinivirt:unattended-installer",
-        &format!("running {}", write.display()),
-    );
+    let write = write.args(["-boot_image", "any", "replay"]).timeout(Some(WRITE_TIMEOUT));
+    crate::log::log("infinivirt:unattended-installer", &format!("running {}", write.display()));
     write.run().await.map_err(xorriso_err)?;
 
     let out = out_dir.join(output_name(vm_id));
-    media::move_file(&new_iso, &out)
-        .await
-        .map_err(|e| io(MediaStage::Output, &out, e))?;
+    media::move_file(&new_iso, &out).await.map_err(|e| io(MediaStage::Output, &out, e))?;
     Ok(out)
 }
 
@@ -281,23 +205,15 @@ mod tests {
     const LOOPBACK: &str = "menuentry \"Try or Install Ubuntu Server\" {\n\tset gfxpayload=keep\n\tlinux\t/casper/vmlinuz  iso-scan/filename=${iso_path} ---\n\tinitrd\t/casper/initrd\n}\nmenuentry \"Ubuntu Server with the HWE kernel\" {\n\tset gfxpayload=keep\n\tlinux\t/casper/hwe-vmlinuz  iso-scan/filename=${iso_path} ---\n\tinitrd\t/casper/hwe-initrd\n}\n";
 
     fn kernel_lines(cfg: &str) -> Vec<&str> {
-        cfg.lines()
-            .filter(|l| l.trim_start().starts_with("linux"))
-            .collect()
+        cfg.lines().filter(|l| l.trim_start().starts_with("linux")).collect()
     }
 
     #[test]
     fn jammy_and_noble_entries_get_autoinstall_before_the_separator() {
         for cfg in [JAMMY, NOBLE] {
             let p = patch_grub_cfg(cfg).unwrap();
-            assert!(
-                p.contains("\tlinux\t/casper/vmlinuz autoinstall  ---\n"),
-                "{p}"
-            );
-            assert!(
-                p.contains("\tlinux\t/casper/hwe-vmlinuz autoinstall  ---\n"),
-                "{p}"
-            );
+            assert!(p.contains("\tlinux\t/casper/vmlinuz autoinstall  ---\n"), "{p}");
+            assert!(p.contains("\tlinux\t/casper/hwe-vmlinuz autoinstall  ---\n"), "{p}");
             assert_eq!(p.matches("autoinstall").count(), 2);
             // Memtest entries and everything else untouched.
             assert_eq!(p.replace(" autoinstall", ""), cfg);
@@ -310,10 +226,7 @@ mod tests {
     #[test]
     fn loopback_entries_keep_their_arguments() {
         let p = patch_grub_cfg(LOOPBACK).unwrap();
-        assert!(
-            p.contains("\tlinux\t/casper/vmlinuz  iso-scan/filename=${iso_path} autoinstall ---\n"),
-            "{p}"
-        );
+        assert!(p.contains("\tlinux\t/casper/vmlinuz  iso-scan/filename=${iso_path} autoinstall ---\n"), "{p}");
         assert!(p.contains("/casper/hwe-vmlinuz  iso-scan/filename=${iso_path} autoinstall ---\n"));
     }
 
@@ -331,15 +244,9 @@ mod tests {
             patch_grub_cfg("  linuxefi /casper/vmlinuz.efi quiet splash  \r\n").unwrap(),
             "  linuxefi /casper/vmlinuz.efi quiet splash autoinstall  \r\n"
         );
-        assert_eq!(
-            patch_grub_cfg("linux /casper/vmlinuz").unwrap(),
-            "linux /casper/vmlinuz autoinstall"
-        );
+        assert_eq!(patch_grub_cfg("linux /casper/vmlinuz").unwrap(), "linux /casper/vmlinuz autoinstall");
         // `---` glued to another word is not the separator.
-        assert_eq!(
-            patch_grub_cfg("linux /casper/vmlinuz a=--- x\n").unwrap(),
-            "linux /casper/vmlinuz a=--- x autoinstall\n"
-        );
+        assert_eq!(patch_grub_cfg("linux /casper/vmlinuz a=--- x\n").unwrap(), "linux /casper/vmlinuz a=--- x autoinstall\n");
     }
 
     #[test]
@@ -355,23 +262,17 @@ mod tests {
             assert_eq!(patch_grub_cfg(cfg), None, "{cfg:?}");
         }
         // The desktop ISO's kernel is casper too: accepted.
-        assert!(patch_grub_cfg(
-            "linux /casper/vmlinuz layerfs-path=minimal.standard.live.squashfs --- quiet splash\n"
-        )
-        .unwrap()
-        .contains("squashfs autoinstall --- quiet splash"));
+        assert!(patch_grub_cfg("linux /casper/vmlinuz layerfs-path=minimal.standard.live.squashfs --- quiet splash\n")
+            .unwrap()
+            .contains("squashfs autoinstall --- quiet splash"));
     }
 
     #[tokio::test]
     async fn rejects_unsafe_ids_and_relative_paths_before_touching_anything() {
         let out = std::env::temp_dir().join(format!("iv-ua-rem-args-{}", std::process::id()));
-        let e = remaster_ubuntu_installer(Path::new("/x.iso"), &out, "a/../b", "xorriso")
-            .await
-            .unwrap_err();
+        let e = remaster_ubuntu_installer(Path::new("/x.iso"), &out, "a/../b", "xorriso").await.unwrap_err();
         assert_eq!(crate::error::ErrorShape::code(&e), "INVALID_CONFIG");
-        let e = remaster_ubuntu_installer(Path::new("x.iso"), &out, "vm1", "xorriso")
-            .await
-            .unwrap_err();
+        let e = remaster_ubuntu_installer(Path::new("x.iso"), &out, "vm1", "xorriso").await.unwrap_err();
         assert_eq!(crate::error::ErrorShape::code(&e), "INVALID_CONFIG");
         assert!(!out.exists());
     }

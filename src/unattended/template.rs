@@ -17,11 +17,7 @@ pub enum TemplateError {
 }
 
 /// Expands every placeholder with `quote(value)`.
-pub fn expand(
-    text: &str,
-    values: &BTreeMap<String, String>,
-    quote: impl Fn(&str) -> Result<String, char>,
-) -> Result<String, TemplateError> {
+pub fn expand(text: &str, values: &BTreeMap<String, String>, quote: impl Fn(&str) -> Result<String, char>) -> Result<String, TemplateError> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("{{") {
@@ -29,13 +25,8 @@ pub fn expand(
         let after = &rest[start + 2..];
         match placeholder(after) {
             Some((name, used)) => {
-                let value = values
-                    .get(name)
-                    .ok_or_else(|| TemplateError::Undefined(name.to_string()))?;
-                let quoted = quote(value).map_err(|ch| TemplateError::Unquotable {
-                    name: name.to_string(),
-                    ch,
-                })?;
+                let value = values.get(name).ok_or_else(|| TemplateError::Undefined(name.to_string()))?;
+                let quoted = quote(value).map_err(|ch| TemplateError::Unquotable { name: name.to_string(), ch })?;
                 out.push_str(&quoted);
                 rest = &after[used..];
             }
@@ -53,10 +44,7 @@ pub fn expand(
 fn placeholder(s: &str) -> Option<(&str, usize)> {
     let end = s.find("}}")?;
     let name = s[..end].trim_matches(' ');
-    let ok = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    let ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
     ok.then_some((name, end + 2))
 }
 
@@ -71,26 +59,15 @@ mod tests {
     #[test]
     fn expands_with_the_quoting_function() {
         let v = vals(&[("user", "o'neil"), ("port", "80")]);
-        let got = expand("add {{user}} --port {{ port }} {{ not a name }}", &v, |s| {
-            Ok(crate::unattended::escape::shell(s))
-        });
+        let got = expand("add {{user}} --port {{ port }} {{ not a name }}", &v, |s| Ok(crate::unattended::escape::shell(s)));
         assert_eq!(got.unwrap(), r"add 'o'\''neil' --port '80' {{ not a name }}");
     }
 
     #[test]
     fn undefined_and_unquotable_values_are_errors() {
         let v = vals(&[("p", "50%")]);
-        assert_eq!(
-            expand("{{q}}", &v, |s| Ok(s.into())),
-            Err(TemplateError::Undefined("q".into()))
-        );
-        assert_eq!(
-            expand("x {{p}}", &v, crate::unattended::escape::cmd),
-            Err(TemplateError::Unquotable {
-                name: "p".into(),
-                ch: '%'
-            })
-        );
+        assert_eq!(expand("{{q}}", &v, |s| Ok(s.into())), Err(TemplateError::Undefined("q".into())));
+        assert_eq!(expand("x {{p}}", &v, crate::unattended::escape::cmd), Err(TemplateError::Unquotable { name: "p".into(), ch: '%' }));
     }
 
     #[test]

@@ -18,12 +18,8 @@ use super::escape;
 const SCRIPT_DIR: &str = "/var/lib/infinivirt/scripts";
 
 pub fn render(req: &InstallRequest, prep: &Prepared) -> AnswerFiles {
-    let late: Vec<Value> = req
-        .applications
-        .iter()
-        .flat_map(|a| a.commands.iter())
-        .map(|c| json!(["curtin", "in-target", "--target=/target", "--", "sh", "-c", c]))
-        .collect();
+    let late: Vec<Value> =
+        req.applications.iter().flat_map(|a| a.commands.iter()).map(|c| json!(["curtin", "in-target", "--target=/target", "--", "sh", "-c", c])).collect();
     let mut write_files = Vec::new();
     let mut runcmd = Vec::new();
     for (i, s) in prep.scripts.iter().enumerate() {
@@ -50,26 +46,11 @@ pub fn render(req: &InstallRequest, prep: &Prepared) -> AnswerFiles {
     if !write_files.is_empty() {
         autoinstall["user-data"] = json!({ "write_files": write_files, "runcmd": runcmd });
     }
-    let user_data = format!(
-        "#cloud-config\n{}\n",
-        escape::yaml_json(&json!({ "autoinstall": autoinstall }))
-    );
-    let meta_data = format!(
-        "{}\n",
-        escape::yaml_json(&json!({ "instance-id": format!("iid-{}", req.vm_id), "local-hostname": req.hostname }))
-    );
+    let user_data = format!("#cloud-config\n{}\n", escape::yaml_json(&json!({ "autoinstall": autoinstall })));
+    let meta_data = format!("{}\n", escape::yaml_json(&json!({ "instance-id": format!("iid-{}", req.vm_id), "local-hostname": req.hostname })));
     AnswerFiles {
         volume_id: "CIDATA",
-        files: vec![
-            AnswerFile {
-                path: "user-data".into(),
-                content: user_data,
-            },
-            AnswerFile {
-                path: "meta-data".into(),
-                content: meta_data,
-            },
-        ],
+        files: vec![AnswerFile { path: "user-data".into(), content: user_data }, AnswerFile { path: "meta-data".into(), content: meta_data }],
     }
 }
 
@@ -83,16 +64,9 @@ mod tests {
     #[test]
     fn user_data_is_cloud_config_json_with_hash_and_commands() {
         let apps = json!([{ "id": "1", "name": "x", "os": [], "installCommand": { "ubuntu": "apt-get install -y {{p}}" }, "parameters": { "p": "$(reboot)\n'`id`" } }]);
-        let r = parse(
-            &json!({ "vmId": "vm\"1", "os": "ubuntu", "username": "alice", "password": "pw", "applications": apps }),
-        )
-        .unwrap();
+        let r = parse(&json!({ "vmId": "vm\"1", "os": "ubuntu", "username": "alice", "password": "pw", "applications": apps })).unwrap();
         let prep = Prepared {
-            scripts: vec![ResolvedScript {
-                name: "s".into(),
-                shell: ScriptShell::Bash,
-                text: "echo ]]> \u{2028} done".into(),
-            }],
+            scripts: vec![ResolvedScript { name: "s".into(), shell: ScriptShell::Bash, text: "echo ]]> \u{2028} done".into() }],
             password_hash: "$6$salt$hash".into(),
         };
         let f = render(&r, &prep);
@@ -103,10 +77,7 @@ mod tests {
         assert_eq!(ai["identity"]["password"], "$6$salt$hash");
         assert_eq!(ai["late-commands"][0][6], "apt-get install -y '$(reboot)\n'\\''`id`'");
         assert_eq!(ai["user-data"]["write_files"][0]["content"], "echo ]]> \u{2028} done");
-        assert_eq!(
-            ai["user-data"]["runcmd"][0],
-            json!(["bash", "/var/lib/infinivirt/scripts/01.sh"])
-        );
+        assert_eq!(ai["user-data"]["runcmd"][0], json!(["bash", "/var/lib/infinivirt/scripts/01.sh"]));
         assert!(!ud.contains('\u{2028}'));
         assert!(!ud.contains("\"pw\""));
         let md: Value = serde_json::from_str(f.get("meta-data").unwrap()).unwrap();

@@ -11,9 +11,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::config::{
-    Application, Family, Firmware, InstallRequest, Locale, ScriptRun, ScriptShell, ScriptSource, Target,
-};
+use super::config::{Application, Family, Firmware, InstallRequest, Locale, ScriptRun, ScriptShell, ScriptSource, Target};
 use super::error::UnattendedError;
 use super::escape;
 use super::template::{self, TemplateError};
@@ -27,18 +25,8 @@ pub const MAX_SCRIPT_BYTES: usize = 1024 * 1024;
 const MAX_PASSWORD_CHARS: usize = 127;
 
 /// Names Windows keeps for built-in accounts and groups (compared case-insensitively).
-const WINDOWS_RESERVED_USERS: &[&str] = &[
-    "administrator",
-    "administrators",
-    "guest",
-    "guests",
-    "defaultaccount",
-    "defaultuser0",
-    "wdagutilityaccount",
-    "system",
-    "users",
-    "everyone",
-];
+const WINDOWS_RESERVED_USERS: &[&str] =
+    &["administrator", "administrators", "guest", "guests", "defaultaccount", "defaultuser0", "wdagutilityaccount", "system", "users", "everyone"];
 /// Characters Windows refuses in a local user name.
 const WINDOWS_USER_BAD_CHARS: &str = "\"/\\[]:;|=,+*?<>@";
 /// Accounts every Debian/Fedora system already has.
@@ -79,11 +67,7 @@ pub fn parse(config: &Value) -> Result<InstallRequest, UnattendedError> {
     if vm_id.is_none() {
         errs.push("VM ID is required".into());
     }
-    let os = obj
-        .get("os")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string);
+    let os = obj.get("os").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
     if os.is_none() {
         errs.push("Operating system type is required".into());
     }
@@ -91,11 +75,7 @@ pub fn parse(config: &Value) -> Result<InstallRequest, UnattendedError> {
     if username.is_none() {
         errs.push("Username is required".into());
     }
-    let password = obj
-        .get("password")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string);
+    let password = obj.get("password").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
     if password.is_none() {
         errs.push("Password is required".into());
     }
@@ -119,10 +99,7 @@ pub fn parse(config: &Value) -> Result<InstallRequest, UnattendedError> {
     let product_key = opt("productKey", &mut errs).and_then(|k| check_product_key(&k, &mut errs));
     let locale = match opt("locale", &mut errs) {
         Some(l) => check_locale(&l, &mut errs),
-        None => Some(Locale {
-            language: "en".into(),
-            country: "US".into(),
-        }),
+        None => Some(Locale { language: "en".into(), country: "US".into() }),
     };
     let timezone_in = opt("timezone", &mut errs).unwrap_or_else(|| "UTC".to_string());
     let hostname_in = opt("hostname", &mut errs);
@@ -139,9 +116,7 @@ pub fn parse(config: &Value) -> Result<InstallRequest, UnattendedError> {
             errs.push("Password must not contain NUL characters".into());
         }
         if family == Some(Family::Windows) && p.chars().count() > MAX_PASSWORD_CHARS {
-            errs.push(format!(
-                "Password is longer than the {MAX_PASSWORD_CHARS} characters Windows accepts"
-            ));
+            errs.push(format!("Password is longer than the {MAX_PASSWORD_CHARS} characters Windows accepts"));
         }
     }
 
@@ -151,10 +126,7 @@ pub fn parse(config: &Value) -> Result<InstallRequest, UnattendedError> {
     if let (Some(t), Some(user)) = (target, username.as_deref()) {
         check_username(t.family(), user, &mut errs);
         if t.family() == Family::Windows && user.eq_ignore_ascii_case(&hostname) {
-            errs.push(format!(
-                "Username {} must differ from the computer name on Windows",
-                shown(user)
-            ));
+            errs.push(format!("Username {} must differ from the computer name on Windows", shown(user)));
         }
     }
     if let Some(t) = target {
@@ -185,10 +157,7 @@ pub fn parse(config: &Value) -> Result<InstallRequest, UnattendedError> {
     };
 
     if !errs.is_empty() {
-        return Err(UnattendedError::InvalidConfig {
-            vm_id: (!vm_id.is_empty()).then_some(vm_id),
-            errors: errs,
-        });
+        return Err(UnattendedError::InvalidConfig { vm_id: (!vm_id.is_empty()).then_some(vm_id), errors: errs });
     }
     Ok(InstallRequest {
         vm_id,
@@ -197,10 +166,7 @@ pub fn parse(config: &Value) -> Result<InstallRequest, UnattendedError> {
         username: username.unwrap_or_default(),
         password: Secret::new(password.unwrap_or_default()),
         product_key,
-        locale: locale.unwrap_or(Locale {
-            language: "en".into(),
-            country: "US".into(),
-        }),
+        locale: locale.unwrap_or(Locale { language: "en".into(), country: "US".into() }),
         timezone,
         hostname,
         firmware,
@@ -211,16 +177,11 @@ pub fn parse(config: &Value) -> Result<InstallRequest, UnattendedError> {
 
 /// The target of a parsed request, or `UNSUPPORTED_OS` (spec message).
 pub fn target_of(req: &InstallRequest) -> Result<Target, UnattendedError> {
-    req.target.ok_or_else(|| UnattendedError::UnsupportedOs {
-        vm_id: Some(req.vm_id.clone()),
-        os: req.os.clone(),
-    })
+    req.target.ok_or_else(|| UnattendedError::UnsupportedOs { vm_id: Some(req.vm_id.clone()), os: req.os.clone() })
 }
 
 fn non_blank(v: Option<&Value>) -> Option<String> {
-    v.and_then(Value::as_str)
-        .filter(|s| !s.trim().is_empty())
-        .map(str::to_string)
+    v.and_then(Value::as_str).filter(|s| !s.trim().is_empty()).map(str::to_string)
 }
 
 /// A user value as messages show it: quoted, control characters visible, cut at 64 chars.
@@ -233,12 +194,7 @@ pub(crate) fn shown(s: &str) -> String {
 }
 
 fn default_hostname(vm_id: &str) -> String {
-    let tag: String = vm_id
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .take(8)
-        .collect::<String>()
-        .to_ascii_lowercase();
+    let tag: String = vm_id.chars().filter(char::is_ascii_alphanumeric).take(8).collect::<String>().to_ascii_lowercase();
     if tag.is_empty() {
         "infinivirt-vm".to_string()
     } else {
@@ -249,10 +205,7 @@ fn default_hostname(vm_id: &str) -> String {
 fn check_product_key(k: &str, errs: &mut Vec<String>) -> Option<String> {
     let up = k.trim().to_ascii_uppercase();
     let groups: Vec<&str> = up.split('-').collect();
-    let ok = groups.len() == 5
-        && groups
-            .iter()
-            .all(|g| g.len() == 5 && g.bytes().all(|b| b.is_ascii_alphanumeric()));
+    let ok = groups.len() == 5 && groups.iter().all(|g| g.len() == 5 && g.bytes().all(|b| b.is_ascii_alphanumeric()));
     if ok {
         Some(up)
     } else {
@@ -262,19 +215,13 @@ fn check_product_key(k: &str, errs: &mut Vec<String>) -> Option<String> {
 }
 
 fn check_locale(l: &str, errs: &mut Vec<String>) -> Option<Locale> {
-    let base = l
-        .strip_suffix(".UTF-8")
-        .or_else(|| l.strip_suffix(".utf8"))
-        .unwrap_or(l);
+    let base = l.strip_suffix(".UTF-8").or_else(|| l.strip_suffix(".utf8")).unwrap_or(l);
     let parts: Vec<&str> = base.split(['_', '-']).collect();
     if let [lang, country] = parts[..] {
         let lang_ok = (2..=3).contains(&lang.len()) && lang.bytes().all(|b| b.is_ascii_lowercase());
         let country_ok = country.len() == 2 && country.bytes().all(|b| b.is_ascii_uppercase());
         if lang_ok && country_ok {
-            return Some(Locale {
-                language: lang.to_string(),
-                country: country.to_string(),
-            });
+            return Some(Locale { language: lang.to_string(), country: country.to_string() });
         }
     }
     errs.push(format!("Locale {} must look like en_US (language_COUNTRY)", shown(l)));
@@ -282,21 +229,12 @@ fn check_locale(l: &str, errs: &mut Vec<String>) -> Option<Locale> {
 }
 
 fn check_username(family: Family, user: &str, errs: &mut Vec<String>) {
-    let mut bad = |why: &str| {
-        errs.push(format!(
-            "Username {} is not valid for {}: {why}",
-            shown(user),
-            family_name(family)
-        ))
-    };
+    let mut bad = |why: &str| errs.push(format!("Username {} is not valid for {}: {why}", shown(user), family_name(family)));
     match family {
         Family::Windows => {
             if user.chars().count() > 20 {
                 bad("at most 20 characters");
-            } else if let Some(c) = user
-                .chars()
-                .find(|c| WINDOWS_USER_BAD_CHARS.contains(*c) || c.is_control())
-            {
+            } else if let Some(c) = user.chars().find(|c| WINDOWS_USER_BAD_CHARS.contains(*c) || c.is_control()) {
                 bad(&format!("the character {c:?} is not allowed"));
             } else if user.trim() != user || user.ends_with('.') || user.chars().all(|c| c == '.' || c == ' ') {
                 bad("no leading or trailing spaces, no trailing dot");
@@ -332,16 +270,8 @@ fn check_hostname(family: Family, host: &str, given: bool, errs: &mut Vec<String
         None
     };
     if let Some(why) = why {
-        let what = if given {
-            "Hostname"
-        } else {
-            "Hostname derived from the VM ID"
-        };
-        errs.push(format!(
-            "{what} {} is not valid for {}: {why}",
-            shown(host),
-            family_name(family)
-        ));
+        let what = if given { "Hostname" } else { "Hostname derived from the VM ID" };
+        errs.push(format!("{what} {} is not valid for {}: {why}", shown(host), family_name(family)));
     }
 }
 
@@ -355,13 +285,9 @@ fn family_name(f: Family) -> &'static str {
 
 fn is_iana_shape(tz: &str) -> bool {
     tz.len() <= 64
-        && tz.split('/').all(|seg| {
-            !seg.is_empty()
-                && seg
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'-'))
-                && seg.as_bytes()[0] != b'-'
-        })
+        && tz
+            .split('/')
+            .all(|seg| !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'-')) && seg.as_bytes()[0] != b'-')
 }
 
 /// The time zone as the target wants it: an IANA name for Linux; for Windows a
@@ -372,10 +298,7 @@ fn check_timezone(family: Family, tz: &str, errs: &mut Vec<String>) -> Option<St
             if is_iana_shape(tz) {
                 Some(tz.to_string())
             } else {
-                errs.push(format!(
-                    "Timezone {} must be an IANA name such as Europe/Madrid or UTC",
-                    shown(tz)
-                ));
+                errs.push(format!("Timezone {} must be an IANA name such as Europe/Madrid or UTC", shown(tz)));
                 None
             }
         }
@@ -383,16 +306,12 @@ fn check_timezone(family: Family, tz: &str, errs: &mut Vec<String>) -> Option<St
             if let Some(w) = windows_zone_for(tz) {
                 return Some(w.to_string());
             }
-            let windows_shape = tz.len() <= 64
-                && (tz.contains(' ') || tz.starts_with("UTC"))
-                && tz.bytes().all(|b| b.is_ascii_alphanumeric() || b" .()+-".contains(&b));
+            let windows_shape =
+                tz.len() <= 64 && (tz.contains(' ') || tz.starts_with("UTC")) && tz.bytes().all(|b| b.is_ascii_alphanumeric() || b" .()+-".contains(&b));
             if windows_shape {
                 Some(tz.to_string())
             } else {
-                errs.push(format!(
-                    "Timezone {} has no Windows equivalent here; pass a Windows time zone ID such as 'W. Europe Standard Time'",
-                    shown(tz)
-                ));
+                errs.push(format!("Timezone {} has no Windows equivalent here; pass a Windows time zone ID such as 'W. Europe Standard Time'", shown(tz)));
                 None
             }
         }
@@ -523,11 +442,7 @@ fn parse_applications(list: &[Value], t: Target, errs: &mut Vec<String>) -> Vec<
             continue;
         };
         let name = app.get("name").and_then(Value::as_str).unwrap_or("").to_string();
-        let owner = if name.is_empty() {
-            format!("Application {i}")
-        } else {
-            format!("Application {}", shown(&name))
-        };
+        let owner = if name.is_empty() { format!("Application {i}") } else { format!("Application {}", shown(&name)) };
         if name.trim().is_empty() {
             errs.push(format!("Application {i}: name is required"));
         }
@@ -535,11 +450,7 @@ fn parse_applications(list: &[Value], t: Target, errs: &mut Vec<String>) -> Vec<
         // `os` names the systems the application is for; others skip it.
         let oses: Vec<String> = match app.get("os") {
             None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(a)) => a
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_ascii_lowercase)
-                .collect(),
+            Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_ascii_lowercase).collect(),
             Some(_) => {
                 errs.push(format!("{owner}: os must be an array of strings"));
                 continue;
@@ -559,10 +470,7 @@ fn parse_applications(list: &[Value], t: Target, errs: &mut Vec<String>) -> Vec<
             }
             Some(Value::Object(map)) => {
                 let lower: Vec<(String, &Value)> = map.iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
-                let hit = t
-                    .aliases()
-                    .iter()
-                    .find_map(|a| lower.iter().find(|(k, _)| k == a).map(|(_, v)| *v));
+                let hit = t.aliases().iter().find_map(|a| lower.iter().find(|(k, _)| k == a).map(|(_, v)| *v));
                 match hit.and_then(Value::as_str) {
                     Some(c) => vec![c.to_string()],
                     None => {
@@ -572,9 +480,7 @@ fn parse_applications(list: &[Value], t: Target, errs: &mut Vec<String>) -> Vec<
                 }
             }
             _ => {
-                errs.push(format!(
-                    "{owner}: installCommand must be an object keyed by OS or an array of commands"
-                ));
+                errs.push(format!("{owner}: installCommand must be an object keyed by OS or an array of commands"));
                 continue;
             }
         };
@@ -582,9 +488,7 @@ fn parse_applications(list: &[Value], t: Target, errs: &mut Vec<String>) -> Vec<
         let before = errs.len();
         for c in raw.iter().filter(|c| !c.trim().is_empty()) {
             if c.len() > MAX_COMMAND_BYTES || c.contains('\0') {
-                errs.push(format!(
-                    "{owner}: an install command is longer than 64 KiB or contains NUL"
-                ));
+                errs.push(format!("{owner}: an install command is longer than 64 KiB or contains NUL"));
                 continue;
             }
             match template::expand(c, &params, quote_for(t.family())) {
@@ -620,25 +524,14 @@ fn parse_scripts(list: &[Value], t: Target, errs: &mut Vec<String>) -> Vec<Scrip
             continue;
         };
         let name = script.get("name").and_then(Value::as_str).unwrap_or("").to_string();
-        let owner = if name.is_empty() {
-            format!("Script {i}")
-        } else {
-            format!("Script {}", shown(&name))
-        };
+        let owner = if name.is_empty() { format!("Script {i}") } else { format!("Script {}", shown(&name)) };
         let shell_raw = script.get("shell").and_then(Value::as_str).unwrap_or("");
         let Some(shell) = ScriptShell::parse(shell_raw) else {
-            errs.push(format!(
-                "{owner}: shell {} must be POWERSHELL, CMD, BASH or SH",
-                shown(shell_raw)
-            ));
+            errs.push(format!("{owner}: shell {} must be POWERSHELL, CMD, BASH or SH", shown(shell_raw)));
             continue;
         };
         if !shell.runs_on(t.family()) {
-            errs.push(format!(
-                "{owner} uses shell {}, which {} cannot run",
-                shell.name(),
-                t.name()
-            ));
+            errs.push(format!("{owner} uses shell {}, which {} cannot run", shell.name(), t.name()));
             continue;
         }
         let source = match (script.get("content"), script.get("fileName").and_then(Value::as_str)) {
@@ -668,10 +561,7 @@ fn parse_scripts(list: &[Value], t: Target, errs: &mut Vec<String>) -> Vec<Scrip
         if shell == ScriptShell::Cmd {
             for (k, v) in &inputs {
                 if let Err(ch) = escape::cmd(v) {
-                    errs.push(template_message(
-                        &owner,
-                        TemplateError::Unquotable { name: k.clone(), ch },
-                    ));
+                    errs.push(template_message(&owner, TemplateError::Unquotable { name: k.clone(), ch }));
                 }
             }
         }
@@ -694,11 +584,7 @@ fn parse_scripts(list: &[Value], t: Target, errs: &mut Vec<String>) -> Vec<Scrip
 }
 
 /// A script text with its inputs substituted, quoted for its shell.
-pub fn expand_script(
-    text: &str,
-    shell: ScriptShell,
-    inputs: &BTreeMap<String, String>,
-) -> Result<String, TemplateError> {
+pub fn expand_script(text: &str, shell: ScriptShell, inputs: &BTreeMap<String, String>) -> Result<String, TemplateError> {
     match shell {
         ScriptShell::PowerShell => template::expand(text, inputs, |s| Ok(escape::powershell(s))),
         ScriptShell::Cmd => template::expand(text, inputs, escape::cmd),
@@ -708,11 +594,7 @@ pub fn expand_script(
 
 /// Reports a template failure of a file-backed script (read at build time).
 pub fn script_template_error(vm_id: &str, run: &ScriptRun, e: TemplateError) -> UnattendedError {
-    let owner = if run.name.is_empty() {
-        "Script".to_string()
-    } else {
-        format!("Script {}", shown(&run.name))
-    };
+    let owner = if run.name.is_empty() { "Script".to_string() } else { format!("Script {}", shown(&run.name)) };
     UnattendedError::invalid(Some(vm_id), template_message(&owner, e))
 }
 
@@ -722,8 +604,7 @@ fn is_plain_file_name(f: &str) -> bool {
         && f != "."
         && f != ".."
         && !f.starts_with('-')
-        && f.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b' '))
+        && f.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b' '))
 }
 
 #[cfg(test)]
@@ -779,35 +660,17 @@ mod tests {
 
     #[test]
     fn product_key_shape() {
-        let r = parse(&with(
-            "windows10",
-            json!({ "productKey": "vk7jg-nphtm-c97jm-9mpgt-3v66t" }),
-        ))
-        .unwrap();
+        let r = parse(&with("windows10", json!({ "productKey": "vk7jg-nphtm-c97jm-9mpgt-3v66t" }))).unwrap();
         assert_eq!(r.product_key.as_deref(), Some("VK7JG-NPHTM-C97JM-9MPGT-3V66T"));
-        for bad in [
-            "VK7JG-NPHTM-C97JM-9MPGT",
-            "VK7JG-NPHTM-C97JM-9MPGT-3V66",
-            "VK7JG_NPHTM_C97JM_9MPGT_3V66T",
-            "VK7JG-NPHTM-C97JM-9MPGT-3V6!T",
-        ] {
+        for bad in ["VK7JG-NPHTM-C97JM-9MPGT", "VK7JG-NPHTM-C97JM-9MPGT-3V66", "VK7JG_NPHTM_C97JM_9MPGT_3V66T", "VK7JG-NPHTM-C97JM-9MPGT-3V6!T"] {
             let e = errors_of(&with("windows11", json!({ "productKey": bad })));
-            assert_eq!(
-                e,
-                vec!["Product key must have the form XXXXX-XXXXX-XXXXX-XXXXX-XXXXX (letters and digits)"]
-            );
+            assert_eq!(e, vec!["Product key must have the form XXXXX-XXXXX-XXXXX-XXXXX-XXXXX (letters and digits)"]);
         }
     }
 
     #[test]
     fn windows_usernames() {
-        for ok in [
-            "alice",
-            "Alice Smith",
-            "user.name",
-            "Ünïcode-ok",
-            "a2345678901234567890",
-        ] {
+        for ok in ["alice", "Alice Smith", "user.name", "Ünïcode-ok", "a2345678901234567890"] {
             assert!(parse(&with("windows10", json!({ "username": ok }))).is_ok(), "{ok}");
         }
         for (bad, why) in [
@@ -833,15 +696,7 @@ mod tests {
         for ok in ["alice", "_svc", "a-b_c9"] {
             assert!(parse(&with("fedora", json!({ "username": ok }))).is_ok(), "{ok}");
         }
-        for bad in [
-            "Alice",
-            "9lives",
-            "root",
-            "a b",
-            "x$(id)",
-            "a23456789012345678901234567890123",
-            "ünï",
-        ] {
+        for bad in ["Alice", "9lives", "root", "a b", "x$(id)", "a23456789012345678901234567890123", "ünï"] {
             let e = errors_of(&with("ubuntu", json!({ "username": bad })));
             assert!(e[0].contains("is not valid for Ubuntu"), "{bad}: {e:?}");
         }
@@ -853,17 +708,9 @@ mod tests {
         let long = "a".repeat(16);
         assert!(parse(&with("ubuntu", json!({ "hostname": long }))).is_ok());
         let e = errors_of(&with("windows10", json!({ "hostname": long })));
-        assert_eq!(
-            e,
-            vec![format!(
-                "Hostname '{long}' is not valid for Windows: at most 15 characters"
-            )]
-        );
+        assert_eq!(e, vec![format!("Hostname '{long}' is not valid for Windows: at most 15 characters")]);
         for bad in ["-web", "web-", "we_b", "12345", "a.b", "a;reboot"] {
-            assert!(
-                errors_of(&with("fedora", json!({ "hostname": bad })))[0].starts_with("Hostname"),
-                "{bad}"
-            );
+            assert!(errors_of(&with("fedora", json!({ "hostname": bad })))[0].starts_with("Hostname"), "{bad}");
         }
         let e = errors_of(&with("ubuntu", json!({ "hostname": "x".repeat(64) })));
         assert!(e[0].contains("at most 63"));
@@ -871,15 +718,8 @@ mod tests {
 
     #[test]
     fn locales_and_timezones() {
-        let r = parse(&with(
-            "windows11",
-            json!({ "locale": "de_DE.UTF-8", "timezone": "Europe/Berlin" }),
-        ))
-        .unwrap();
-        assert_eq!(
-            (r.locale.dashed(), r.timezone.as_str()),
-            ("de-DE".to_string(), "W. Europe Standard Time")
-        );
+        let r = parse(&with("windows11", json!({ "locale": "de_DE.UTF-8", "timezone": "Europe/Berlin" }))).unwrap();
+        assert_eq!((r.locale.dashed(), r.timezone.as_str()), ("de-DE".to_string(), "W. Europe Standard Time"));
         let r = parse(&with("windows11", json!({ "timezone": "Pacific Standard Time" }))).unwrap();
         assert_eq!(r.timezone, "Pacific Standard Time");
         let e = errors_of(&with("windows10", json!({ "timezone": "Antarctica/Troll" })));
@@ -887,21 +727,12 @@ mod tests {
         let r = parse(&with("ubuntu", json!({ "timezone": "America/Argentina/Buenos_Aires" }))).unwrap();
         assert_eq!(r.timezone, "America/Argentina/Buenos_Aires");
         for bad in ["Pacific Standard Time", "../etc/passwd", "Europe//Paris", "$(id)"] {
-            assert!(
-                errors_of(&with("fedora", json!({ "timezone": bad })))[0].starts_with("Timezone"),
-                "{bad}"
-            );
+            assert!(errors_of(&with("fedora", json!({ "timezone": bad })))[0].starts_with("Timezone"), "{bad}");
         }
         for bad in ["english", "en_us", "EN_US", "en_USA", "e_US"] {
-            assert!(
-                errors_of(&with("ubuntu", json!({ "locale": bad })))[0].starts_with("Locale"),
-                "{bad}"
-            );
+            assert!(errors_of(&with("ubuntu", json!({ "locale": bad })))[0].starts_with("Locale"), "{bad}");
         }
-        assert_eq!(
-            errors_of(&with("ubuntu", json!({ "locale": 5 }))),
-            vec!["locale must be a string"]
-        );
+        assert_eq!(errors_of(&with("ubuntu", json!({ "locale": 5 }))), vec!["locale must be a string"]);
     }
 
     fn app(os: Value, cmd: Value, params: Value) -> Value {
@@ -927,31 +758,13 @@ mod tests {
 
     #[test]
     fn application_errors() {
-        let e = errors_of(&with(
-            "fedora",
-            json!({ "applications": [app(json!([]), json!({ "windows": "x" }), json!({}))] }),
-        ));
+        let e = errors_of(&with("fedora", json!({ "applications": [app(json!([]), json!({ "windows": "x" }), json!({}))] })));
         assert_eq!(e, vec!["Application 'Tool' has no install command for fedora"]);
-        let e = errors_of(&with(
-            "fedora",
-            json!({ "applications": [app(json!([]), json!(["echo {{missing}}"]), json!({}))] }),
-        ));
-        assert_eq!(
-            e,
-            vec!["Application 'Tool' uses the undefined placeholder '{{missing}}'"]
-        );
-        let e = errors_of(&with(
-            "fedora",
-            json!({ "applications": [app(json!([]), json!(["x"]), json!({ "o": {"a": 1} }))] }),
-        ));
-        assert_eq!(
-            e,
-            vec!["Application 'Tool': parameter 'o' must be a string, number or boolean"]
-        );
-        assert_eq!(
-            errors_of(&with("fedora", json!({ "applications": {} }))),
-            vec!["applications must be an array"]
-        );
+        let e = errors_of(&with("fedora", json!({ "applications": [app(json!([]), json!(["echo {{missing}}"]), json!({}))] })));
+        assert_eq!(e, vec!["Application 'Tool' uses the undefined placeholder '{{missing}}'"]);
+        let e = errors_of(&with("fedora", json!({ "applications": [app(json!([]), json!(["x"]), json!({ "o": {"a": 1} }))] })));
+        assert_eq!(e, vec!["Application 'Tool': parameter 'o' must be a string, number or boolean"]);
+        assert_eq!(errors_of(&with("fedora", json!({ "applications": {} }))), vec!["applications must be an array"]);
     }
 
     fn script(shell: &str, content: Option<&str>, file: &str, inputs: Value) -> Value {
@@ -964,49 +777,23 @@ mod tests {
 
     #[test]
     fn scripts() {
-        let r = parse(&with(
-            "ubuntu",
-            json!({ "scripts": [script("BASH", Some("echo {{who}}"), "x.sh", json!({ "who": "w" }))] }),
-        ))
-        .unwrap();
+        let r = parse(&with("ubuntu", json!({ "scripts": [script("BASH", Some("echo {{who}}"), "x.sh", json!({ "who": "w" }))] }))).unwrap();
         assert_eq!(r.scripts[0].source, ScriptSource::Inline("echo {{who}}".into()));
-        let r = parse(&with(
-            "windows10",
-            json!({ "scripts": [script("POWERSHELL", None, "setup.ps1", json!({}))] }),
-        ))
-        .unwrap();
+        let r = parse(&with("windows10", json!({ "scripts": [script("POWERSHELL", None, "setup.ps1", json!({}))] }))).unwrap();
         assert_eq!(r.scripts[0].source, ScriptSource::File("setup.ps1".into()));
-        let e = errors_of(&with(
-            "windows10",
-            json!({ "scripts": [script("BASH", Some("x"), "a", json!({}))] }),
-        ));
+        let e = errors_of(&with("windows10", json!({ "scripts": [script("BASH", Some("x"), "a", json!({}))] })));
         assert_eq!(e, vec!["Script 'Setup' uses shell BASH, which windows10 cannot run"]);
-        let e = errors_of(&with(
-            "fedora",
-            json!({ "scripts": [script("SH", None, "../etc/passwd", json!({}))] }),
-        ));
+        let e = errors_of(&with("fedora", json!({ "scripts": [script("SH", None, "../etc/passwd", json!({}))] })));
         assert!(e[0].contains("must be a plain file name"));
-        let e = errors_of(&with(
-            "windows10",
-            json!({ "scripts": [script("CMD", Some("echo {{v}}"), "a.cmd", json!({ "v": "100%" }))] }),
-        ));
-        assert_eq!(
-            e,
-            vec!["Script 'Setup': value of 'v' contains '%', which cannot be passed to cmd.exe safely"]
-        );
-        let e = errors_of(&with(
-            "fedora",
-            json!({ "scripts": [script("SH", Some("echo {{nope}}"), "a", json!({}))] }),
-        ));
+        let e = errors_of(&with("windows10", json!({ "scripts": [script("CMD", Some("echo {{v}}"), "a.cmd", json!({ "v": "100%" }))] })));
+        assert_eq!(e, vec!["Script 'Setup': value of 'v' contains '%', which cannot be passed to cmd.exe safely"]);
+        let e = errors_of(&with("fedora", json!({ "scripts": [script("SH", Some("echo {{nope}}"), "a", json!({}))] })));
         assert_eq!(e, vec!["Script 'Setup' uses the undefined placeholder '{{nope}}'"]);
     }
 
     #[test]
     fn password_never_appears_in_errors() {
-        let v = with(
-            "windows10",
-            json!({ "password": "x".repeat(200), "username": "Administrator" }),
-        );
+        let v = with("windows10", json!({ "password": "x".repeat(200), "username": "Administrator" }));
         let e = parse(&v).unwrap_err();
         assert!(!e.to_string().contains(&"x".repeat(20)));
         assert!(e.to_string().contains("longer than the 127 characters"));

@@ -12,8 +12,7 @@ use super::answer::{AnswerFile, AnswerFiles, Prepared};
 use super::config::{Firmware, InstallRequest, ScriptShell, Target};
 use super::escape::{self, xml};
 
-const ARCH_ATTRS: &str =
-    r#"processorArchitecture="amd64" publicKeyToken="31bf3856ad364e35" language="neutral" versionScope="nonSxS""#;
+const ARCH_ATTRS: &str = r#"processorArchitecture="amd64" publicKeyToken="31bf3856ad364e35" language="neutral" versionScope="nonSxS""#;
 const INSTALL_DIR: &str = r"C:\ProgramData\Infinivirt";
 /// Drive letters the virtio-win ISO may get (installer CD, drivers CD and this medium
 /// take D: to F: in the order QEMU attaches them).
@@ -69,10 +68,7 @@ pub fn render(req: &InstallRequest, target: Target, prep: &Prepared) -> AnswerFi
             body.push_str("\r\n");
         }
         body.push_str("Stop-Transcript\r\n");
-        commands.push((
-            ps_file(&format!(r"apps\{:02}.ps1", i + 1)),
-            format!("Install {}", app.name),
-        ));
+        commands.push((ps_file(&format!(r"apps\{:02}.ps1", i + 1)), format!("Install {}", app.name)));
         files.push(AnswerFile { path, content: body });
     }
     for (i, s) in prep.scripts.iter().enumerate() {
@@ -87,30 +83,12 @@ pub fn render(req: &InstallRequest, target: Target, prep: &Prepared) -> AnswerFi
             }
         };
         commands.push((line, format!("Run script {}", s.name)));
-        files.push(AnswerFile {
-            path: format!("infinivirt/scripts/{file}"),
-            content,
-        });
+        files.push(AnswerFile { path: format!("infinivirt/scripts/{file}"), content });
     }
-    commands.push((
-        "shutdown.exe /s /t 15".into(),
-        "Shut down: the installation is complete".into(),
-    ));
-    files.push(AnswerFile {
-        path: "infinivirt/vm.id".into(),
-        content: format!("{}\r\n", req.vm_id),
-    });
-    files.insert(
-        0,
-        AnswerFile {
-            path: "autounattend.xml".into(),
-            content: autounattend(req, target, &commands),
-        },
-    );
-    AnswerFiles {
-        volume_id: "AUTOUNATTEND",
-        files,
-    }
+    commands.push(("shutdown.exe /s /t 15".into(), "Shut down: the installation is complete".into()));
+    files.push(AnswerFile { path: "infinivirt/vm.id".into(), content: format!("{}\r\n", req.vm_id) });
+    files.insert(0, AnswerFile { path: "autounattend.xml".into(), content: autounattend(req, target, &commands) });
+    AnswerFiles { volume_id: "AUTOUNATTEND", files }
 }
 
 fn transcript(name: &str) -> String {
@@ -132,16 +110,10 @@ fn copy_command() -> String {
 }
 
 fn autounattend(req: &InstallRequest, target: Target, commands: &[(String, String)]) -> String {
-    let mut d = Doc {
-        out: String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"),
-        depth: 0,
-    };
+    let mut d = Doc { out: String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"), depth: 0 };
     let locale = req.locale.dashed();
     let ver = if target == Target::Windows11 { "w11" } else { "w10" };
-    d.open(
-        "unattend",
-        r#"xmlns="urn:schemas-microsoft-com:unattend" xmlns:wcm="http://schemas.microsoft.com/WMIConfig/2002/State""#,
-    );
+    d.open("unattend", r#"xmlns="urn:schemas-microsoft-com:unattend" xmlns:wcm="http://schemas.microsoft.com/WMIConfig/2002/State""#);
 
     // ---- windowsPE: language, storage/network drivers, disk, product key
     d.open("settings", r#"pass="windowsPE""#);
@@ -160,16 +132,10 @@ fn autounattend(req: &InstallRequest, target: Target, commands: &[(String, Strin
     if target == Target::Windows11 {
         // Setup's hardware checks refuse VMs without a TPM / Secure Boot / 4 GB.
         d.open("RunSynchronous", "");
-        for (i, check) in ["BypassTPMCheck", "BypassSecureBootCheck", "BypassRAMCheck"]
-            .iter()
-            .enumerate()
-        {
+        for (i, check) in ["BypassTPMCheck", "BypassSecureBootCheck", "BypassRAMCheck"].iter().enumerate() {
             d.open("RunSynchronousCommand", add());
             d.leaf("Order", &(i + 1).to_string());
-            d.leaf(
-                "Path",
-                &format!(r"reg.exe add HKLM\SYSTEM\Setup\LabConfig /v {check} /t REG_DWORD /d 1 /f"),
-            );
+            d.leaf("Path", &format!(r"reg.exe add HKLM\SYSTEM\Setup\LabConfig /v {check} /t REG_DWORD /d 1 /f"));
             d.close("RunSynchronousCommand");
         }
         d.close("RunSynchronous");
@@ -213,10 +179,7 @@ fn autounattend(req: &InstallRequest, target: Target, commands: &[(String, Strin
         d.open("RunSynchronous", "");
         d.open("RunSynchronousCommand", add());
         d.leaf("Order", "1");
-        d.leaf(
-            "Path",
-            r"reg.exe add HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\OOBE /v BypassNRO /t REG_DWORD /d 1 /f",
-        );
+        d.leaf("Path", r"reg.exe add HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\OOBE /v BypassNRO /t REG_DWORD /d 1 /f");
         d.close("RunSynchronousCommand");
         d.close("RunSynchronous");
         d.close("component");
@@ -232,13 +195,7 @@ fn autounattend(req: &InstallRequest, target: Target, commands: &[(String, Strin
     d.close("component");
     d.component("Microsoft-Windows-Shell-Setup");
     d.open("OOBE", "");
-    for tag in [
-        "HideEULAPage",
-        "HideOEMRegistrationScreen",
-        "HideOnlineAccountScreens",
-        "HideWirelessSetupInOOBE",
-        "HideLocalAccountScreen",
-    ] {
+    for tag in ["HideEULAPage", "HideOEMRegistrationScreen", "HideOnlineAccountScreens", "HideWirelessSetupInOOBE", "HideLocalAccountScreen"] {
         d.leaf(tag, "true");
     }
     d.leaf("ProtectYourPC", "3");
@@ -289,10 +246,7 @@ fn driver_paths(d: &mut Doc, drivers: &[&str], ver: &str) {
     for letter in DRIVER_LETTERS {
         for drv in drivers {
             key += 1;
-            d.open(
-                "PathAndCredentials",
-                &format!(r#"wcm:action="add" wcm:keyValue="{key}""#),
-            );
+            d.open("PathAndCredentials", &format!(r#"wcm:action="add" wcm:keyValue="{key}""#));
             d.leaf("Path", &format!(r"{letter}:\{drv}\{ver}\amd64"));
             d.close("PathAndCredentials");
         }
@@ -308,16 +262,8 @@ type Formatted = (u32, &'static str, &'static str);
 /// Wipes disk 0 and lays it out for the firmware; returns the Windows partition's ID.
 fn disk_configuration(d: &mut Doc, firmware: Firmware) -> u32 {
     let (create, modify, windows): (&[NewPartition], &[Formatted], u32) = match firmware {
-        Firmware::Bios => (
-            &[("Primary", Some(500)), ("Primary", None)],
-            &[(1, "NTFS", "System"), (2, "NTFS", "Windows")],
-            2,
-        ),
-        Firmware::Uefi => (
-            &[("EFI", Some(300)), ("MSR", Some(16)), ("Primary", None)],
-            &[(1, "FAT32", "System"), (3, "NTFS", "Windows")],
-            3,
-        ),
+        Firmware::Bios => (&[("Primary", Some(500)), ("Primary", None)], &[(1, "NTFS", "System"), (2, "NTFS", "Windows")], 2),
+        Firmware::Uefi => (&[("EFI", Some(300)), ("MSR", Some(16)), ("Primary", None)], &[(1, "FAT32", "System"), (3, "NTFS", "Windows")], 3),
     };
     d.open("DiskConfiguration", "");
     d.leaf("WillShowUI", "OnError");
@@ -372,14 +318,7 @@ mod tests {
     }
 
     fn prep() -> Prepared {
-        Prepared {
-            scripts: vec![ResolvedScript {
-                name: "cfg".into(),
-                shell: ScriptShell::Cmd,
-                text: "echo a\necho b".into(),
-            }],
-            password_hash: String::new(),
-        }
+        Prepared { scripts: vec![ResolvedScript { name: "cfg".into(), shell: ScriptShell::Cmd, text: "echo a\necho b".into() }], password_hash: String::new() }
     }
 
     #[test]
@@ -410,10 +349,7 @@ mod tests {
         assert!(x.contains(r"cmd.exe /c C:\ProgramData\Infinivirt\scripts\01.cmd"));
         let last = x.rfind("<CommandLine>").unwrap();
         assert!(x[last..].starts_with("<CommandLine>shutdown.exe /s /t 15</CommandLine>"));
-        assert!(f
-            .get("infinivirt/apps/01.ps1")
-            .unwrap()
-            .contains("winget install '7zip.7zip'"));
+        assert!(f.get("infinivirt/apps/01.ps1").unwrap().contains("winget install '7zip.7zip'"));
     }
 
     #[test]
@@ -423,8 +359,6 @@ mod tests {
         assert!(bios.get("autounattend.xml").unwrap().contains(r"\w10\amd64"));
         let uefi = render(&req(json!({ "firmware": "uefi" })), Target::Windows10, &prep());
         let x = uefi.get("autounattend.xml").unwrap();
-        assert!(
-            x.contains("<Type>EFI</Type>") && x.contains("<PartitionID>3</PartitionID>") && !x.contains("<Active>")
-        );
+        assert!(x.contains("<Type>EFI</Type>") && x.contains("<PartitionID>3</PartitionID>") && !x.contains("<Active>"));
     }
 }

@@ -53,25 +53,12 @@ pub async fn run_batch(batch: &Batch, op: &Label) -> Result<(), NftablesError> {
 /// Runs nft text on stdin (`nft -f -`).
 pub async fn run_text(text: String, op: &Label) -> Result<(), NftablesError> {
     crate::log::log("infinivirt:nftables", &format!("{}: applying {} command(s)", op.command, text.lines().count()));
-    HostCommand::new("nft")
-        .args(["-f", "-"])
-        .stdin(text.into_bytes())
-        .timeout(Some(NFT_TIMEOUT))
-        .run()
-        .await
-        .map(|_| ())
-        .map_err(|e| command_error(op, &e))
+    HostCommand::new("nft").args(["-f", "-"]).stdin(text.into_bytes()).timeout(Some(NFT_TIMEOUT)).run().await.map(|_| ()).map_err(|e| command_error(op, &e))
 }
 
 /// Runs `nft -f <file>`.
 pub async fn run_file(path: &str, op: &Label) -> Result<(), NftablesError> {
-    HostCommand::new("nft")
-        .args(["-f", path])
-        .timeout(Some(NFT_TIMEOUT))
-        .run()
-        .await
-        .map(|_| ())
-        .map_err(|e| command_error(op, &e))
+    HostCommand::new("nft").args(["-f", path]).timeout(Some(NFT_TIMEOUT)).run().await.map(|_| ()).map_err(|e| command_error(op, &e))
 }
 
 /// True when nft failed because the object it was asked about does not exist
@@ -95,11 +82,8 @@ pub async fn list_json(args: &[&str]) -> Result<Option<Vec<Value>>, NftablesErro
                 stderr: None,
                 exit_code: Some(0),
             })?;
-            let items = v
-                .get("nftables")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter(|i| i.get("metainfo").is_none()).cloned().collect())
-                .unwrap_or_default();
+            let items =
+                v.get("nftables").and_then(Value::as_array).map(|a| a.iter().filter(|i| i.get("metainfo").is_none()).cloned().collect()).unwrap_or_default();
             Ok(Some(items))
         }
         Err(e) if is_missing(&e) => Ok(None),

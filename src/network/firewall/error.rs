@@ -47,13 +47,7 @@ pub enum NftablesError {
     Rule { code: NftablesErrorCode, message: String },
     /// `nft` itself failed.
     #[error("{message}")]
-    Command {
-        message: String,
-        command: String,
-        args: Vec<String>,
-        stderr: Option<String>,
-        exit_code: Option<i32>,
-    },
+    Command { message: String, command: String, args: Vec<String>, stderr: Option<String>, exit_code: Option<i32> },
 }
 
 impl ErrorShape for NftablesError {

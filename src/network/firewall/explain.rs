@@ -58,14 +58,16 @@ impl Packet {
             return Err(bad(format!("Invalid packet protocol: {}", p.protocol.as_deref().unwrap_or(""))));
         }
         let ip = |v: &Option<String>, what: &str| {
-            v.as_deref()
-                .and_then(parse_dotted)
-                .ok_or_else(|| NftablesError::Rule { code: C::INVALID_IP_ADDRESS, message: format!("Invalid packet {what} address: {}", v.as_deref().unwrap_or("")) })
+            v.as_deref().and_then(parse_dotted).ok_or_else(|| NftablesError::Rule {
+                code: C::INVALID_IP_ADDRESS,
+                message: format!("Invalid packet {what} address: {}", v.as_deref().unwrap_or("")),
+            })
         };
         let port = |v: Option<f64>, what: &str| -> Result<Option<u16>, NftablesError> {
             match v {
                 None => Ok(None),
-                Some(n) if n.fract() == 0.0 && (0.0..=65535.0).contains(&n) => {
+                Some(n) if n.fract() == 0.0 && (0.0..=65535.0).contains(&n) =>
+                {
                     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
                     Ok(Some(n as u16))
                 }
@@ -339,10 +341,7 @@ pub async fn explain(vm_id: &str, pkt: &Packet) -> Result<Explanation, NftablesE
     sets.insert(ruleset::VM_PORTS_SET.to_string(), readback::set_elements(t, ruleset::VM_PORTS_SET).await?.unwrap_or_default());
     // The VM's port: the map key that leads to its chain.
     let field_map = if pkt.inbound { ruleset::TO_VM_MAP } else { ruleset::FROM_VM_MAP };
-    let tap = maps
-        .get(field_map)
-        .and_then(|m| m.iter().find(|(_, t)| t.as_deref() == Some(chain.as_str())))
-        .and_then(|(k, _)| IfName::parse(k).ok());
+    let tap = maps.get(field_map).and_then(|m| m.iter().find(|(_, t)| t.as_deref() == Some(chain.as_str()))).and_then(|(k, _)| IfName::parse(k).ok());
     // The base chain, this VM's chain, the peer's chain (when the peer is a VM port)
     // and every chain they jump to.
     let peer_chain = pkt.peer.as_ref().and_then(|p| maps.values().flatten().find(|(k, _)| k == p.as_str()).and_then(|(_, t)| t.clone()));

@@ -7,9 +7,8 @@ use crate::network::firewall::ruleset::{self, plan_vm};
 use serde_json::json;
 
 fn kernel_for(fw: &ruleset::VmFirewall, caps: &Capabilities) -> Kernel {
-    let wrap = |rules: Vec<Rule>| -> Vec<KernelRule> {
-        rules.into_iter().enumerate().map(|(i, r)| KernelRule { handle: (i + 1) as u64, rule: Ok(r) }).collect()
-    };
+    let wrap =
+        |rules: Vec<Rule>| -> Vec<KernelRule> { rules.into_iter().enumerate().map(|(i, r)| KernelRule { handle: (i + 1) as u64, rule: Ok(r) }).collect() };
     let mut chains = HashMap::new();
     chains.insert("forward".to_string(), wrap(ruleset::base_rules()));
     chains.insert(fw.chain.to_string(), wrap(fw.rules.clone()));

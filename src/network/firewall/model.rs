@@ -334,12 +334,8 @@ impl CtStates {
     pub const NEW: CtStates = CtStates(2);
     pub const RELATED: CtStates = CtStates(4);
     pub const INVALID: CtStates = CtStates(8);
-    const ORDER: [(CtStates, &'static str); 4] = [
-        (CtStates::ESTABLISHED, "established"),
-        (CtStates::NEW, "new"),
-        (CtStates::RELATED, "related"),
-        (CtStates::INVALID, "invalid"),
-    ];
+    const ORDER: [(CtStates, &'static str); 4] =
+        [(CtStates::ESTABLISHED, "established"), (CtStates::NEW, "new"), (CtStates::RELATED, "related"), (CtStates::INVALID, "invalid")];
 
     pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Option<CtStates> {
         let mut s = CtStates(0);
@@ -414,7 +410,10 @@ pub enum Match {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Stmt {
     /// `meta mark set meta mark & and | or`.
-    MarkSet { and: u32, or: u32 },
+    MarkSet {
+        and: u32,
+        or: u32,
+    },
     Masquerade,
 }
 
@@ -427,7 +426,10 @@ pub enum Verdict {
     Return,
     Jump(Ident),
     /// `oifname vmap @to_vm`.
-    Vmap { field: IfField, map: Ident },
+    Vmap {
+        field: IfField,
+        map: Ident,
+    },
 }
 
 /// One rule: matches, then statements, then an optional verdict and comment.

@@ -126,8 +126,7 @@ impl NftablesPersistence {
             match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
                 Ok(mut f) => {
                     let ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis();
-                    f.write_all(format!("{}\n{ms}\n", std::process::id()).as_bytes())
-                        .map_err(|e| format!("Cannot write lock file {}: {e}", path.display()))?;
+                    f.write_all(format!("{}\n{ms}\n", std::process::id()).as_bytes()).map_err(|e| format!("Cannot write lock file {}: {e}", path.display()))?;
                     return Ok(Some(LockGuard(path)));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -162,9 +161,7 @@ impl NftablesPersistence {
         };
         let bridge = match list_text(&["list", "table", "bridge", "infinivirt"]).await {
             Ok(Some(t)) => t,
-            Ok(None) => {
-                return PersistenceResult { success: true, file_path, timestamp, error: Some("No infinivirt table exists".into()) }
-            }
+            Ok(None) => return PersistenceResult { success: true, file_path, timestamp, error: Some("No infinivirt table exists".into()) },
             Err(e) => return fail(e.to_string()),
         };
         let inet = match list_text(&["list", "table", "inet", "infinivirt"]).await {
@@ -249,11 +246,7 @@ impl NftablesPersistence {
     pub async fn status(&self) -> PersistenceStatus {
         let main = std::fs::metadata(self.main_path()).ok();
         #[allow(clippy::cast_precision_loss)]
-        let modified = main
-            .as_ref()
-            .and_then(|m| m.modified().ok())
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map(|d| d.as_millis() as f64);
+        let modified = main.as_ref().and_then(|m| m.modified().ok()).and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map(|d| d.as_millis() as f64);
         PersistenceStatus {
             persistence_dir: self.config.dir.to_string_lossy().into_owned(),
             main_file_exists: main.is_some(),
@@ -266,11 +259,7 @@ impl NftablesPersistence {
 
 fn mkdir(dir: &Path) -> Result<(), String> {
     use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o755)
-        .create(dir)
-        .map_err(|e| format!("Cannot create {}: {e}", dir.display()))
+    std::fs::DirBuilder::new().recursive(true).mode(0o755).create(dir).map_err(|e| format!("Cannot create {}: {e}", dir.display()))
 }
 
 /// Writes `data` to `tmp` (0644), syncs it, renames it over `dest` and syncs the directory.

@@ -99,24 +99,12 @@ impl Capabilities {
     }
 
     /// A kernel with everything in the bridge family (common distribution kernels).
-    pub const FULL: Capabilities = Capabilities {
-        bridge_conntrack: true,
-        bridge_reject: true,
-        bridge_meta_ibrname: true,
-        inet_conntrack: true,
-        inet_reject: true,
-        br_netfilter: true,
-    };
+    pub const FULL: Capabilities =
+        Capabilities { bridge_conntrack: true, bridge_reject: true, bridge_meta_ibrname: true, inet_conntrack: true, inet_reject: true, br_netfilter: true };
 
     /// These machines: no bridge conntrack, reject or ibrname; br_netfilter on.
-    pub const FALLBACK: Capabilities = Capabilities {
-        bridge_conntrack: false,
-        bridge_reject: false,
-        bridge_meta_ibrname: false,
-        inet_conntrack: true,
-        inet_reject: true,
-        br_netfilter: true,
-    };
+    pub const FALLBACK: Capabilities =
+        Capabilities { bridge_conntrack: false, bridge_reject: false, bridge_meta_ibrname: false, inet_conntrack: true, inet_reject: true, br_netfilter: true };
 
     /// Nothing at all (no nft, or no permission).
     pub const NONE: Capabilities = Capabilities {
@@ -162,13 +150,7 @@ fn probe_batch(family: &str, hook: &str, rule: &str) -> String {
 }
 
 async fn check(batch: String) -> bool {
-    HostCommand::new("nft")
-        .args(["--check", "-f", "-"])
-        .stdin(batch.into_bytes())
-        .timeout(Some(std::time::Duration::from_secs(10)))
-        .run()
-        .await
-        .is_ok()
+    HostCommand::new("nft").args(["--check", "-f", "-"]).stdin(batch.into_bytes()).timeout(Some(std::time::Duration::from_secs(10))).run().await.is_ok()
 }
 
 /// Runs every probe (about six `nft --check` runs and one sysctl read).
@@ -180,9 +162,7 @@ pub async fn probe() -> Capabilities {
         check(probe_batch("inet", "prerouting", "ct state established accept")),
         check(probe_batch("inet", "forward", "reject")),
     );
-    let br_netfilter = tokio::fs::read_to_string("/proc/sys/net/bridge/bridge-nf-call-iptables")
-        .await
-        .is_ok_and(|s| s.trim() == "1");
+    let br_netfilter = tokio::fs::read_to_string("/proc/sys/net/bridge/bridge-nf-call-iptables").await.is_ok_and(|s| s.trim() == "1");
     Capabilities { bridge_conntrack, bridge_reject, bridge_meta_ibrname, inet_conntrack, inet_reject, br_netfilter }
 }
 
@@ -195,10 +175,7 @@ pub async fn capabilities() -> Capabilities {
             let caps = probe().await;
             crate::log::log("infinivirt:nftables", &format!("kernel capabilities: {}", caps.summary()));
             if caps.ct_mode() == CtMode::Mark || caps.reject_mode() == RejectMode::Inet {
-                crate::log::log(
-                    "infinivirt:nftables",
-                    "using the inet fallback (table inet infinivirt) for what the bridge family lacks",
-                );
+                crate::log::log("infinivirt:nftables", "using the inet fallback (table inet infinivirt) for what the bridge family lacks");
             }
             if caps.ct_mode() == CtMode::Unavailable {
                 crate::log::warn("nftables", "connection-state rules cannot be enforced on this host and will be refused");

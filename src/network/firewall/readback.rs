@@ -51,10 +51,7 @@ pub fn rules_of(items: &[Value]) -> Vec<KernelRule> {
     items
         .iter()
         .filter_map(|i| i.get("rule"))
-        .map(|r| KernelRule {
-            handle: r.get("handle").and_then(Value::as_u64).unwrap_or(0),
-            rule: parse_rule(r),
-        })
+        .map(|r| KernelRule { handle: r.get("handle").and_then(Value::as_u64).unwrap_or(0), rule: parse_rule(r) })
         .collect()
 }
 
@@ -251,9 +248,7 @@ fn parse_match(m: &Value) -> Result<Option<Match>, String> {
         (p @ ("tcp" | "udp"), f @ ("sport" | "dport")) if eq == Op::Eq => {
             let range = match right {
                 Value::Number(_) => as_u16(right).map(|p| PortRange { lo: p, hi: p }),
-                Value::Object(o) => o.get("range").and_then(Value::as_array).and_then(|r| {
-                    Some(PortRange { lo: as_u16(r.first()?)?, hi: as_u16(r.get(1)?)? })
-                }),
+                Value::Object(o) => o.get("range").and_then(Value::as_array).and_then(|r| Some(PortRange { lo: as_u16(r.first()?)?, hi: as_u16(r.get(1)?)? })),
                 _ => None,
             }
             .ok_or_else(bad)?;
@@ -349,7 +344,9 @@ mod tests {
         );
         let v = parse_rule(&json!({"expr": [{"vmap": {"key": {"meta": {"key": "oifname"}}, "data": "@to_vm"}}]})).unwrap();
         assert_eq!(v.verdict, Some(Verdict::Vmap { field: IfField::Oif, map: Ident::fixed("to_vm") }));
-        let j = parse_rule(&json!({"expr": [{"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": "@vm_ports"}}, {"jump": {"target": "vm_a"}}]})).unwrap();
+        let j =
+            parse_rule(&json!({"expr": [{"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": "@vm_ports"}}, {"jump": {"target": "vm_a"}}]}))
+                .unwrap();
         assert_eq!(j.matches, vec![Match::IfInSet { field: IfField::Iif, set: Ident::fixed("vm_ports") }]);
         assert!(parse_rule(&json!({"expr": [{"log": {}}, {"accept": null}]})).is_err());
         assert!(parse_rule(&json!({"expr": [{"accept": null}, {"drop": null}]})).is_err());
@@ -359,7 +356,9 @@ mod tests {
 
     #[test]
     fn reads_maps_sets_and_chains() {
-        let items = vec![json!({"map": {"family": "bridge", "name": "to_vm", "table": "infinivirt", "elem": [["vnet-a", {"jump": {"target": "vm_a"}}], ["vnet-b", {"accept": null}]]}})];
+        let items = vec![
+            json!({"map": {"family": "bridge", "name": "to_vm", "table": "infinivirt", "elem": [["vnet-a", {"jump": {"target": "vm_a"}}], ["vnet-b", {"accept": null}]]}}),
+        ];
         assert_eq!(map_elements_of(&items), vec![("vnet-a".to_string(), Some("vm_a".to_string())), ("vnet-b".to_string(), None)]);
         let items = vec![json!({"set": {"name": "vm_ports", "elem": ["vnet-a", "vnet-b"]}})];
         assert_eq!(set_elements_of(&items), ["vnet-a", "vnet-b"]);

@@ -3,9 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::model::{
-    AddrField, BaseChain, Batch, ChainType, Cmd, Element, Match, Op, Priority, Rule, SetKind, Stmt, Table, Verdict,
-};
+use super::model::{AddrField, BaseChain, Batch, ChainType, Cmd, Element, Match, Op, Priority, Rule, SetKind, Stmt, Table, Verdict};
 
 /// The batch as nft text, one command per line, ending with a newline.
 pub fn batch(b: &Batch) -> String {

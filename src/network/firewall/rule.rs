@@ -81,11 +81,7 @@ impl FirewallRuleInput {
     /// The enabled connection states in the fixed order established, new, related, invalid.
     pub fn states(&self) -> Vec<&'static str> {
         let Some(cs) = &self.connection_state else { return Vec::new() };
-        CONNECTION_STATES
-            .iter()
-            .filter(|s| cs.get(**s).is_some_and(|v| v.as_bool() == Some(true)))
-            .copied()
-            .collect()
+        CONNECTION_STATES.iter().filter(|s| cs.get(**s).is_some_and(|v| v.as_bool() == Some(true))).copied().collect()
     }
 
     /// Spec §8.4 `validateRule`, in the spec's order, plus checks on values that would
@@ -138,10 +134,7 @@ impl FirewallRuleInput {
         }
         let any_port = [self.src_port_start, self.src_port_end, self.dst_port_start, self.dst_port_end].iter().any(Option::is_some);
         if any_port && !matches!(proto.as_str(), "tcp" | "udp") {
-            return Err(self.err(
-                C::RULE_INVALID,
-                format!("Ports can only be specified for tcp/udp protocols, not {}", self.protocol.as_deref().unwrap_or("")),
-            ));
+            return Err(self.err(C::RULE_INVALID, format!("Ports can only be specified for tcp/udp protocols, not {}", self.protocol.as_deref().unwrap_or(""))));
         }
         if let Some(ip) = self.src_ip_addr.as_deref().filter(|s| !s.is_empty()) {
             if !is_valid_ip_address(ip) {
@@ -175,8 +168,7 @@ impl FirewallRuleInput {
 /// Strict dotted IPv4, each octet 0–255 (leading zeros accepted, IPv6 refused).
 pub fn is_valid_ip_address(ip: &str) -> bool {
     let parts: Vec<&str> = ip.split('.').collect();
-    parts.len() == 4
-        && parts.iter().all(|p| (1..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok_and(|n| n <= 255))
+    parts.len() == 4 && parts.iter().all(|p| (1..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok_and(|n| n <= 255))
 }
 
 /// `a.b.c.d/n` with a valid address and `0 ≤ n ≤ 32`.

@@ -57,12 +57,9 @@ pub mod mark {
 /// The mark bits standing for a set of conntrack states.
 pub fn state_bits(s: CtStates) -> u32 {
     let mut bits = 0;
-    for (state, bit) in [
-        (CtStates::ESTABLISHED, mark::ESTABLISHED),
-        (CtStates::NEW, mark::NEW),
-        (CtStates::RELATED, mark::RELATED),
-        (CtStates::INVALID, mark::INVALID),
-    ] {
+    for (state, bit) in
+        [(CtStates::ESTABLISHED, mark::ESTABLISHED), (CtStates::NEW, mark::NEW), (CtStates::RELATED, mark::RELATED), (CtStates::INVALID, mark::INVALID)]
+    {
         if s.contains(state) {
             bits |= bit;
         }
@@ -116,11 +113,8 @@ pub fn default_rule() -> FirewallRuleInput {
 pub fn merge(dept: &[FirewallRuleInput], vm: &[FirewallRuleInput]) -> Vec<FirewallRuleInput> {
     let proto = |r: &FirewallRuleInput| r.protocol.as_deref().unwrap_or("").to_lowercase();
     let overrides: Vec<&FirewallRuleInput> = vm.iter().filter(|r| r.overrides_dept == Some(true)).collect();
-    let mut merged: Vec<FirewallRuleInput> = dept
-        .iter()
-        .filter(|d| !overrides.iter().any(|o| o.direction == d.direction && proto(o) == proto(d)))
-        .cloned()
-        .collect();
+    let mut merged: Vec<FirewallRuleInput> =
+        dept.iter().filter(|d| !overrides.iter().any(|o| o.direction == d.direction && proto(o) == proto(d))).cloned().collect();
     merged.extend(vm.iter().cloned());
     merged.push(default_rule());
     merged.sort_by(|a, b| a.priority().partial_cmp(&b.priority()).unwrap_or(std::cmp::Ordering::Equal));
@@ -156,10 +150,7 @@ pub fn vm_chain(vm_id: &str) -> Ident {
 }
 
 pub fn parse_tap(tap: &str) -> Result<IfName, NftablesError> {
-    IfName::parse(tap).map_err(|e| NftablesError::Rule {
-        code: C::RULE_INVALID,
-        message: format!("Invalid interface name '{tap}': {e}"),
-    })
+    IfName::parse(tap).map_err(|e| NftablesError::Rule { code: C::RULE_INVALID, message: format!("Invalid interface name '{tap}': {e}") })
 }
 
 /// Validates and translates every merged rule; the first bad rule fails the whole
@@ -430,12 +421,9 @@ pub fn fallback_infra(caps: &Capabilities) -> Vec<Cmd> {
     }
     if ct {
         let mut rules = vec![rule(vec![Match::MarkNone(mark::FLAG)], Some(Verdict::Return), None)];
-        for (s, bit) in [
-            (CtStates::ESTABLISHED, mark::ESTABLISHED),
-            (CtStates::NEW, mark::NEW),
-            (CtStates::RELATED, mark::RELATED),
-            (CtStates::INVALID, mark::INVALID),
-        ] {
+        for (s, bit) in
+            [(CtStates::ESTABLISHED, mark::ESTABLISHED), (CtStates::NEW, mark::NEW), (CtStates::RELATED, mark::RELATED), (CtStates::INVALID, mark::INVALID)]
+        {
             rules.push(Rule { matches: vec![Match::CtState(s)], stmts: vec![mark_set(u32::MAX, bit)], ..Default::default() });
         }
         rules.push(Rule { stmts: vec![mark_set(!mark::FLAG, 0)], ..Default::default() });

@@ -177,8 +177,11 @@ fn golden_apply_native() {
 
 #[test]
 fn golden_apply_fallback_drop_policy() {
-    let dept = rules(json!([ssh(), both(), {"id":"rej","name":"Reject web","action":"REJECT","direction":"IN","priority":10,"protocol":"tcp","dstPortStart":80}]));
-    let vm = rules(json!([{"id":"v","name":"Out DNS","action":"ACCEPT","direction":"OUT","priority":60,"protocol":"udp","dstPortStart":53,"dstIpAddr":"10.0.0.1","dstIpMask":"32"}]));
+    let dept =
+        rules(json!([ssh(), both(), {"id":"rej","name":"Reject web","action":"REJECT","direction":"IN","priority":10,"protocol":"tcp","dstPortStart":80}]));
+    let vm = rules(
+        json!([{"id":"v","name":"Out DNS","action":"ACCEPT","direction":"OUT","priority":60,"protocol":"udp","dstPortStart":53,"dstIpAddr":"10.0.0.1","dstIpMask":"32"}]),
+    );
     let fw = plan_vm(VM, TAP, &dept, &vm, &Capabilities::FALLBACK, Policy::Drop).unwrap();
     assert_golden("apply-fallback-drop.nft", &apply_batch(&fw, &Capabilities::FALLBACK));
 }

@@ -239,13 +239,7 @@ impl NftablesService {
     /// Spec `applyRules`: merge, validate and translate every rule first (a bad rule
     /// rejects the call and changes nothing), then replace the VM chain and its
     /// dispatch in one transaction.
-    pub async fn apply_rules(
-        &self,
-        vm_id: &str,
-        tap: &str,
-        dept: &[FirewallRuleInput],
-        vm: &[FirewallRuleInput],
-    ) -> Result<ApplyResult, NftablesError> {
+    pub async fn apply_rules(&self, vm_id: &str, tap: &str, dept: &[FirewallRuleInput], vm: &[FirewallRuleInput]) -> Result<ApplyResult, NftablesError> {
         let caps = probe::capabilities().await;
         let fw = ruleset::plan_vm(vm_id, tap, dept, vm, &caps, self.config.default_policy)?;
         let _g = TABLE_LOCK.lock().await;

@@ -20,9 +20,7 @@ fn rule_err(code: C, message: String) -> NftablesError {
 
 /// The interface name as an nft token, refused if it is not a valid interface name.
 fn ifname(tap: &str) -> Result<String, NftablesError> {
-    IfName::parse(tap)
-        .map(|n| n.as_str().to_string())
-        .map_err(|e| rule_err(C::RULE_INVALID, format!("Invalid interface name '{tap}': {e}")))
+    IfName::parse(tap).map(|n| n.as_str().to_string()).map_err(|e| rule_err(C::RULE_INVALID, format!("Invalid interface name '{tap}': {e}")))
 }
 
 pub fn direction_tokens(direction: &str, tap: &str) -> Result<Vec<String>, NftablesError> {
@@ -45,10 +43,7 @@ pub fn protocol_tokens(protocol: &str) -> Result<Vec<String>, NftablesError> {
     match protocol.to_lowercase().as_str() {
         "all" | "" => Ok(vec![]),
         p @ ("tcp" | "udp" | "icmp") => Ok(vec!["ip".into(), "protocol".into(), p.to_string()]),
-        _ => Err(rule_err(
-            C::UNSUPPORTED_PROTOCOL,
-            format!("Unsupported protocol: {protocol}. Supported protocols are: tcp, udp, icmp, all"),
-        )),
+        _ => Err(rule_err(C::UNSUPPORTED_PROTOCOL, format!("Unsupported protocol: {protocol}. Supported protocols are: tcp, udp, icmp, all"))),
     }
 }
 
@@ -128,12 +123,7 @@ pub fn translate(rule: &FirewallRuleInput, tap: &str) -> Result<Vec<String>, Nft
     let mut t = direction_tokens(rule.direction.as_deref().unwrap_or(""), tap)?;
     let proto = rule.protocol.clone().unwrap_or_default();
     t.extend(protocol_tokens(&proto)?);
-    t.extend(address_tokens(
-        rule.src_ip_addr.as_deref(),
-        rule.src_ip_mask.as_deref(),
-        rule.dst_ip_addr.as_deref(),
-        rule.dst_ip_mask.as_deref(),
-    ));
+    t.extend(address_tokens(rule.src_ip_addr.as_deref(), rule.src_ip_mask.as_deref(), rule.dst_ip_addr.as_deref(), rule.dst_ip_mask.as_deref()));
     t.extend(ports_tokens(&proto, (rule.src_port_start, rule.src_port_end), (rule.dst_port_start, rule.dst_port_end)));
     t.extend(state_tokens(&rule.states()));
     t.push(action_token(rule.action.as_deref().unwrap_or("")));
@@ -166,15 +156,39 @@ mod tests {
     #[test]
     fn spec_55_to_59() {
         assert_eq!(
-            toks(json!({"id":"r1","name":"Allow HTTPS","action":"ACCEPT","direction":"IN","priority":100,"protocol":"tcp","dstPortStart":443,"dstPortEnd":443}), "vnet-abc12345"),
+            toks(
+                json!({"id":"r1","name":"Allow HTTPS","action":"ACCEPT","direction":"IN","priority":100,"protocol":"tcp","dstPortStart":443,"dstPortEnd":443}),
+                "vnet-abc12345"
+            ),
             ["oifname", "vnet-abc12345", "ip", "protocol", "tcp", "tcp", "dport", "443", "accept", "comment", "\"Allow HTTPS\""]
         );
         assert_eq!(
-            toks(json!({"id":"r2","name":"SSH","action":"ACCEPT","direction":"IN","priority":1,"protocol":"tcp","dstPortStart":22,"connectionState":{"new":true,"established":true,"related":true}}), "vnet-abc"),
-            ["oifname", "vnet-abc", "ip", "protocol", "tcp", "tcp", "dport", "22", "ct", "state", "{ established, new, related }", "accept", "comment", "\"SSH\""]
+            toks(
+                json!({"id":"r2","name":"SSH","action":"ACCEPT","direction":"IN","priority":1,"protocol":"tcp","dstPortStart":22,"connectionState":{"new":true,"established":true,"related":true}}),
+                "vnet-abc"
+            ),
+            [
+                "oifname",
+                "vnet-abc",
+                "ip",
+                "protocol",
+                "tcp",
+                "tcp",
+                "dport",
+                "22",
+                "ct",
+                "state",
+                "{ established, new, related }",
+                "accept",
+                "comment",
+                "\"SSH\""
+            ]
         );
         assert_eq!(
-            toks(json!({"id":"r3","name":"DNS","direction":"OUT","protocol":"UDP","srcPortStart":1000,"srcPortEnd":2000,"dstPortStart":53,"dstPortEnd":54,"action":"ACCEPT","priority":1}), "vnet-x"),
+            toks(
+                json!({"id":"r3","name":"DNS","direction":"OUT","protocol":"UDP","srcPortStart":1000,"srcPortEnd":2000,"dstPortStart":53,"dstPortEnd":54,"action":"ACCEPT","priority":1}),
+                "vnet-x"
+            ),
             ["iifname", "vnet-x", "ip", "protocol", "udp", "udp", "sport", "1000-2000", "udp", "dport", "53-54", "accept", "comment", "\"DNS\""]
         );
         assert_eq!(
@@ -182,7 +196,10 @@ mod tests {
             ["oifname", "vnet-x", "ip", "protocol", "icmp", "drop", "comment", "\"Block ping\""]
         );
         assert_eq!(
-            toks(json!({"id":"r5","name":"Net","action":"REJECT","direction":"IN","protocol":"all","priority":1,"srcIpAddr":"10.0.0.0","srcIpMask":"255.255.255.0","dstIpAddr":"192.168.1.5","dstIpMask":"16"}), "vnet-x"),
+            toks(
+                json!({"id":"r5","name":"Net","action":"REJECT","direction":"IN","protocol":"all","priority":1,"srcIpAddr":"10.0.0.0","srcIpMask":"255.255.255.0","dstIpAddr":"192.168.1.5","dstIpMask":"16"}),
+                "vnet-x"
+            ),
             ["oifname", "vnet-x", "ip", "saddr", "10.0.0.0/24", "ip", "daddr", "192.168.1.5/16", "reject", "comment", "\"Net\""]
         );
     }
@@ -213,9 +230,15 @@ mod tests {
         };
         assert_eq!(r(json!({"name":""})), ("RULE_INVALID".into(), "[Rule r1] Rule name is required".into()));
         assert_eq!(r(json!({"protocol":"sctp"})), ("UNSUPPORTED_PROTOCOL".into(), "[Rule r1] Unsupported protocol: sctp".into()));
-        assert_eq!(r(json!({"srcPortStart":10,"srcPortEnd":5})), ("INVALID_PORT_RANGE".into(), "[Rule r1] Source port range invalid: start (10) > end (5)".into()));
+        assert_eq!(
+            r(json!({"srcPortStart":10,"srcPortEnd":5})),
+            ("INVALID_PORT_RANGE".into(), "[Rule r1] Source port range invalid: start (10) > end (5)".into())
+        );
         assert_eq!(r(json!({"dstPortStart":70000})).1, "[Rule r1] Destination start port out of range: 70000 (must be 0-65535)");
-        assert_eq!(r(json!({"protocol":"icmp","dstPortStart":1})), ("RULE_INVALID".into(), "[Rule r1] Ports can only be specified for tcp/udp protocols, not icmp".into()));
+        assert_eq!(
+            r(json!({"protocol":"icmp","dstPortStart":1})),
+            ("RULE_INVALID".into(), "[Rule r1] Ports can only be specified for tcp/udp protocols, not icmp".into())
+        );
         assert_eq!(r(json!({"srcIpAddr":"300.1.1.1"})), ("INVALID_IP_ADDRESS".into(), "[Rule r1] Invalid source IP address: 300.1.1.1".into()));
         assert_eq!(r(json!({"srcIpMask":"255.0.255.0"})).0, "INVALID_SUBNET_MASK");
         assert_eq!(r(json!({"connectionState":{"foo":true}})).1, "[Rule r1] Invalid connection state: foo");
@@ -232,7 +255,10 @@ mod tests {
     #[test]
     fn null_fields_are_absent_and_empty_protocol_is_all() {
         assert_eq!(
-            toks(json!({"id":"r","name":"n","action":"DROP","direction":"OUT","protocol":"","priority":5,"srcPortStart":null,"srcIpAddr":null,"srcIpMask":null,"connectionState":null,"description":null}), "t0"),
+            toks(
+                json!({"id":"r","name":"n","action":"DROP","direction":"OUT","protocol":"","priority":5,"srcPortStart":null,"srcIpAddr":null,"srcIpMask":null,"connectionState":null,"description":null}),
+                "t0"
+            ),
             ["iifname", "t0", "drop", "comment", "\"n\""]
         );
     }

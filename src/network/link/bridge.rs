@@ -84,10 +84,7 @@ impl BridgeManager {
         let mut nl = Rtnl::open().map_err(kernel(op))?;
         let Some(link) = nl.link(&name).map_err(kernel(op))? else { return Ok(()) };
         if !link.is_bridge() {
-            return Err(NetworkError::link(
-                op(),
-                LinkCause::WrongKind { device: name.to_string(), kind: kind_of(&link), expected: "bridge" },
-            ));
+            return Err(NetworkError::link(op(), LinkCause::WrongKind { device: name.to_string(), kind: kind_of(&link), expected: "bridge" }));
         }
         match nl.set_up(&link, false).and_then(|()| delete_link(&link)) {
             Ok(()) => {}
@@ -108,10 +105,7 @@ impl BridgeManager {
             return Err(NetworkError::BridgeNotFound { bridge: bridge.to_string() });
         };
         if !br.is_bridge() {
-            return Err(NetworkError::link(
-                op(),
-                LinkCause::WrongKind { device: bridge.to_string(), kind: kind_of(&br), expected: "bridge" },
-            ));
+            return Err(NetworkError::link(op(), LinkCause::WrongKind { device: bridge.to_string(), kind: kind_of(&br), expected: "bridge" }));
         }
         let port = nl.link(&iface).map_err(kernel(op))?.ok_or_else(|| missing(op(), &iface))?;
         nl.set_master(&port, Some(&br)).map_err(kernel(op))?;
@@ -146,11 +140,7 @@ impl BridgeManager {
     pub fn list_interfaces(&self, bridge: &str) -> Vec<String> {
         let Some((mut nl, br)) = Self::lookup(bridge) else { return Vec::new() };
         match nl.links() {
-            Ok(links) => links
-                .into_iter()
-                .filter(|l| l.master.is_some() && l.master == u32::try_from(br.index).ok())
-                .map(|l| l.name)
-                .collect(),
+            Ok(links) => links.into_iter().filter(|l| l.master.is_some() && l.master == u32::try_from(br.index).ok()).map(|l| l.name).collect(),
             Err(e) => {
                 log::log(NS, &format!("Could not list the ports of {bridge}: {e}"));
                 Vec::new()

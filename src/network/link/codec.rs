@@ -192,10 +192,7 @@ impl Request {
 /// `RTM_GETLINK` for one device by name (no statistics). The kernel answers with one
 /// `RTM_NEWLINK` or `ENODEV`.
 pub fn get_link_by_name(name: &IfName) -> Request {
-    Request::new(RTM_GETLINK, NLM_F_REQUEST)
-        .ifinfo(0, 0, 0)
-        .attr_u32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS)
-        .attr_str(IFLA_IFNAME, name.as_str())
+    Request::new(RTM_GETLINK, NLM_F_REQUEST).ifinfo(0, 0, 0).attr_u32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS).attr_str(IFLA_IFNAME, name.as_str())
 }
 
 /// `RTM_GETLINK` for one device by index.
@@ -205,9 +202,7 @@ pub fn get_link_by_index(index: i32) -> Request {
 
 /// `RTM_GETLINK` dump of every device (no statistics).
 pub fn dump_links() -> Request {
-    Request::new(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP)
-        .ifinfo(0, 0, 0)
-        .attr_u32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS)
+    Request::new(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP).ifinfo(0, 0, 0).attr_u32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS)
 }
 
 /// `ip link set <dev> up|down`: changes only `IFF_UP`.
@@ -250,10 +245,7 @@ pub fn new_addr(index: u32, cidr: &Ipv4Cidr) -> Request {
 /// `ip addr del <a.b.c.d/n> dev <index>`; `EADDRNOTAVAIL` when not assigned.
 pub fn del_addr(index: u32, cidr: &Ipv4Cidr) -> Request {
     let a = cidr.addr().octets();
-    Request::new(RTM_DELADDR, NLM_F_REQUEST | NLM_F_ACK)
-        .ifaddr(AF_INET, cidr.prefix(), index)
-        .attr(IFA_LOCAL, &a)
-        .attr(IFA_ADDRESS, &a)
+    Request::new(RTM_DELADDR, NLM_F_REQUEST | NLM_F_ACK).ifaddr(AF_INET, cidr.prefix(), index).attr(IFA_LOCAL, &a).attr(IFA_ADDRESS, &a)
 }
 
 /// `RTM_GETADDR` dump of the IPv4 addresses of every device.
@@ -351,8 +343,7 @@ pub fn parse_error(msg: &Msg<'_>) -> Result<ErrorReply, DecodeError> {
     let p = msg.payload;
     let error = i32_at(p, 0).ok_or(DecodeError("short error message"))?;
     // The echoed request: its header only when capped, else the whole message.
-    let echoed =
-        if msg.flags & NLM_F_CAPPED != 0 { NLMSG_HDRLEN } else { u32_at(p, 4).map_or(NLMSG_HDRLEN, |l| l as usize) };
+    let echoed = if msg.flags & NLM_F_CAPPED != 0 { NLMSG_HDRLEN } else { u32_at(p, 4).map_or(NLMSG_HDRLEN, |l| l as usize) };
     let mut message = None;
     if msg.flags & NLM_F_ACK_TLVS != 0 {
         let tlvs = p.get(4 + align4(echoed)..).unwrap_or(&[]);

@@ -110,9 +110,6 @@ mod tests {
             kind: Some("bridge".into()),
             ..LinkInfo::default()
         };
-        assert_eq!(
-            describe(&link, &Extras::default()),
-            "3: br9: <NO-CARRIER,BROADCAST,MULTICAST,UP> state DOWN carrier off bridge"
-        );
+        assert_eq!(describe(&link, &Extras::default()), "3: br9: <NO-CARRIER,BROADCAST,MULTICAST,UP> state DOWN carrier off bridge");
     }
 }

@@ -104,13 +104,11 @@ pub fn checksum_offload_off(name: &IfName) -> Result<[(Csum, OffloadOutcome); 2]
     let off = |dir: Csum| match ethtool(&fd, name, dir.set_cmd(), 0, "SIOCETHTOOL set checksum") {
         Ok(_) => OffloadOutcome::Off,
         // EOPNOTSUPP: the feature is fixed for this device; fine if fixed off.
-        Err(refused) if refused.errno == Errno::EOPNOTSUPP => {
-            match ethtool(&fd, name, dir.get_cmd(), 0, "SIOCETHTOOL get checksum") {
-                Ok(0) => OffloadOutcome::Off,
-                Ok(_) => OffloadOutcome::StillOn(refused),
-                Err(e) => OffloadOutcome::Unknown(e),
-            }
-        }
+        Err(refused) if refused.errno == Errno::EOPNOTSUPP => match ethtool(&fd, name, dir.get_cmd(), 0, "SIOCETHTOOL get checksum") {
+            Ok(0) => OffloadOutcome::Off,
+            Ok(_) => OffloadOutcome::StillOn(refused),
+            Err(e) => OffloadOutcome::Unknown(e),
+        },
         Err(e) => OffloadOutcome::Unknown(e),
     };
     Ok([(Csum::Tx, off(Csum::Tx)), (Csum::Rx, off(Csum::Rx))])

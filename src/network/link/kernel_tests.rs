@@ -198,10 +198,7 @@ fn configure_without_bridge_and_with_a_missing_one() {
         let e = t.configure("vnet-none", None).unwrap_err();
         assert_eq!(e.code(), "DEVICE_NOT_FOUND");
         let e = t.attach_to_bridge(tap.as_str(), "br-missing", None).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "Failed to attach TAP device vnet-cfgvm1 to bridge br-missing: Device br-missing does not exist"
-        );
+        assert_eq!(e.to_string(), "Failed to attach TAP device vnet-cfgvm1 to bridge br-missing: Device br-missing does not exist");
         t.destroy(tap.as_str()).unwrap();
     });
 }
@@ -339,10 +336,7 @@ fn other_devices_are_not_taken_over() {
         let t = taps(30_000.0);
         BridgeManager.create("vnet-brvm").unwrap();
         let e = t.create("br-vm", None).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "Failed to create TAP device vnet-brvm: vnet-brvm is a bridge device, not a TAP device"
-        );
+        assert_eq!(e.to_string(), "Failed to create TAP device vnet-brvm: vnet-brvm is a bridge device, not a TAP device");
         assert!(link("vnet-brvm").unwrap().is_bridge());
         // Bridges are not TAPs to the sweep either.
         assert!(t.list_all_tap_devices().is_empty());
@@ -462,12 +456,7 @@ fn device_state_is_one_line_or_an_error() {
         t.configure(tap.as_str(), Some("br-state")).unwrap();
         let s = t.device_state(tap.as_str());
         assert!(!s.contains('\n'));
-        assert!(
-            s.contains(
-                ": vnet-statevm1: <NO-CARRIER,BROADCAST,MULTICAST,UP> mtu 1500 master br-state state DOWN carrier off"
-            ),
-            "{s}"
-        );
+        assert!(s.contains(": vnet-statevm1: <NO-CARRIER,BROADCAST,MULTICAST,UP> mtu 1500 master br-state state DOWN carrier off"), "{s}");
         assert!(s.contains("tun type tap pi off vnet_hdr off multi_queue off persist on"), "{s}");
         assert!(s.contains("alias \"infinivirt vm=state-vm-1\" tx-checksumming off rx-checksumming off"), "{s}");
         assert!(t.device_state("br-state").contains(": br-state: <"));

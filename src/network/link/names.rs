@@ -137,25 +137,16 @@ mod tests {
         let b = "abcdefghij-2";
         assert_eq!(tap_for_vm(a).unwrap(), tap_for_vm(b).unwrap());
         // Claimed in this process by A (A is starting: its QEMU has not opened it yet).
-        assert_eq!(
-            plan_create(b, Some(&Claimant::Vm(a.into())), Some(&tap(Some(&owner_tag(a)), false))),
-            CreatePlan::Refuse(Holder::Vm(a.into()))
-        );
+        assert_eq!(plan_create(b, Some(&Claimant::Vm(a.into())), Some(&tap(Some(&owner_tag(a)), false))), CreatePlan::Refuse(Holder::Vm(a.into())));
         // Made by another process (or before a restart) for A: its tag says so.
-        assert_eq!(
-            plan_create(b, None, Some(&tap(Some(&owner_tag(a)), false))),
-            CreatePlan::Refuse(Holder::Vm(a.into()))
-        );
+        assert_eq!(plan_create(b, None, Some(&tap(Some(&owner_tag(a)), false))), CreatePlan::Refuse(Holder::Vm(a.into())));
         // The claim alone is enough, even before the device exists.
         assert_eq!(plan_create(b, Some(&Claimant::Vm(a.into())), None), CreatePlan::Refuse(Holder::Vm(a.into())));
     }
 
     #[test]
     fn a_running_qemu_keeps_its_tap() {
-        assert_eq!(
-            plan_create("x", None, Some(&tap(None, true))),
-            CreatePlan::Refuse(Holder::RunningQemu { owner: None })
-        );
+        assert_eq!(plan_create("x", None, Some(&tap(None, true))), CreatePlan::Refuse(Holder::RunningQemu { owner: None }));
         assert_eq!(
             plan_create("abcdefghij-1", None, Some(&tap(Some(&owner_tag("abcdefghij-1")), true))),
             CreatePlan::Refuse(Holder::RunningQemu { owner: Some("abcdefghij-1".into()) })
@@ -176,11 +167,7 @@ mod tests {
     fn other_devices_are_never_replaced() {
         let bridge = LinkInfo { name: "vnet-abcdefghij".into(), kind: Some("bridge".into()), ..LinkInfo::default() };
         assert_eq!(plan_create("a", None, Some(&bridge)), CreatePlan::NotATap { kind: "bridge".into() });
-        let tun = LinkInfo {
-            kind: Some("tun".into()),
-            tun: Some(TunInfo { tap: false, ..TunInfo::default() }),
-            ..bridge.clone()
-        };
+        let tun = LinkInfo { kind: Some("tun".into()), tun: Some(TunInfo { tap: false, ..TunInfo::default() }), ..bridge.clone() };
         assert_eq!(plan_create("a", None, Some(&tun)), CreatePlan::NotATap { kind: "tun (layer 3)".into() });
         let phys = LinkInfo { kind: None, ..bridge };
         assert_eq!(plan_create("a", None, Some(&phys)), CreatePlan::NotATap { kind: "physical".into() });

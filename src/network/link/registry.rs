@@ -97,13 +97,7 @@ mod tests {
     use super::*;
 
     fn link(index: i32, up: bool, master: Option<u32>) -> LinkInfo {
-        LinkInfo {
-            index,
-            name: "vnet-a".into(),
-            flags: if up { super::super::codec::IFF_UP } else { 0 },
-            master,
-            ..LinkInfo::default()
-        }
+        LinkInfo { index, name: "vnet-a".into(), flags: if up { super::super::codec::IFF_UP } else { 0 }, master, ..LinkInfo::default() }
     }
 
     #[test]

@@ -50,11 +50,7 @@ impl Rtnl {
 
     /// Every device, in index order.
     pub fn links(&mut self) -> Result<Vec<LinkInfo>, SysError> {
-        self.sock
-            .dump(codec::dump_links())?
-            .iter()
-            .map(|p| codec::parse_link(p).map_err(|e| decode("RTM_GETLINK", e)))
-            .collect()
+        self.sock.dump(codec::dump_links())?.iter().map(|p| codec::parse_link(p).map_err(|e| decode("RTM_GETLINK", e))).collect()
     }
 
     pub fn set_up(&mut self, link: &LinkInfo, up: bool) -> Result<(), SysError> {
@@ -133,11 +129,7 @@ pub fn delete_link(link: &LinkInfo) -> Result<(), SysError> {
         match rx.try_recv() {
             Ok(result) => return result,
             Err(mpsc::TryRecvError::Disconnected) => {
-                return Err(SysError {
-                    call: "RTM_DELLINK",
-                    errno: Errno::EIO,
-                    detail: Some("the deletion thread ended without an answer".into()),
-                })
+                return Err(SysError { call: "RTM_DELLINK", errno: Errno::EIO, detail: Some("the deletion thread ended without an answer".into()) })
             }
             Err(mpsc::TryRecvError::Empty) => {}
         }

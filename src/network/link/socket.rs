@@ -56,10 +56,8 @@ impl RouteSocket {
         let _ = setsockopt(&fd, SOL_NETLINK, NETLINK_EXT_ACK, &one);
         let _ = setsockopt(&fd, SOL_NETLINK, NETLINK_CAP_ACK, &one);
         let tv = libc::timeval { tv_sec: libc::time_t::try_from(REPLY_TIMEOUT.as_secs()).unwrap_or(5), tv_usec: 0 };
-        setsockopt(&fd, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv)
-            .map_err(|e| SysError::new("setsockopt(SO_RCVTIMEO)", e))?;
-        setsockopt(&fd, libc::SOL_SOCKET, libc::SO_SNDTIMEO, &tv)
-            .map_err(|e| SysError::new("setsockopt(SO_SNDTIMEO)", e))?;
+        setsockopt(&fd, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv).map_err(|e| SysError::new("setsockopt(SO_RCVTIMEO)", e))?;
+        setsockopt(&fd, libc::SOL_SOCKET, libc::SO_SNDTIMEO, &tv).map_err(|e| SysError::new("setsockopt(SO_SNDTIMEO)", e))?;
         Ok(RouteSocket { fd, seq: 0, buf: vec![0; RECV_BUF] })
     }
 
@@ -74,16 +72,7 @@ impl RouteSocket {
         let addr_len = libc::socklen_t::try_from(std::mem::size_of::<libc::sockaddr_nl>()).unwrap_or(12);
         loop {
             // SAFETY: `bytes` and `kernel` are live for the call and their lengths are exact.
-            let n = unsafe {
-                libc::sendto(
-                    self.fd.as_raw_fd(),
-                    bytes.as_ptr().cast(),
-                    bytes.len(),
-                    0,
-                    (&kernel as *const libc::sockaddr_nl).cast(),
-                    addr_len,
-                )
-            };
+            let n = unsafe { libc::sendto(self.fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len(), 0, (&kernel as *const libc::sockaddr_nl).cast(), addr_len) };
             if n >= 0 {
                 return Ok(seq);
             }
@@ -99,17 +88,11 @@ impl RouteSocket {
     fn recv(&mut self, call: &'static str) -> Result<usize, SysError> {
         loop {
             // SAFETY: `self.buf` is a live, writable buffer of the given length.
-            let n = unsafe {
-                libc::recv(self.fd.as_raw_fd(), self.buf.as_mut_ptr().cast(), self.buf.len(), libc::MSG_TRUNC)
-            };
+            let n = unsafe { libc::recv(self.fd.as_raw_fd(), self.buf.as_mut_ptr().cast(), self.buf.len(), libc::MSG_TRUNC) };
             if n >= 0 {
                 let n = usize::try_from(n).unwrap_or(0);
                 if n > self.buf.len() {
-                    return Err(SysError {
-                        call,
-                        errno: Errno::EMSGSIZE,
-                        detail: Some(format!("reply of {n} bytes exceeds the {RECV_BUF}-byte buffer")),
-                    });
+                    return Err(SysError { call, errno: Errno::EMSGSIZE, detail: Some(format!("reply of {n} bytes exceeds the {RECV_BUF}-byte buffer")) });
                 }
                 return Ok(n);
             }
@@ -123,11 +106,7 @@ impl RouteSocket {
 
     /// Runs `req` and hands each reply message of our sequence to `each` until the
     /// request is answered: `Ok(true)` from `each` means "that was the last one".
-    fn exchange(
-        &mut self,
-        mut req: Request,
-        mut each: impl FnMut(&Msg<'_>) -> Result<bool, SysError>,
-    ) -> Result<(), SysError> {
+    fn exchange(&mut self, mut req: Request, mut each: impl FnMut(&Msg<'_>) -> Result<bool, SysError>) -> Result<(), SysError> {
         let call = codec::call_name(req.msg_type());
         let seq = self.send(&mut req)?;
         loop {
@@ -189,11 +168,7 @@ impl RouteSocket {
 }
 
 fn timeout(call: &'static str) -> SysError {
-    SysError {
-        call,
-        errno: Errno::ETIMEDOUT,
-        detail: Some(format!("no answer from the kernel within {} s", REPLY_TIMEOUT.as_secs())),
-    }
+    SysError { call, errno: Errno::ETIMEDOUT, detail: Some(format!("no answer from the kernel within {} s", REPLY_TIMEOUT.as_secs())) }
 }
 
 fn malformed(call: &'static str, e: codec::DecodeError) -> SysError {

@@ -64,9 +64,7 @@ impl TapConfig {
     pub fn new(orphan_grace_ms: Option<f64>, sweep_on_create: Option<bool>) -> Result<Self, NetworkError> {
         let orphan_grace = match orphan_grace_ms {
             None => DEFAULT_ORPHAN_GRACE,
-            Some(ms) if ms.is_finite() && (0.0..=MAX_ORPHAN_GRACE_MS).contains(&ms) => {
-                Duration::from_secs_f64(ms / 1000.0)
-            }
+            Some(ms) if ms.is_finite() && (0.0..=MAX_ORPHAN_GRACE_MS).contains(&ms) => Duration::from_secs_f64(ms / 1000.0),
             Some(ms) => {
                 return Err(NetworkError::InvalidArgument {
                     name: "orphanGraceMs",
@@ -144,17 +142,11 @@ impl TapManager {
                 return Err(NetworkError::link(op(), LinkCause::Taken { vm_id: vm_id.to_string(), holder }));
             }
             CreatePlan::NotATap { kind } => {
-                return Err(NetworkError::link(
-                    op(),
-                    LinkCause::WrongKind { device: tap.to_string(), kind, expected: "TAP device" },
-                ));
+                return Err(NetworkError::link(op(), LinkCause::WrongKind { device: tap.to_string(), kind, expected: "TAP device" }));
             }
         }
         tun::create_persistent_tap(&tap).map_err(kernel(op))?;
-        let link = nl
-            .link(&tap)
-            .map_err(kernel(op))?
-            .ok_or_else(|| NetworkError::link(op(), LinkCause::Missing { device: tap.to_string() }))?;
+        let link = nl.link(&tap).map_err(kernel(op))?.ok_or_else(|| NetworkError::link(op(), LinkCause::Missing { device: tap.to_string() }))?;
         if let Err(e) = nl.set_alias(&link, &owner_tag(vm_id)) {
             // An untagged TAP would be anyone's: do not leave it behind.
             if let Err(undo) = nl.delete(&link) {
@@ -173,17 +165,11 @@ impl TapManager {
         let bridge = bridge.map(IfName::new).transpose()?;
         let op = || LinkOp::ConfigureTap { tap: tap.to_string(), bridge: bridge.as_ref().map(IfName::to_string) };
         let mut nl = Rtnl::open().map_err(kernel(op))?;
-        let link = nl
-            .link(&tap)
-            .map_err(kernel(op))?
-            .ok_or_else(|| NetworkError::link(op(), LinkCause::Missing { device: tap.to_string() }))?;
+        let link = nl.link(&tap).map_err(kernel(op))?.ok_or_else(|| NetworkError::link(op(), LinkCause::Missing { device: tap.to_string() }))?;
         nl.set_up(&link, true).map_err(kernel(op))?;
         self.checksum_offload_off(&tap);
         if let Some(bridge) = &bridge {
-            let br = nl
-                .link(bridge)
-                .map_err(kernel(op))?
-                .ok_or_else(|| NetworkError::link(op(), LinkCause::Missing { device: bridge.to_string() }))?;
+            let br = nl.link(bridge).map_err(kernel(op))?.ok_or_else(|| NetworkError::link(op(), LinkCause::Missing { device: bridge.to_string() }))?;
             nl.set_master(&link, Some(&br)).map_err(kernel(op))?;
         }
         log::log(NS, &format!("Configured TAP device {tap}"));
@@ -198,13 +184,9 @@ impl TapManager {
                 for (dir, outcome) in results {
                     match outcome {
                         OffloadOutcome::Off => {}
-                        OffloadOutcome::StillOn(e) | OffloadOutcome::Unknown(e) => log::warn(
-                            MODULE,
-                            &format!(
-                                "Could not turn off {} on {tap} ({e}); guests may drop DHCP replies with bad checksums",
-                                dir.name()
-                            ),
-                        ),
+                        OffloadOutcome::StillOn(e) | OffloadOutcome::Unknown(e) => {
+                            log::warn(MODULE, &format!("Could not turn off {} on {tap} ({e}); guests may drop DHCP replies with bad checksums", dir.name()))
+                        }
                     }
                 }
             }
@@ -224,10 +206,7 @@ impl TapManager {
         };
         if !link.is_tuntap() {
             let kind = link.kind.clone().unwrap_or_else(|| "physical".into());
-            return Err(NetworkError::link(
-                op(),
-                LinkCause::WrongKind { device: tap.to_string(), kind, expected: "TAP device" },
-            ));
+            return Err(NetworkError::link(op(), LinkCause::WrongKind { device: tap.to_string(), kind, expected: "TAP device" }));
         }
         // Down first, as `ip link set down` + `ip link del` did; then delete by index.
         match nl.set_up(&link, false).and_then(|()| delete_link(&link)) {
@@ -290,16 +269,10 @@ impl TapManager {
                 _ => None,
             };
             if let Some(other) = other {
-                return Err(NetworkError::link(
-                    op(),
-                    LinkCause::Taken { vm_id: vm.to_string(), holder: Holder::Vm(other) },
-                ));
+                return Err(NetworkError::link(op(), LinkCause::Taken { vm_id: vm.to_string(), holder: Holder::Vm(other) }));
             }
         }
-        let br = nl
-            .link(&bridge)
-            .map_err(kernel(op))?
-            .ok_or_else(|| NetworkError::link(op(), LinkCause::Missing { device: bridge.to_string() }))?;
+        let br = nl.link(&bridge).map_err(kernel(op))?.ok_or_else(|| NetworkError::link(op(), LinkCause::Missing { device: bridge.to_string() }))?;
         nl.set_up(&link, true).map_err(kernel(op))?;
         nl.set_master(&link, Some(&br)).map_err(kernel(op))?;
         let who = match (vm_id, owner) {
@@ -375,10 +348,7 @@ impl TapManager {
             }
             let age = self.registry.sighted(&link, Instant::now());
             if age < self.config.orphan_grace {
-                log::log(
-                    NS,
-                    &format!("{} looks orphaned; removing it once that has held for the grace period", link.name),
-                );
+                log::log(NS, &format!("{} looks orphaned; removing it once that has held for the grace period", link.name));
                 continue;
             }
             let _serial = create_lock();

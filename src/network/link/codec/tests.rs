@@ -49,19 +49,10 @@ fn new_bridge_layout() {
 #[test]
 fn setlink_layouts() {
     // up: flags IFF_UP, change IFF_UP; down: flags 0, change IFF_UP.
-    assert_eq!(
-        sealed(set_up(3, true)),
-        unhex("20000000 1300 0500 07000000 00000000 00000000 03000000 01000000 01000000")
-    );
-    assert_eq!(
-        sealed(set_up(3, false)),
-        unhex("20000000 1300 0500 07000000 00000000 00000000 03000000 00000000 01000000")
-    );
+    assert_eq!(sealed(set_up(3, true)), unhex("20000000 1300 0500 07000000 00000000 00000000 03000000 01000000 01000000"));
+    assert_eq!(sealed(set_up(3, false)), unhex("20000000 1300 0500 07000000 00000000 00000000 03000000 00000000 01000000"));
     // master 2; nomaster is IFLA_MASTER 0.
-    assert_eq!(
-        sealed(set_master(3, 2)),
-        unhex("28000000 1300 0500 07000000 00000000 00000000 03000000 00000000 00000000 0800 0a00 02000000")
-    );
+    assert_eq!(sealed(set_master(3, 2)), unhex("28000000 1300 0500 07000000 00000000 00000000 03000000 00000000 00000000 0800 0a00 02000000"));
     assert_eq!(sealed(set_master(3, 0))[36..40], [0, 0, 0, 0]);
     assert_eq!(sealed(del_link(3)), unhex("20000000 1100 0500 07000000 00000000 00000000 03000000 00000000 00000000"));
     let alias = sealed(set_alias(3, "infinivirt vm=a"));
@@ -73,14 +64,8 @@ fn setlink_layouts() {
 fn address_layouts() {
     let c = Ipv4Cidr::new("10.0.0.1/24").unwrap();
     // ifaddrmsg: AF_INET, /24, flags 0, scope universe, index 2; IFA_LOCAL, IFA_ADDRESS.
-    assert_eq!(
-        sealed(new_addr(2, &c)),
-        unhex("28000000 1400 0506 07000000 00000000 02 18 00 00 02000000 0800 0200 0a000001 0800 0100 0a000001")
-    );
-    assert_eq!(
-        sealed(del_addr(2, &c)),
-        unhex("28000000 1500 0500 07000000 00000000 02 18 00 00 02000000 0800 0200 0a000001 0800 0100 0a000001")
-    );
+    assert_eq!(sealed(new_addr(2, &c)), unhex("28000000 1400 0506 07000000 00000000 02 18 00 00 02000000 0800 0200 0a000001 0800 0100 0a000001"));
+    assert_eq!(sealed(del_addr(2, &c)), unhex("28000000 1500 0500 07000000 00000000 02 18 00 00 02000000 0800 0200 0a000001 0800 0100 0a000001"));
     assert_eq!(sealed(dump_ipv4_addrs()), unhex("18000000 1600 0103 07000000 00000000 02 00 00 00 00000000"));
 }
 
