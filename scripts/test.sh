@@ -32,6 +32,13 @@ bash scripts/setup-system.sh
 step "npm dependencies"
 bash scripts/npm-deps.sh
 
+step "cargo fmt --check"
+cargo fmt --check
+
+step "cargo clippy --all-targets -D warnings (core, then with the napi feature)"
+cargo clippy --all-targets -- -D warnings
+cargo clippy --all-targets --features napi -- -D warnings
+
 step "cargo test (Rust core, no Node)"
 cargo test
 
