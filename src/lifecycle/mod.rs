@@ -4,6 +4,9 @@
 pub mod command;
 pub mod config;
 pub mod error;
+pub mod identity;
+pub mod journal;
+pub mod oplock;
 pub mod pinning;
 pub mod uefi;
 pub mod vm;
