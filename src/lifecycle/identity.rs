@@ -81,7 +81,7 @@ pub fn check(pid: i32, e: &Expected) -> Verdict {
         return stranger(format!("PID {pid} is not a QEMU"));
     }
     let pidfile = e.pidfile.display().to_string();
-    if !args.iter().any(|a| *a == pidfile) {
+    if !args.contains(&pidfile) {
         return stranger(format!("PID {pid} does not carry the pidfile {pidfile}"));
     }
     match arg_after(&args, "-uuid") {

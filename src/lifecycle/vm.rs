@@ -1,11 +1,16 @@
-//! `VmLifecycle`: create, stop, destroy and status of one VM (spec §5.5, §5.7, §5.8,
-//! §5.10), with the differences DESIGN.md asks for:
+//! `VmLifecycle`: create, start, stop, destroy and status of one VM (spec §5.5–§5.10),
+//! with the differences DESIGN.md asks for:
 //!
-//! * one operation per VM at a time (different VMs run in parallel);
+//! * one operation per VM at a time, across every manager process of the host
+//!   (`oplock.rs`); the loser of a race gets a typed error and touches nothing;
+//! * every change an operation makes on the host is journaled first (`journal.rs`),
+//!   so a killed manager's half-done operation is finished or undone (`undo.rs`);
 //! * the VM's firewall chain and rules are in place before its TAP joins the bridge;
-//! * QEMU starts paused (`-S`); the display password is set over QMP, then `cont`;
-//! * a failed create releases exactly what it made, in reverse order, sets the
-//!   status `error` and returns the original error.
+//! * QEMU starts paused (`-S`); the display password is set over QMP, then `cont`
+//!   (`launch.rs`);
+//! * exits are pushed and released without the database (`watch.rs`); store writes
+//!   that fail are queued;
+//! * every call answers in bounded time, whatever a wedged QEMU does.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,9 +19,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::command::{build_vm_command, DiskSpec, VmCommandSpec};
+use super::command::{DiskSpec, VmCommandSpec};
 use super::config::{check_internal_name, normalize, validate_create, vm_paths, VmCreateConfig, VmPaths};
 use super::error::{LifecycleError, LifecycleErrorCode as C};
+use super::identity::{self, is_uuid, Verdict};
+use super::journal::{Entry, Journal, Op};
+use super::oplock::{OpLocks, VmGuard, LOCK_WAIT};
+use super::undo::{journal_error, Made};
+use super::watch::{HostHold, Live};
 use crate::error::ErrorShape;
 use crate::network::firewall::rule::FirewallRuleInput;
 use crate::network::firewall::service::NftablesService;
@@ -24,20 +34,16 @@ use crate::network::link::tap::TapManager;
 use crate::qemu::accel::AccelChoice;
 use crate::qemu::options::PinningStrategy;
 use crate::qemu::presets::{detect_os_family, driver_preset};
-use crate::qemu::process::{LaunchSpec, QemuProcess};
+use crate::qemu::process::QemuProcess;
 use crate::qmp::client::{QmpClient, QmpOptions};
-use crate::state::records::{ExtendedMachineConfigurationRecord, MachineConfigUpdate};
+use crate::state::queue::{PendingWrite, RetryPolicy, WriteQueue};
+use crate::state::records::MachineConfigUpdate;
 use crate::state::status::Reason;
 use crate::state::store::Store;
 use crate::storage::qemu_img::{create_image, CreateImage, CreateImageRequest};
 use crate::system::cgroups::CgroupsManager;
 
-const NS: &str = "infinivirt:vm-lifecycle";
-const CARRIER_ATTEMPTS: u32 = 10;
-const CARRIER_INTERVAL: Duration = Duration::from_millis(500);
-const SOCKET_WAIT: Duration = Duration::from_millis(5000);
-const EXIT_POLL: Duration = Duration::from_millis(100);
-const QMP_CONNECT_TIMEOUT: Duration = Duration::from_millis(5000);
+pub(super) const NS: &str = "infinivirt:vm-lifecycle";
 const RESTART_DELAY: Duration = Duration::from_millis(2000);
 
 /// Directories and test hooks of one lifecycle manager.
@@ -107,6 +113,9 @@ pub struct StatusResult {
     pub consistent: bool,
     pub tap_device: Option<String>,
     pub qmp_socket_path: Option<String>,
+    /// `Some(false)`: the process runs but its monitor did not answer in time
+    /// (wedged or stopped); `None` when this manager holds no monitor connection.
+    pub monitor_responsive: Option<bool>,
 }
 
 /// Spec `VMStopConfig` with its defaults applied.
@@ -123,14 +132,8 @@ impl Default for StopConfig {
     }
 }
 
-/// What this manager holds for a VM it started.
-struct Live {
-    process: Arc<QemuProcess>,
-    qmp: Option<Arc<QmpClient>>,
-}
-
 /// Records the cause of the `SHUTDOWN` event QEMU sends before it exits.
-fn shutdown_sink(slot: &ShutdownSlot) -> crate::qmp::client::Sink {
+pub(super) fn shutdown_sink(slot: &ShutdownSlot) -> crate::qmp::client::Sink {
     let slot = slot.clone();
     Arc::new(move |n| {
         if let crate::qmp::client::Notice::Event { name, data, .. } = n {
@@ -143,50 +146,18 @@ fn shutdown_sink(slot: &ShutdownSlot) -> crate::qmp::client::Sink {
     })
 }
 
-/// Everything one create made so far, for the rollback.
-#[derive(Default)]
-struct Made {
-    disks: Vec<PathBuf>,
-    tap: Option<String>,
-    /// A stopped VM's TAP this start put on the bridge again (detached on failure).
-    tap_reused: Option<String>,
-    chain: bool,
-    /// The chain existed; only its dispatch was attached (detached on failure).
-    chain_attached: bool,
-    status_written: bool,
-    /// A failed start keeps the VM's TAP name and other stored settings.
-    volatile_only: bool,
-    process: Option<Arc<QemuProcess>>,
-    qmp: Option<Arc<QmpClient>>,
-    qmp_socket: Option<PathBuf>,
-    /// Guest-agent and InfiniService sockets QEMU serves (stale after a kill).
-    channel_sockets: Vec<PathBuf>,
-    pidfile: Option<PathBuf>,
-    shutdown: ShutdownSlot,
-    /// `cpuPinning` cores: the new QEMU is placed in a cgroup limited to them.
-    cpu_cores: Vec<i64>,
-}
-
-impl Made {
-    /// Takes over what a launch recorded in its own `Made` (run beside other work).
-    fn absorb_launch(&mut self, l: Made) {
-        self.process = l.process;
-        self.pidfile = l.pidfile;
-        self.qmp_socket = l.qmp_socket;
-        self.channel_sockets = l.channel_sockets;
-    }
-}
-
 pub struct VmLifecycle {
-    store: Arc<dyn Store>,
-    opts: LifecycleOptions,
-    accel: AccelChoice,
-    taps: Arc<TapManager>,
-    nft: Arc<NftablesService>,
-    locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
-    live: Arc<Mutex<HashMap<String, Live>>>,
-    exit_hook: Arc<Mutex<Option<ExitHook>>>,
-    cgroups: Arc<CgroupsManager>,
+    pub(super) store: Arc<dyn Store>,
+    pub(super) opts: LifecycleOptions,
+    pub(super) accel: AccelChoice,
+    pub(super) taps: Arc<TapManager>,
+    pub(super) nft: Arc<NftablesService>,
+    pub(super) locks: Arc<OpLocks>,
+    pub(super) live: Arc<Mutex<HashMap<String, Live>>>,
+    pub(super) exit_hook: Arc<Mutex<Option<ExitHook>>>,
+    pub(super) cgroups: Arc<CgroupsManager>,
+    /// Status and runtime-column writes that must land even across a store outage.
+    pub(super) queue: Arc<WriteQueue>,
 }
 
 /// How a VM's QEMU ended when it ended by itself (not through `stop`).
@@ -213,13 +184,15 @@ pub enum Reconciled {
     Tracked { vm_id: String },
     /// Its QEMU is gone: status and runtime columns corrected, network released.
     Gone { vm_id: String, status: String },
-    /// Could not be decided (unreadable `/proc`, database error): left untouched.
+    /// Could not be decided (unreadable `/proc`, database error, busy elsewhere): left untouched.
     Unknown { vm_id: String, why: String },
+    /// A live process that is not this VM's QEMU holds its pidfile: reported only.
+    Stranger { vm_id: String, pid: i32, why: String },
 }
 
-type ShutdownSlot = Arc<Mutex<Option<Reason>>>;
+pub(super) type ShutdownSlot = Arc<Mutex<Option<Reason>>>;
 
-fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(super) fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
@@ -241,7 +214,7 @@ fn is_zombie(pid: i32) -> bool {
         .unwrap_or(false)
 }
 
-fn remove_file_quietly(p: &Path) {
+pub(super) fn remove_file_quietly(p: &Path) {
     match std::fs::remove_file(p) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -262,103 +235,12 @@ fn live_pid_or_clear(pidfile: &Path) -> Option<i64> {
     live
 }
 
-/// The sockets QEMU served for a VM (QMP, guest agent, InfiniService): stale once it exited.
-fn channel_sockets(conf: &ExtendedMachineConfigurationRecord) -> Vec<PathBuf> {
-    [&conf.qmp_socket_path, &conf.guest_agent_socket_path, &conf.infini_service_socket_path].into_iter().flatten().map(PathBuf::from).collect()
-}
-
-/// What releasing a dead VM's runtime state needs; cheap to clone into a task.
-#[derive(Clone)]
-struct Releaser {
-    store: Arc<dyn Store>,
-    taps: Arc<TapManager>,
-    nft: Arc<NftablesService>,
-    cgroups: Arc<CgroupsManager>,
-    pid_dir: PathBuf,
-}
-
-impl Releaser {
-    /// Releases the runtime state of a VM whose QEMU is gone: columns, bridge port,
-    /// firewall dispatch, sockets, pidfile and cgroup. Idempotent; failures are logged.
-    async fn release(&self, vm_id: &str, internal_name: &str, conf: &ExtendedMachineConfigurationRecord) {
-        if let Err(e) = self.store.clear_volatile_machine_configuration(vm_id).await {
-            crate::log::warn(NS, &format!("could not clear the runtime columns of VM {vm_id}: {e}"));
-        }
-        if let Some(tap) = &conf.tap_device_name {
-            self.taps.detach_from_bridge(tap);
-        }
-        self.nft.detach_jump_rules(vm_id).await;
-        for s in channel_sockets(conf) {
-            remove_file_quietly(&s);
-        }
-        if check_internal_name(internal_name).is_ok() {
-            remove_file_quietly(&self.pid_dir.join(format!("{internal_name}.pid")));
-        }
-        if !stored_cores(conf.cpu_pinning.as_ref()).is_empty() {
-            let (cg, pid) = (self.cgroups.clone(), conf.qemu_pid.and_then(|p| i32::try_from(p).ok()));
-            let _ = tokio::task::spawn_blocking(move || {
-                if let Some(pid) = pid {
-                    cg.release_group(pid, Duration::from_secs(2));
-                }
-                cg.cleanup_empty_scopes()
-            })
-            .await;
-        }
-    }
-}
-
-fn path_string(p: &Path) -> String {
+pub(super) fn path_string(p: &Path) -> String {
     p.display().to_string()
 }
 
-fn wrap<E: ErrorShape>(code: C, vm_id: &str) -> impl FnOnce(E) -> LifecycleError + '_ {
+pub(super) fn wrap<E: ErrorShape>(code: C, vm_id: &str) -> impl FnOnce(E) -> LifecycleError + '_ {
     move |e| LifecycleError::wrap(code, vm_id, &e)
-}
-
-/// First port from `start` (up to 100 further) that binds on 0.0.0.0 (spec §5.3).
-fn find_available_display_port(start: u16) -> Result<u16, LifecycleError> {
-    let end = start.saturating_add(100);
-    for port in start..=end {
-        if std::net::TcpListener::bind(("0.0.0.0", port)).is_ok() {
-            return Ok(port);
-        }
-    }
-    Err(LifecycleError::failed(
-        C::RESOURCE_UNAVAILABLE,
-        format!("No available display ports in range {start}-{end}. All ports are in use."),
-        None,
-        Some(json!({ "startPort": start, "endPort": end, "attemptsChecked": 100 })),
-    ))
-}
-
-const PORT_LOCK_WAIT: Duration = Duration::from_secs(30);
-
-/// An exclusive `flock` on the display-port lock file; released on drop.
-struct PortLock(#[allow(dead_code)] nix::fcntl::Flock<std::fs::File>);
-
-/// Takes the host-wide display-port lock: every manager on the host (and every
-/// create in this one) searches for a free port and starts QEMU on it under this
-/// lock, so two VMs never pick the same port between the search and QEMU's bind.
-async fn lock_display_ports(path: &Path) -> Result<PortLock, LifecycleError> {
-    use nix::fcntl::{Flock, FlockArg};
-    let failed = |what: String| LifecycleError::failed(C::RESOURCE_UNAVAILABLE, what, None, Some(json!({ "lockFile": path_string(path) })));
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| failed(format!("Cannot create {}: {e}", dir.display())))?;
-    }
-    let deadline = Instant::now() + PORT_LOCK_WAIT;
-    loop {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)
-            .map_err(|e| failed(format!("Cannot open the display-port lock {}: {e}", path.display())))?;
-        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-            Ok(l) => return Ok(PortLock(l)),
-            Err((_, nix::errno::Errno::EWOULDBLOCK)) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(20)).await,
-            Err((_, e)) => return Err(failed(format!("Display-port lock {} not obtained: {e}", path.display()))),
-        }
-    }
 }
 
 /// Hugepages for a guest of `ram_gb`: the spec's check (§5.3) plus a capacity
@@ -376,7 +258,7 @@ fn hugepages_for(vm_id: &str, ram_gb: f64) -> bool {
 
 /// The cores of a stored `cpuPinning` (`{ "cores": [...] }`; older rows may hold `1.0`).
 #[allow(clippy::cast_possible_truncation)] // integral and small, checked
-fn stored_cores(v: Option<&Value>) -> Vec<i64> {
+pub(super) fn stored_cores(v: Option<&Value>) -> Vec<i64> {
     let as_core = |c: &Value| c.as_i64().or_else(|| c.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 1e9).map(|f| f as i64));
     v.and_then(|p| p.get("cores")).and_then(Value::as_array).map(|a| a.iter().filter_map(as_core).collect()).unwrap_or_default()
 }
@@ -389,8 +271,26 @@ fn numactl_strategy(enabled: Option<bool>, strategy: Option<&str>) -> Option<Pin
     Some(if normalize::pinning_strategy(strategy) == Some("hybrid") { PinningStrategy::Hybrid } else { PinningStrategy::Basic })
 }
 
+/// The `-uuid` QEMU gets: the create's, else the VM id when it is a UUID (so the
+/// guest sees one stable UUID and the process carries the VM's identity).
+fn qemu_uuid(vm_id: &str, given: Option<&str>) -> Option<String> {
+    given.filter(|u| is_uuid(u)).map(str::to_string).or_else(|| is_uuid(vm_id).then(|| vm_id.to_ascii_lowercase()))
+}
+
+/// Waits for a QMP answer at most `limit`; `None` when the monitor did not answer in time.
+async fn bounded<T>(limit: Duration, f: impl std::future::Future<Output = T>) -> Option<T> {
+    tokio::time::timeout(limit, f).await.ok()
+}
+
+/// How long `getVMStatus` waits for a monitor before reporting it unresponsive.
+const STATUS_QMP_WAIT: Duration = Duration::from_millis(1500);
+/// How long a suspend, resume or reset waits for the monitor.
+const OPERATION_QMP_WAIT: Duration = Duration::from_secs(10);
+const QMP_CONNECT_TIMEOUT: Duration = Duration::from_millis(5000);
+
 impl VmLifecycle {
     pub fn new(store: Arc<dyn Store>, opts: LifecycleOptions, accel: AccelChoice, taps: Arc<TapManager>, nft: Arc<NftablesService>) -> Self {
+        let queue = WriteQueue::new(store.clone(), RetryPolicy::default());
         VmLifecycle {
             store,
             opts,
@@ -401,6 +301,7 @@ impl VmLifecycle {
             live: Arc::default(),
             exit_hook: Arc::default(),
             cgroups: Arc::new(CgroupsManager::new()),
+            queue,
         }
     }
 
@@ -416,6 +317,11 @@ impl VmLifecycle {
         &self.taps
     }
 
+    /// Store writes still queued for `vm_id` (the database was away).
+    pub fn pending_writes(&self, vm_id: &str) -> usize {
+        self.queue.pending(vm_id)
+    }
+
     /// Sets the function told about exits the manager did not ask for.
     pub fn set_exit_hook(&self, hook: ExitHook) {
         *locked(&self.exit_hook) = Some(hook);
@@ -426,10 +332,14 @@ impl VmLifecycle {
         locked(&self.live).keys().cloned().collect()
     }
 
-    /// Serialises operations on one VM.
-    async fn lock(&self, vm_id: &str) -> tokio::sync::OwnedMutexGuard<()> {
-        let m = locked(&self.locks).entry(vm_id.to_string()).or_default().clone();
-        m.lock_owned().await
+    /// Serialises operations on one VM across processes, then finishes or undoes
+    /// whatever a killed manager left half-done on it.
+    pub(super) async fn lock(&self, vm_id: &str) -> Result<VmGuard, LifecycleError> {
+        let g = self.locks.acquire(&self.opts.pidfile_dir, vm_id, LOCK_WAIT).await?;
+        if let Some(what) = self.replay_journal(vm_id).await {
+            crate::log::log(NS, &format!("VM {vm_id}: recovered an interrupted {what}"));
+        }
+        Ok(g)
     }
 
     /// The VM's row with its configuration: `VM_NOT_FOUND` (spec message) when there is
@@ -450,8 +360,37 @@ impl VmLifecycle {
         Ok(())
     }
 
-    fn paths(&self, internal_name: &str, disks: usize) -> VmPaths {
+    pub(super) fn paths(&self, internal_name: &str, disks: usize) -> VmPaths {
         vm_paths(internal_name, disks, &self.opts.disk_dir, &self.opts.qmp_socket_dir, &self.opts.pidfile_dir)
+    }
+
+    /// Whether a QEMU of this VM runs: tracked here, or provably its own behind its pidfile.
+    fn runs(&self, vm: &crate::state::records::VmConfigRecord) -> bool {
+        if locked(&self.live).contains_key(&vm.id) {
+            return true;
+        }
+        if check_internal_name(&vm.internal_name).is_err() {
+            return false;
+        }
+        let expected = self.expected_identity(&vm.id, &vm.name, &vm.internal_name);
+        let pid = std::fs::read_to_string(&expected.pidfile).ok().and_then(|s| s.trim().parse::<i32>().ok());
+        pid.is_some_and(|p| identity::check(p, &expected) == Verdict::Ours)
+    }
+
+    /// Moves the row from `from` to `starting` only if nobody changed it since it was
+    /// read (PostgreSQL and SQLite compare the version column): two managers on
+    /// different hosts cannot both start one VM.
+    async fn claim_start(&self, vm: &crate::state::records::VmConfigRecord, code: C) -> Result<(), LifecycleError> {
+        match self.store.transition_vm_status(&vm.id, &vm.status, "starting", vm.version).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_version_conflict() => Err(LifecycleError::failed(
+                C::CONCURRENT_MODIFICATION,
+                format!("VM {} is being started by another process", vm.id),
+                Some(&vm.id),
+                Some(json!({ "originalError": e.to_string() })),
+            )),
+            Err(e) => Err(LifecycleError::wrap(code, &vm.id, &e)),
+        }
     }
 
     // ------------------------------------------------------------------ create
@@ -472,9 +411,25 @@ impl VmLifecycle {
         let cores = crate::system::cores::from_js_numbers(c.cpu_pinning.as_deref().unwrap_or_default())
             .and_then(|cores| self.cgroups.validate_cores(&cores).map(|()| cores))
             .map_err(|e| LifecycleError::failed(C::INVALID_CONFIG, e.to_string(), Some(&vm_id), Some(json!({ "requestedCores": c.cpu_pinning }))))?;
-        let _guard = self.lock(&vm_id).await;
-        let mut made = Made { cpu_cores: cores, ..Made::default() };
-        match self.create_steps(c, &vm_id, &internal, install_media, &mut made).await {
+        self.ensure_dirs(C::CREATE_FAILED, &vm_id)?;
+        let _guard = self.lock(&vm_id).await?;
+        // A VM that runs (another manager's create won the race) is not created again.
+        let row = self.store.find_machine_with_config(&vm_id).await.map_err(wrap(C::DATABASE_ERROR, &vm_id))?;
+        if let Some(vm) = &row {
+            if matches!(vm.status.as_str(), "running" | "starting" | "suspended" | "paused") && self.runs(vm) {
+                return Err(LifecycleError::failed(
+                    C::INVALID_STATE,
+                    format!("VM {vm_id} already exists and is {}; not created again", vm.status),
+                    Some(&vm_id),
+                    Some(json!({ "status": vm.status })),
+                ));
+            }
+        }
+        let mut entry = Entry::new(Op::Create, &vm_id, &internal);
+        entry.cpu_cores = cores;
+        let journal = Journal::begin(&self.opts.pidfile_dir, entry).map_err(|e| journal_error(&vm_id, &e))?;
+        let mut made = Made::new(journal);
+        match self.create_steps(c, &vm_id, &internal, install_media, row, &mut made).await {
             Ok(r) => Ok(r),
             Err(e) => {
                 crate::log::warn(NS, &format!("create of VM {vm_id} failed, rolling back: {e}"));
@@ -490,6 +445,7 @@ impl VmLifecycle {
         vm_id: &str,
         internal: &str,
         install_media: Option<&Path>,
+        row: Option<crate::state::records::VmConfigRecord>,
         made: &mut Made,
     ) -> Result<CreateResult, LifecycleError> {
         let disks = c.disks.clone().unwrap_or_default();
@@ -506,9 +462,13 @@ impl VmLifecycle {
             ));
         }
         remove_file_quietly(&paths.qmp_socket);
+        // `starting` before anything is made; the row's version makes it a claim.
+        match row.as_ref().filter(|vm| matches!(vm.status.as_str(), "off" | "error")) {
+            Some(vm) => self.claim_start(vm, C::DATABASE_ERROR).await?,
+            None => self.store.update_machine_status(vm_id, "starting").await.map_err(wrap(C::DATABASE_ERROR, vm_id))?,
+        }
         // From here on a failure leaves the VM in `error` (spec §5.11).
         made.status_written = true;
-        self.ensure_dirs(C::CREATE_FAILED, vm_id)?;
 
         // Disks: never over an existing image (qemu-img create would wipe it); every
         // request is validated before anything is made.
@@ -543,8 +503,9 @@ impl VmLifecycle {
         let bridge = c.bridge.clone().unwrap_or_default();
 
         // The TAP, claimed for this VM (it joins the bridge only behind its firewall).
+        let tap_name = crate::network::link::names::tap_for_vm(vm_id).map_err(wrap(C::CREATE_FAILED, vm_id))?.to_string();
+        made.record(vm_id, |e| e.tap = Some(tap_name.clone()))?;
         let tap = self.taps.create(vm_id, Some(&bridge)).map_err(wrap(C::CREATE_FAILED, vm_id))?.to_string();
-        made.tap = Some(tap.clone());
 
         // Effective values (spec §5.5 step 9).
         let preset = driver_preset(detect_os_family(c.os.as_deref()));
@@ -556,11 +517,11 @@ impl VmLifecycle {
         let cpu_cores = c.cpu_cores.unwrap_or(1.0);
         let network_queues = normalize::network_queues(cpu_cores, c.network_queues);
         let uefi = c.uefi_firmware.as_deref().map(PathBuf::from).filter(|p| std::fs::File::open(p).is_ok());
-        let vars_existed = crate::lifecycle::uefi::vars_path(&self.opts.disk_dir, vm_id).is_ok_and(|p| p.exists());
-        let uefi_vars = uefi.as_deref().and_then(|fw| crate::lifecycle::uefi::setup_uefi_vars(fw, &self.opts.disk_dir, vm_id));
-        if let (Some(v), false) = (&uefi_vars, vars_existed) {
-            made.disks.push(v.clone()); // made by this create: removed if it fails
+        let vars = crate::lifecycle::uefi::vars_path(&self.opts.disk_dir, vm_id).ok();
+        if let (Some(v), Some(_)) = (vars.as_ref().filter(|p| !p.exists()), &uefi) {
+            made.record(vm_id, |e| e.disks.push(v.clone()))?; // made by this create: removed if it fails
         }
+        let uefi_vars = uefi.as_deref().and_then(|fw| crate::lifecycle::uefi::setup_uefi_vars(fw, &self.opts.disk_dir, vm_id));
         let hugepages = c.hugepages == Some(true) && hugepages_for(vm_id, c.ram_gb.unwrap_or(0.0));
         let display_port = normalize::display_port(c.display_port);
         let display_type = c.display_type.clone().unwrap_or_else(|| "spice".into());
@@ -571,7 +532,7 @@ impl VmLifecycle {
         let mut spec = VmCommandSpec {
             vm_name: c.name.clone().unwrap_or_default(),
             internal_name: internal.to_string(),
-            uuid: c.uuid.clone(),
+            uuid: qemu_uuid(vm_id, c.uuid.as_deref()),
             os: c.os.clone().unwrap_or_default(),
             cpu_cores,
             ram_gb: c.ram_gb.unwrap_or(1.0),
@@ -618,31 +579,26 @@ impl VmLifecycle {
             numactl_pinning: numactl,
             strict_display: false,
         };
-        // `starting` is recorded before QEMU is spawned.
-        made.status_written = true;
-        self.store.update_machine_status(vm_id, "starting").await.map_err(wrap(C::DATABASE_ERROR, vm_id))?;
         // Two independent lines of work: the disks then QEMU, started paused (it cannot
         // send a frame before `cont`), and the VM's firewall then the bridge port. The
-        // guest runs only once both are done.
-        let mut launch_made = Made { cpu_cores: made.cpu_cores.clone(), ..Made::default() };
+        // guest runs only once both are done. Both journal what they make first.
+        let shared: &Made = made;
         let (spawned, networked) = tokio::join!(
             async {
                 for (path, img) in &images {
-                    launch_made.disks.push(path.clone());
+                    shared.record(vm_id, |e| e.disks.push(path.clone())).map_err(Err)?;
                     create_image(img, None).await.map_err(wrap(C::DISK_ERROR, vm_id)).map_err(Err)?;
                 }
-                self.spawn_paused(vm_id, &mut spec, &mut launch_made).await.map_err(Ok)
+                self.spawn_paused(vm_id, &mut spec, shared).await.map_err(Ok)
             },
             async {
                 // One transaction writes the whole chain (rules, terminal policy) and
                 // its dispatch, with or without rules.
+                shared.record(vm_id, |e| e.chain = true)?;
                 self.nft.apply_rules(vm_id, &tap, &rules, &[]).await.map_err(wrap(C::CREATE_FAILED, vm_id))?;
                 self.taps.configure(&tap, Some(&bridge)).map_err(wrap(C::CREATE_FAILED, vm_id))
             }
         );
-        made.chain = true;
-        made.disks.append(&mut launch_made.disks);
-        made.absorb_launch(launch_made);
         // Errors in the order of the spec's steps: disks, network, then QEMU
         // (`Err(Err(_))` is a disk error, `Err(Ok(_))` a QEMU one).
         let spawned = match spawned {
@@ -650,12 +606,15 @@ impl VmLifecycle {
             other => other,
         };
         networked?;
-        let (pid, password) = spawned.map_err(|e| e.unwrap_or_else(|e| e))?;
+        let (process, password) = spawned.map_err(|e| e.unwrap_or_else(|e| e))?;
+        made.process = Some(process.clone());
+        let pid = process.pid().unwrap_or(0);
         self.finish_launch(vm_id, &spec, &bridge, pid, password, made).await?;
         let display_port = spec.display_port;
 
         let disk_paths: Vec<String> = paths.disks.iter().map(|p| path_string(p)).collect();
         let os_windows = c.os.as_deref().unwrap_or("").to_lowercase().contains("windows");
+        let cores = made.journal.entry().cpu_cores;
         let update = json!({
             "qmpSocketPath": path_string(&paths.qmp_socket),
             "qemuPid": pid,
@@ -675,7 +634,7 @@ impl VmLifecycle {
             "diskPaths": disk_paths,
             "uefiFirmware": uefi.as_deref().map(path_string),
             "hugepages": hugepages,
-            "cpuPinning": Some(&made.cpu_cores).filter(|v| !v.is_empty()).map(|v| json!({ "cores": v })),
+            "cpuPinning": Some(&cores).filter(|v| !v.is_empty()).map(|v| json!({ "cores": v })),
             "tpmSocketPath": c.tpm_socket_path,
             "guestAgentSocketPath": c.guest_agent_socket_path,
             "infiniServiceSocketPath": c.infini_service_socket_path,
@@ -689,8 +648,7 @@ impl VmLifecycle {
         let update = MachineConfigUpdate::from_json(&update).map_err(|m| LifecycleError::failed(C::DATABASE_ERROR, m, Some(vm_id), None))?;
         self.store.update_machine_configuration(vm_id, &update).await.map_err(wrap(C::DATABASE_ERROR, vm_id))?;
         self.store.update_machine_status(vm_id, "running").await.map_err(wrap(C::DATABASE_ERROR, vm_id))?;
-
-        self.register_live(vm_id, made);
+        self.commit(vm_id, made, pid);
         crate::log::log(NS, &format!("VM {vm_id} created: PID {pid}, TAP {tap}"));
         Ok(CreateResult {
             vm_id: vm_id.to_string(),
@@ -703,222 +661,15 @@ impl VmLifecycle {
         })
     }
 
-    /// [`Self::spawn_paused`] then [`Self::finish_launch`].
-    async fn launch(&self, vm_id: &str, spec: &mut VmCommandSpec, bridge: &str, made: &mut Made) -> Result<i32, LifecycleError> {
-        let (pid, password) = self.spawn_paused(vm_id, spec, made).await?;
-        self.finish_launch(vm_id, spec, bridge, pid, password, made).await?;
-        Ok(pid)
-    }
-
-    /// Builds the command and starts QEMU paused (`-S`) on a display port found under
-    /// the host-wide lock. Registers what it makes in `made`. `spec.display_port` is the
-    /// first port tried; it holds the port used afterwards. Returns the PID and the
-    /// display password to set over QMP.
-    async fn spawn_paused(&self, vm_id: &str, spec: &mut VmCommandSpec, made: &mut Made) -> Result<(i32, Option<crate::secret::Secret>), LifecycleError> {
-        let ports = lock_display_ports(&self.opts.port_lock).await?;
-        spec.display_port = find_available_display_port(spec.display_port)?;
-        let mut cmd = build_vm_command(spec, &self.accel).map_err(wrap(C::INVALID_CONFIG, vm_id))?;
-        cmd.builder.add_raw_arg("-S").map_err(wrap(C::INVALID_CONFIG, vm_id))?;
-        for a in &self.opts.extra_args {
-            cmd.builder.add_raw_arg(a).map_err(wrap(C::INVALID_CONFIG, vm_id))?;
-        }
-        let args = cmd.builder.build();
-
-        let process = Arc::new(QemuProcess::new(vm_id));
-        process.set_pidfile(&spec.pidfile);
-        process.set_qmp_socket(&spec.qmp_socket);
-        made.process = Some(process.clone());
-        made.pidfile = Some(spec.pidfile.clone());
-        made.qmp_socket = Some(spec.qmp_socket.clone());
-        made.channel_sockets = [&spec.guest_agent_socket, &spec.infini_service_socket].into_iter().flatten().cloned().collect();
-        // numactl pinning (spec §5.4 step 18) wraps the command; without numactl it
-        // degrades to no pinning with a warning.
-        let wrapper = spec.numactl_pinning.and_then(|st| {
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // validated ≥ 1, small
-            let vcpus = spec.cpu_cores.max(1.0) as u32;
-            crate::lifecycle::pinning::plan_launch(vcpus, st, None).wrapper()
-        });
-        let launch = LaunchSpec {
-            vm_id: vm_id.to_string(),
-            wrapper,
-            binary: self.opts.qemu_binary.clone(),
-            args,
-            daemonize: true,
-            pidfile: Some(spec.pidfile.clone()),
-            qmp_socket: Some(spec.qmp_socket.clone()),
-        };
-        let pid = process.start(launch).await.map_err(wrap(C::PROCESS_ERROR, vm_id))?;
-        // QEMU has bound its display port once its daemonizing parent returned.
-        drop(ports);
-        Ok((pid, cmd.display_password))
-    }
-
-    /// Checks the TAP carrier, places QEMU in its cgroup, connects QMP, sets the
-    /// display password and lets the guest run.
-    async fn finish_launch(
-        &self,
-        vm_id: &str,
-        spec: &VmCommandSpec,
-        bridge: &str,
-        pid: i32,
-        password: Option<crate::secret::Secret>,
-        made: &mut Made,
-    ) -> Result<(), LifecycleError> {
-        self.verify_tap_connection(&spec.tap, vm_id, pid, bridge).await?;
-        // Explicit cores (spec §5.5 step 12): a cgroup, best-effort, never fatal.
-        if !made.cpu_cores.is_empty() {
-            let (cg, cores) = (self.cgroups.clone(), made.cpu_cores.clone());
-            let placed = tokio::task::spawn_blocking(move || cg.apply_cpu_pinning(pid, &cores)).await;
-            crate::log::log(NS, &format!("VM {vm_id}: CPU placement {placed:?}"));
-        }
-
-        // QMP: password first, then let the guest run.
-        let started = Instant::now();
-        while !spec.qmp_socket.exists() {
-            if started.elapsed() > SOCKET_WAIT {
-                return Err(LifecycleError::failed(C::TIMEOUT, format!("Socket not available after 5000ms: {}", spec.qmp_socket.display()), None, None));
-            }
-            tokio::time::sleep(EXIT_POLL).await;
-        }
-        let qmp = QmpClient::new(&spec.qmp_socket, QmpOptions { connect_timeout: QMP_CONNECT_TIMEOUT, ..QmpOptions::default() }, shutdown_sink(&made.shutdown));
-        made.qmp = Some(qmp.clone());
-        qmp.connect().await.map_err(wrap(C::QMP_ERROR, vm_id))?;
-        if let Some(pw) = &password {
-            let protocol = if spec.display_protocol == "vnc" { "vnc" } else { "spice" };
-            qmp.execute("set_password", Some(json!({ "protocol": protocol, "password": pw.expose() }))).await.map_err(wrap(C::QMP_ERROR, vm_id))?;
-        }
-        qmp.execute("cont", None).await.map_err(wrap(C::QMP_ERROR, vm_id))?;
-        Ok(())
-    }
-
-    /// The started QEMU and its QMP client now belong to the manager, not the rollback.
-    fn register_live(&self, vm_id: &str, made: &mut Made) {
+    /// The operation is complete and recorded: its QEMU belongs to the manager and
+    /// the journal has nothing left to undo.
+    fn commit(&self, vm_id: &str, made: &mut Made, pid: i32) {
+        let entry = made.journal.entry();
+        let hold = HostHold { pid: Some(pid), ..HostHold::from_entry(&entry) };
         if let Some(process) = made.process.take() {
-            locked(&self.live).insert(vm_id.to_string(), Live { process: process.clone(), qmp: made.qmp.take() });
-            self.watch_exit(vm_id, process, made.shutdown.clone());
+            self.register_live(vm_id, process, made.qmp.take(), hold, made.shutdown.clone());
         }
-    }
-
-    /// Pushed exit handling (rule 5): when the QEMU this manager started exits by
-    /// itself (guest power-off, crash, kill), the VM's status and runtime columns are
-    /// updated and its TAP and dispatch released, within milliseconds. An exit caused
-    /// by `stop` is left to `stop` (the VM is no longer in the live map then).
-    fn watch_exit(&self, vm_id: &str, process: Arc<QemuProcess>, shutdown: ShutdownSlot) {
-        let (vm_id, store, releaser) = (vm_id.to_string(), self.store.clone(), self.releaser());
-        let (locks, live, exit_hook) = (self.locks.clone(), self.live.clone(), self.exit_hook.clone());
-        tokio::spawn(async move {
-            process.wait_exit().await;
-            let m = locked(&locks).entry(vm_id.clone()).or_default().clone();
-            let _guard = m.lock().await;
-            let ours = {
-                let mut l = locked(&live);
-                match l.get(&vm_id) {
-                    Some(entry) if Arc::ptr_eq(&entry.process, &process) => l.remove(&vm_id),
-                    _ => None,
-                }
-            };
-            let Some(entry) = ours else { return };
-            if let Some(q) = &entry.qmp {
-                q.disconnect().await;
-            }
-            let reason = locked(&shutdown).take().unwrap_or(Reason::Killed);
-            crate::log::log(NS, &format!("QEMU of VM {vm_id} exited by itself: {}", reason.describe()));
-            let vm = store.find_machine_with_config(&vm_id).await.ok().flatten();
-            let conf = vm.as_ref().and_then(|v| v.configuration.clone());
-            let status = if matches!(reason, Reason::GuestShutdown | Reason::HostShutdown { .. }) { "off" } else { "error" };
-            if let Err(e) = store.set_status_automatic(&vm_id, status, &reason).await {
-                crate::log::warn(NS, &format!("could not record the exit of VM {vm_id}: {e}"));
-            }
-            if let Some(v) = &vm {
-                let conf = conf.unwrap_or_default();
-                releaser.release(&vm_id, &v.internal_name, &conf).await;
-            }
-            let hook = locked(&exit_hook).clone();
-            if let Some(hook) = hook {
-                hook(ExitReport { vm_id, status: status.to_string(), crashed: status == "error", reason: reason.describe() });
-            }
-        });
-    }
-
-    /// Spec §5.13: the TAP gets a carrier once QEMU has attached to it.
-    async fn verify_tap_connection(&self, tap: &str, vm_id: &str, pid: i32, bridge: &str) -> Result<(), LifecycleError> {
-        for attempt in 0..CARRIER_ATTEMPTS {
-            if self.taps.has_carrier(tap) {
-                return Ok(());
-            }
-            if attempt + 1 < CARRIER_ATTEMPTS {
-                tokio::time::sleep(CARRIER_INTERVAL).await;
-            }
-        }
-        let lines = [
-            format!("QEMU failed to connect to TAP device {tap}."),
-            "The TAP device has no carrier, indicating QEMU did not attach to it.".into(),
-            "This may be caused by:".into(),
-            "  (1) QEMU permissions issue accessing /dev/net/tun".into(),
-            "  (2) TAP device configuration error".into(),
-            "  (3) QEMU network configuration mismatch".into(),
-            String::new(),
-            "Diagnostics:".into(),
-            format!("  - TAP Device: {tap}"),
-            format!("  - Bridge: {bridge}"),
-            format!("  - QEMU PID: {pid}"),
-            format!("  - Process Alive: {}", pid_alive(i64::from(pid))),
-            format!("  - TAP State: {}", self.taps.device_state(tap)),
-            format!("  - Bridge State: {}", self.taps.device_state(bridge)),
-        ];
-        Err(LifecycleError::failed(C::NETWORK_ERROR, lines.join("\n"), Some(vm_id), None))
-    }
-
-    /// Releases what a failed create made, newest first. Every step is best-effort.
-    async fn rollback(&self, vm_id: &str, made: Made) {
-        if let Some(q) = &made.qmp {
-            q.disconnect().await;
-        }
-        if let Some(p) = &made.process {
-            p.force_kill().await;
-            if let (false, Some(pid)) = (made.cpu_cores.is_empty(), p.pid()) {
-                let cg = self.cgroups.clone();
-                let _ = tokio::task::spawn_blocking(move || cg.release_group(pid, Duration::from_secs(2))).await;
-            }
-        }
-        if let Some(tap) = &made.tap {
-            self.taps.bring_down(tap);
-        }
-        if let Some(tap) = &made.tap_reused {
-            self.taps.detach_from_bridge(tap);
-        }
-        if made.chain {
-            self.nft.remove_vm_chain(vm_id).await;
-        } else if made.chain_attached {
-            self.nft.detach_jump_rules(vm_id).await;
-        }
-        if let Some(tap) = &made.tap {
-            if let Err(e) = self.taps.destroy(tap) {
-                crate::log::warn(NS, &format!("rollback: could not remove TAP {tap}: {e}"));
-            }
-        }
-        for d in made.disks.iter().rev() {
-            remove_file_quietly(d);
-        }
-        for s in made.qmp_socket.iter().chain(&made.channel_sockets) {
-            remove_file_quietly(s);
-        }
-        if let Some(p) = &made.pidfile {
-            remove_file_quietly(p);
-        }
-        if made.status_written || made.tap.is_some() || !made.disks.is_empty() {
-            let cleared = if made.volatile_only {
-                self.store.clear_volatile_machine_configuration(vm_id).await
-            } else {
-                self.store.clear_machine_configuration(vm_id).await
-            };
-            if let Err(e) = cleared {
-                crate::log::warn(NS, &format!("rollback: could not clear the configuration of {vm_id}: {e}"));
-            }
-            if let Err(e) = self.store.update_machine_status(vm_id, "error").await {
-                crate::log::warn(NS, &format!("rollback: could not set {vm_id} to error: {e}"));
-            }
-        }
+        made.journal.clone().finish();
     }
 
     // ------------------------------------------------------------------ start
@@ -932,37 +683,27 @@ impl VmLifecycle {
     /// [`Self::start`], plus the new QEMU's PID and TAP when it started one (for the
     /// `power_on` event).
     pub async fn start_detailed(&self, vm_id: &str) -> Result<(OperationResult, Option<Started>), LifecycleError> {
-        let _guard = self.lock(vm_id).await;
+        let _guard = self.lock(vm_id).await?;
         let mut vm = self.load_vm(vm_id, C::START_FAILED).await?;
         if vm.status == "running" {
-            if vm.configuration.as_ref().and_then(|c| c.qemu_pid).is_some_and(pid_alive) {
+            if self.runs(&vm) {
                 let r = OperationResult { success: true, message: format!("VM {vm_id} is already running"), vm_id: vm_id.into(), forced: None };
                 return Ok((r, None));
             }
             self.store.update_machine_status(vm_id, "off").await.map_err(wrap(C::START_FAILED, vm_id))?;
             self.store.clear_volatile_machine_configuration(vm_id).await.map_err(wrap(C::START_FAILED, vm_id))?;
-            vm.status = "off".into();
+            vm = self.load_vm(vm_id, C::START_FAILED).await?;
         }
         match vm.status.as_str() {
-            "off" => match self.store.transition_vm_status(vm_id, "off", "starting", vm.version).await {
-                Ok(t) => vm = t.vm_config,
-                Err(e) if e.is_version_conflict() => {
-                    let original = e.to_string();
-                    return Err(LifecycleError::failed(
-                        C::CONCURRENT_MODIFICATION,
-                        format!("VM {vm_id} is being started by another process"),
-                        Some(vm_id),
-                        Some(json!({ "originalError": original })),
-                    ));
-                }
-                Err(e) => return Err(LifecycleError::wrap(C::START_FAILED, vm_id, &e)),
-            },
-            "error" => {}
+            "off" | "error" => self.claim_start(&vm, C::START_FAILED).await?,
             other => {
                 return Err(LifecycleError::failed(C::INVALID_STATE, format!("Cannot start VM in state: {other}"), Some(vm_id), None));
             }
         }
-        let mut made = Made { status_written: true, volatile_only: true, ..Made::default() };
+        let journal = Journal::begin(&self.opts.pidfile_dir, Entry::new(Op::Start, vm_id, &vm.internal_name)).map_err(|e| journal_error(vm_id, &e))?;
+        let mut made = Made::new(journal);
+        made.status_written = true;
+        made.volatile_only = true;
         match self.start_steps(&vm, &mut made).await {
             Ok(started) => {
                 crate::log::log(NS, &format!("VM {vm_id} started: PID {}", started.pid));
@@ -1031,6 +772,8 @@ impl VmLifecycle {
             }
         };
         let bridge = conf.bridge.clone().unwrap_or_else(|| "virbr0".into());
+        let cores = stored_cores(conf.cpu_pinning.as_ref());
+        made.record(vm_id, |e| e.cpu_cores = cores)?;
 
         // TAP (the stored one when it still exists), firewall, then the bridge.
         let stored_tap = conf.tap_device_name.clone().filter(|t| self.taps.exists(t));
@@ -1039,20 +782,22 @@ impl VmLifecycle {
                 if self.taps.has_carrier(&t) {
                     crate::log::warn(NS, &format!("TAP {t} of VM {vm_id} already has a carrier before QEMU starts"));
                 }
-                made.tap_reused = Some(t.clone());
+                made.record(vm_id, |e| e.tap_reused = Some(t.clone()))?;
                 t
             }
             None => {
-                let t = self.taps.create(vm_id, Some(&bridge)).map_err(wrap(C::START_FAILED, vm_id))?.to_string();
-                made.tap = Some(t.clone());
-                t
+                let name = crate::network::link::names::tap_for_vm(vm_id).map_err(wrap(C::START_FAILED, vm_id))?.to_string();
+                made.record(vm_id, |e| e.tap = Some(name))?;
+                self.taps.create(vm_id, Some(&bridge)).map_err(wrap(C::START_FAILED, vm_id))?.to_string()
             }
         };
         let chain = crate::network::names::vm_chain_name(vm_id);
         let chain_existed = self.nft.chain_exists(&chain).await;
+        made.record(vm_id, |e| {
+            e.chain = !chain_existed;
+            e.chain_attached = true;
+        })?;
         self.nft.create_vm_chain(vm_id, &tap).await.map_err(wrap(C::START_FAILED, vm_id))?;
-        made.chain = !chain_existed;
-        made.chain_attached = true;
         let records = self.store.get_firewall_rules(vm_id).await.map_err(wrap(C::DATABASE_ERROR, vm_id))?;
         if !records.is_empty() {
             let rules = records
@@ -1062,7 +807,7 @@ impl VmLifecycle {
                 .map_err(wrap(C::START_FAILED, vm_id))?;
             self.nft.apply_rules(vm_id, &tap, &rules, &[]).await.map_err(wrap(C::START_FAILED, vm_id))?;
         }
-        if made.tap_reused.is_some() {
+        if made.journal.entry().tap_reused.is_some() {
             self.taps.attach_to_bridge(&tap, &bridge, Some(vm_id)).map_err(wrap(C::START_FAILED, vm_id))?;
         } else {
             self.taps.configure(&tap, Some(&bridge)).map_err(wrap(C::START_FAILED, vm_id))?;
@@ -1076,11 +821,10 @@ impl VmLifecycle {
         #[allow(clippy::cast_precision_loss)] // small integers from the database
         let (cpu_cores, ram_gb, queues) = (vm.cpu_cores as f64, vm.ram_gb as f64, conf.network_queues.map(|q| q as f64));
         let uefi = conf.uefi_firmware.as_deref().map(PathBuf::from).filter(|p| std::fs::File::open(p).is_ok());
-        made.cpu_cores = stored_cores(conf.cpu_pinning.as_ref());
         let mut spec = VmCommandSpec {
             vm_name: vm.name.clone(),
             internal_name: internal.to_string(),
-            uuid: None,
+            uuid: qemu_uuid(vm_id, None),
             os: vm.os.clone(),
             cpu_cores,
             ram_gb,
@@ -1141,72 +885,105 @@ impl VmLifecycle {
         let update = MachineConfigUpdate::from_json(&update).map_err(|m| LifecycleError::failed(C::DATABASE_ERROR, m, Some(vm_id), None))?;
         self.store.update_machine_configuration(vm_id, &update).await.map_err(wrap(C::DATABASE_ERROR, vm_id))?;
         self.store.update_machine_status(vm_id, "running").await.map_err(wrap(C::DATABASE_ERROR, vm_id))?;
-        self.register_live(vm_id, made);
+        self.commit(vm_id, made, pid);
         Ok(Started { pid, tap_device: tap, qmp_socket_path: path_string(&paths.qmp_socket) })
     }
 
     // ------------------------------------------------------------------ stop
 
-    /// Spec §5.7.
+    /// Spec §5.7. `cfg.timeout` bounds the whole stop; `force` then kills through the
+    /// pidfd (which also reaches a stopped or wedged QEMU).
     pub async fn stop(&self, vm_id: &str, cfg: StopConfig) -> Result<OperationResult, LifecycleError> {
-        let _guard = self.lock(vm_id).await;
+        let _guard = self.lock(vm_id).await?;
         self.stop_locked(vm_id, cfg).await
     }
 
-    /// The QEMU process of `vm_id`: the one this manager started, or the one its
-    /// pidfile names once `/proc` proves it is that VM's.
-    async fn process_of(&self, vm_id: &str, internal_name: &str) -> (Option<Arc<QemuProcess>>, Option<Arc<QmpClient>>) {
-        if let Some(l) = locked(&self.live).remove(vm_id) {
-            return (Some(l.process), l.qmp);
+    /// The QEMU process of `vm_id`: the one this manager runs, or the one its pidfile
+    /// names once it is proven to be that VM's (a stranger is never returned).
+    async fn process_of(&self, vm: &crate::state::records::VmConfigRecord) -> (Option<Arc<QemuProcess>>, Option<Arc<QmpClient>>, Option<HostHold>) {
+        if let Some(l) = locked(&self.live).remove(&vm.id) {
+            return (Some(l.process), l.qmp, Some(l.hold));
         }
-        if internal_name.is_empty() {
-            return (None, None);
+        if check_internal_name(&vm.internal_name).is_err() {
+            return (None, None, None);
         }
-        let pidfile = self.paths(internal_name, 0).pidfile;
-        let p = QemuProcess::new(vm_id);
-        p.set_pidfile(&pidfile);
-        match p.attach(Some(path_string(&pidfile))).await {
-            Ok(Some(_)) => (Some(Arc::new(p)), None),
-            _ => (None, None),
+        let expected = self.expected_identity(&vm.id, &vm.name, &vm.internal_name);
+        let Some(pid) = std::fs::read_to_string(&expected.pidfile).ok().and_then(|s| s.trim().parse::<i32>().ok()) else {
+            return (None, None, None);
+        };
+        match identity::check(pid, &expected) {
+            Verdict::Ours => {}
+            Verdict::Stranger { why } | Verdict::Unknown { why } => {
+                crate::log::warn(NS, &format!("VM {}: PID {pid} behind its pidfile is left alone: {why}", vm.id));
+                return (None, None, None);
+            }
+            Verdict::Gone => return (None, None, None),
+        }
+        let p = QemuProcess::new(vm.id.as_str());
+        p.set_pidfile(&expected.pidfile);
+        match p.attach(Some(path_string(&expected.pidfile))).await {
+            Ok(Some(_)) => (Some(Arc::new(p)), None, None),
+            _ => (None, None, None),
         }
     }
 
     async fn stop_locked(&self, vm_id: &str, cfg: StopConfig) -> Result<OperationResult, LifecycleError> {
+        let deadline = Instant::now() + cfg.timeout;
+        let left = || deadline.saturating_duration_since(Instant::now());
         let vm = self.load_vm(vm_id, C::STOP_FAILED).await?;
         let conf = vm.configuration.clone().unwrap_or_default();
         let socket = conf.qmp_socket_path.clone().map(PathBuf::from);
-        let (process, live_qmp) = self.process_of(vm_id, &vm.internal_name).await;
+        let (process, live_qmp, hold) = self.process_of(&vm).await;
+        let pidfile = check_internal_name(&vm.internal_name).ok().map(|()| self.paths(&vm.internal_name, 0).pidfile);
+        let hold = hold.unwrap_or_else(|| HostHold::from_conf(pidfile.clone(), &conf));
         let alive = process.as_ref().is_some_and(|p| p.is_alive());
         if vm.status == "off" && !alive {
             return Ok(OperationResult { success: true, message: format!("VM {vm_id} is already stopped"), vm_id: vm_id.into(), forced: None });
         }
+        let keep = |p: &Arc<QemuProcess>, qmp: Option<Arc<QmpClient>>| {
+            locked(&self.live).insert(vm_id.into(), Live { process: p.clone(), qmp, hold: hold.clone() });
+        };
         let mut forced = false;
-        if let Some(p) = process.as_ref().filter(|_| alive) {
+        let journal = if let Some(p) = process.as_ref().filter(|_| alive) {
+            let mut entry = Entry::new(Op::Stop, vm_id, &vm.internal_name);
+            entry.pidfile = hold.pidfile.clone();
+            entry.qemu = p.pid().map(|pid| (pid, identity::start_time(pid).unwrap_or(0)));
+            entry.tap_reused = hold.tap.clone();
+            entry.sockets = hold.sockets.clone();
+            entry.cpu_cores = hold.cpu_cores.clone();
+            entry.uuid = identity::load(hold.pidfile.as_deref().unwrap_or(Path::new(""))).and_then(|r| r.uuid);
+            let journal = Journal::begin(&self.opts.pidfile_dir, entry).map_err(|e| journal_error(vm_id, &e))?;
             let mut exited = false;
             if cfg.graceful {
                 if let Some(sock) = socket.as_ref().filter(|s| s.exists()) {
                     let qmp = match &live_qmp {
                         Some(q) => Some(q.clone()),
                         None => {
-                            let q = QmpClient::new(sock, QmpOptions { connect_timeout: QMP_CONNECT_TIMEOUT, ..QmpOptions::default() }, Arc::new(|_| {}));
-                            q.connect().await.ok().map(|()| q)
+                            let q = QmpClient::new(
+                                sock,
+                                QmpOptions { connect_timeout: QMP_CONNECT_TIMEOUT.min(left()), ..QmpOptions::default() },
+                                Arc::new(|_| {}),
+                            );
+                            matches!(bounded(left(), q.connect()).await, Some(Ok(()))).then_some(q)
                         }
                     };
                     if let Some(q) = &qmp {
-                        if q.execute("system_powerdown", None).await.is_ok() {
-                            exited = tokio::time::timeout(cfg.timeout, p.wait_exit()).await.is_ok();
+                        if matches!(bounded(left(), q.execute("system_powerdown", None)).await, Some(Ok(_))) {
+                            exited = bounded(left(), p.wait_exit()).await.is_some();
                         }
                         q.disconnect().await;
                     }
                 } else if !cfg.force {
                     let s = socket.as_ref().map(|s| path_string(s)).unwrap_or_default();
-                    locked(&self.live).insert(vm_id.into(), Live { process: p.clone(), qmp: live_qmp });
+                    journal.finish();
+                    keep(p, live_qmp);
                     return Err(LifecycleError::failed(C::STOP_FAILED, format!("QMP socket {s} does not exist and force is disabled"), Some(vm_id), None));
                 }
             }
             if !exited {
                 if !cfg.force {
-                    locked(&self.live).insert(vm_id.into(), Live { process: p.clone(), qmp: None });
+                    journal.finish();
+                    keep(p, None);
                     let msg = if cfg.graceful {
                         format!("VM {vm_id} did not shut down within {}ms and force is disabled", cfg.timeout.as_millis())
                     } else {
@@ -1217,18 +994,22 @@ impl VmLifecycle {
                 p.force_kill().await;
                 forced = true;
             }
-        } else if let Some(q) = live_qmp {
-            q.disconnect().await;
+            Some(journal)
+        } else {
+            if let Some(q) = live_qmp {
+                q.disconnect().await;
+            }
+            None
+        };
+        // The host first (it never waits for the database), then the row.
+        self.release_host(vm_id, &hold).await;
+        self.write(vm_id, PendingWrite::Direct { status: "off".into(), reason: Reason::Operation { name: "stop".into() } }).await;
+        self.write(vm_id, PendingWrite::ClearVolatile).await;
+        if let Some(j) = journal {
+            j.finish();
         }
-        self.cleanup_after_stop(vm_id, &vm.internal_name, &conf).await?;
         let message = format!("VM {vm_id} stopped successfully{}", if forced { " (forced)" } else { "" });
         Ok(OperationResult { success: true, message, vm_id: vm_id.into(), forced: Some(forced) })
-    }
-
-    async fn cleanup_after_stop(&self, vm_id: &str, internal_name: &str, conf: &ExtendedMachineConfigurationRecord) -> Result<(), LifecycleError> {
-        self.store.update_machine_status(vm_id, "off").await.map_err(wrap(C::STOP_FAILED, vm_id))?;
-        self.release_runtime(vm_id, internal_name, conf).await;
-        Ok(())
     }
 
     // ------------------------------------------------------------------ destroy
@@ -1236,7 +1017,7 @@ impl VmLifecycle {
     /// Spec §5.8: stops a running VM (forced), then removes its TAP and chain and the
     /// runtime columns. Disks and rows stay.
     pub async fn destroy_resources(&self, vm_id: &str) -> Result<OperationResult, LifecycleError> {
-        let _guard = self.lock(vm_id).await;
+        let _guard = self.lock(vm_id).await?;
         let Some(vm) = self.store.find_machine_with_config(vm_id).await.map_err(wrap(C::STOP_FAILED, vm_id))? else {
             return Ok(OperationResult { success: true, message: format!("VM {vm_id} not found, nothing to destroy"), vm_id: vm_id.into(), forced: None });
         };
@@ -1248,13 +1029,17 @@ impl VmLifecycle {
             .as_ref()
             .and_then(|c| c.tap_device_name.clone())
             .or_else(|| crate::network::link::names::tap_for_vm(vm_id).ok().map(|t| t.to_string()));
+        let mut entry = Entry::new(Op::Destroy, vm_id, &vm.internal_name);
+        entry.tap = tap.clone();
+        let journal = Journal::begin(&self.opts.pidfile_dir, entry).map_err(|e| journal_error(vm_id, &e))?;
         if let Some(tap) = tap {
             if let Err(e) = self.taps.destroy(&tap) {
                 crate::log::warn(NS, &format!("destroy: could not remove TAP {tap}: {e}"));
             }
         }
         self.nft.remove_vm_chain(vm_id).await;
-        self.store.clear_machine_configuration(vm_id).await.map_err(wrap(C::STOP_FAILED, vm_id))?;
+        self.write(vm_id, PendingWrite::ClearConfig).await;
+        journal.finish();
         Ok(OperationResult { success: true, message: format!("VM {vm_id} resources destroyed successfully"), vm_id: vm_id.into(), forced: None })
     }
 
@@ -1294,7 +1079,7 @@ impl VmLifecycle {
         new_status: Option<&str>,
         done: &str,
     ) -> Result<OperationResult, LifecycleError> {
-        let _guard = self.lock(vm_id).await;
+        let _guard = self.lock(vm_id).await?;
         let vm = self.load_vm(vm_id, C::QMP_ERROR).await?;
         if !allowed.contains(&vm.status.as_str()) {
             return Err(LifecycleError::failed(C::INVALID_STATE, format!("Cannot {verb} VM in state: {}", vm.status), Some(vm_id), None));
@@ -1311,11 +1096,21 @@ impl VmLifecycle {
                 (q, true)
             }
         };
-        let r = qmp.execute(command, None).await.map_err(wrap(C::QMP_ERROR, vm_id));
+        let r = bounded(OPERATION_QMP_WAIT, qmp.execute(command, None)).await;
         if temporary {
             qmp.disconnect().await;
         }
-        r?;
+        match r {
+            Some(r) => r.map_err(wrap(C::QMP_ERROR, vm_id))?,
+            None => {
+                return Err(LifecycleError::failed(
+                    C::TIMEOUT,
+                    format!("VM {vm_id}: the monitor did not answer '{command}' within {} ms", OPERATION_QMP_WAIT.as_millis()),
+                    Some(vm_id),
+                    None,
+                ))
+            }
+        };
         if let Some(st) = new_status {
             self.store.update_machine_status(vm_id, st).await.map_err(wrap(C::QMP_ERROR, vm_id))?;
         }
@@ -1332,130 +1127,10 @@ impl VmLifecycle {
         qmp.execute(command, args).await.map_err(wrap(C::QMP_ERROR, vm_id))
     }
 
-    // ------------------------------------------------------------------ restart of the manager
-
-    /// Rule 8: after a manager restart, every VM the store says may run is checked
-    /// against reality. A QEMU that runs and is provably this VM's (pidfile + `/proc`
-    /// identity, then a pidfd) is adopted: exits are pushed again, QMP is connected
-    /// and the stored status and PID are corrected. A VM whose QEMU is gone gets
-    /// status `off`, its runtime columns cleared and its network released (the exit
-    /// hook reports it as a crash). Nothing is ever killed here; what cannot be
-    /// decided (unreadable `/proc`, database errors) is left as it is.
-    pub async fn reconcile(&self) -> Result<Vec<Reconciled>, LifecycleError> {
-        let candidates = self.store.find_vms_with_process().await.map_err(|e| LifecycleError::wrap_plain(C::DATABASE_ERROR, &e))?;
-        let mut out = Vec::with_capacity(candidates.len());
-        for rec in candidates {
-            let _guard = self.lock(&rec.id).await;
-            let r = self.reconcile_one(&rec.id, None).await;
-            crate::log::log(NS, &format!("reconcile: {r:?}"));
-            out.push(r);
-        }
-        Ok(out)
-    }
-
-    /// Spec §6 `attachToRunningVM`: adopts the VM's QEMU (as [`Self::reconcile`]
-    /// does for one VM), its QMP socket being `qmp_socket`.
-    pub async fn attach_running(&self, vm_id: &str, qmp_socket: &str) -> Result<Reconciled, LifecycleError> {
-        let _guard = self.lock(vm_id).await;
-        match self.reconcile_one(vm_id, Some(PathBuf::from(qmp_socket))).await {
-            Reconciled::Gone { .. } => Err(LifecycleError::failed(C::VM_NOT_FOUND, format!("VM {vm_id} not found or not running"), Some(vm_id), None)),
-            Reconciled::Unknown { why, .. } => Err(LifecycleError::failed(C::PROCESS_ERROR, why, Some(vm_id), None)),
-            r => Ok(r),
-        }
-    }
-
-    async fn reconcile_one(&self, vm_id: &str, socket: Option<PathBuf>) -> Reconciled {
-        let unknown = |why: String| Reconciled::Unknown { vm_id: vm_id.to_string(), why };
-        if locked(&self.live).contains_key(vm_id) {
-            return Reconciled::Tracked { vm_id: vm_id.to_string() };
-        }
-        let vm = match self.store.find_machine_with_config(vm_id).await {
-            Ok(Some(vm)) => vm,
-            Ok(None) => return Reconciled::Gone { vm_id: vm_id.to_string(), status: "missing".into() },
-            Err(e) => return unknown(format!("cannot read VM {vm_id}: {e}")),
-        };
-        if let Err(e) = check_internal_name(&vm.internal_name) {
-            return unknown(e.to_string());
-        }
-        let conf = vm.configuration.clone().unwrap_or_default();
-        let paths = self.paths(&vm.internal_name, 0);
-        let process = Arc::new(QemuProcess::new(vm_id));
-        process.set_pidfile(&paths.pidfile);
-        let pid = match process.attach(Some(path_string(&paths.pidfile))).await {
-            Err(e) => return unknown(format!("cannot tell whether the QEMU of VM {vm_id} runs: {e}")),
-            Ok(pid) => pid,
-        };
-        let Some(pid) = pid else {
-            // Gone while no manager watched it: the same release as a pushed exit.
-            let reason = Reason::Operation { name: "reconcile: QEMU gone while the manager was not running".into() };
-            if let Err(e) = self.store.set_status_automatic(vm_id, "off", &reason).await {
-                return unknown(format!("cannot record that VM {vm_id} stopped: {e}"));
-            }
-            self.release_runtime(vm_id, &vm.internal_name, &conf).await;
-            let hook = locked(&self.exit_hook).clone();
-            if let Some(hook) = hook {
-                hook(ExitReport { vm_id: vm_id.into(), status: "off".into(), crashed: true, reason: reason.describe() });
-            }
-            return Reconciled::Gone { vm_id: vm_id.to_string(), status: "off".into() };
-        };
-        let socket = socket.or_else(|| conf.qmp_socket_path.clone().map(PathBuf::from)).unwrap_or(paths.qmp_socket);
-        let shutdown = ShutdownSlot::default();
-        let qmp = QmpClient::new(&socket, QmpOptions { connect_timeout: QMP_CONNECT_TIMEOUT, ..QmpOptions::default() }, shutdown_sink(&shutdown));
-        let (qmp, run_state) = match qmp.connect().await {
-            Ok(()) => {
-                let st = qmp.execute("query-status", None).await.ok().and_then(|v| v.get("status").and_then(Value::as_str).map(str::to_string));
-                (Some(qmp), st)
-            }
-            Err(e) => {
-                crate::log::warn(NS, &format!("VM {vm_id}: QEMU (PID {pid}) adopted but QMP at {} did not answer: {e}", socket.display()));
-                (None, None)
-            }
-        };
-        // The stored status follows the run state; an interrupted start is an error.
-        let status = match run_state.as_deref() {
-            Some(st) => crate::state::status::db_status_for_qmp(st).to_string(),
-            None => vm.status.clone(),
-        };
-        let status = if vm.status == "starting" && status != "running" { "error".to_string() } else { status };
-        if status != vm.status {
-            let why = Reason::Operation { name: format!("reconcile: QEMU runs, state {}", run_state.as_deref().unwrap_or("unknown")) };
-            if let Err(e) = self.store.update_status_with_reason(vm_id, &status, &why).await {
-                crate::log::warn(NS, &format!("reconcile: could not correct the status of {vm_id}: {e}"));
-            }
-        }
-        if conf.qemu_pid != Some(i64::from(pid)) || conf.qmp_socket_path.as_deref() != Some(path_string(&socket).as_str()) {
-            let update = MachineConfigUpdate::from_json(&json!({ "qemuPid": pid, "qmpSocketPath": path_string(&socket) }));
-            match update {
-                Ok(u) => {
-                    if let Err(e) = self.store.update_machine_configuration(vm_id, &u).await {
-                        crate::log::warn(NS, &format!("reconcile: could not record PID {pid} of {vm_id}: {e}"));
-                    }
-                }
-                Err(m) => crate::log::warn(NS, &m),
-            }
-        }
-        let mut made = Made { process: Some(process), qmp, shutdown, ..Made::default() };
-        self.register_live(vm_id, &mut made);
-        Reconciled::Attached { vm_id: vm_id.to_string(), pid, qmp_socket: path_string(&socket), status }
-    }
-
-    fn releaser(&self) -> Releaser {
-        Releaser {
-            store: self.store.clone(),
-            taps: self.taps.clone(),
-            nft: self.nft.clone(),
-            cgroups: self.cgroups.clone(),
-            pid_dir: self.opts.pidfile_dir.clone(),
-        }
-    }
-
-    async fn release_runtime(&self, vm_id: &str, internal_name: &str, conf: &ExtendedMachineConfigurationRecord) {
-        self.releaser().release(vm_id, internal_name, conf).await;
-    }
-
     // ------------------------------------------------------------------ status
 
-    /// Spec §5.10; `qmpStatus` comes from this manager's own QMP connection.
+    /// Spec §5.10; `qmpStatus` comes from this manager's own QMP connection and is
+    /// waited for at most 1.5 s (`monitorResponsive: false` beyond that).
     pub async fn get_status(&self, vm_id: &str) -> Result<StatusResult, LifecycleError> {
         let vm = self.load_vm(vm_id, C::DATABASE_ERROR).await?;
         let conf = vm.configuration.clone().unwrap_or_default();
@@ -1463,9 +1138,14 @@ impl VmLifecycle {
         let process_alive = pid.is_some_and(pid_alive);
         let qmp = locked(&self.live).get(vm_id).and_then(|l| l.qmp.clone());
         let mut qmp_status = None;
+        let mut monitor_responsive = None;
         if let (true, Some(q)) = (process_alive, qmp) {
-            if let Ok(v) = q.execute("query-status", None).await {
-                qmp_status = v.get("status").and_then(Value::as_str).map(str::to_string);
+            match bounded(STATUS_QMP_WAIT, q.execute("query-status", None)).await {
+                Some(Ok(v)) => {
+                    qmp_status = v.get("status").and_then(Value::as_str).map(str::to_string);
+                    monitor_responsive = Some(true);
+                }
+                Some(Err(_)) | None => monitor_responsive = Some(false),
             }
         }
         Ok(StatusResult {
@@ -1477,6 +1157,7 @@ impl VmLifecycle {
             process_alive,
             tap_device: conf.tap_device_name,
             qmp_socket_path: conf.qmp_socket_path,
+            monitor_responsive,
         })
     }
 
@@ -1496,15 +1177,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn display_port_search_skips_taken_ports() {
-        let l = std::net::TcpListener::bind(("0.0.0.0", 0)).unwrap();
-        let taken = l.local_addr().unwrap().port();
-        let got = find_available_display_port(taken).unwrap();
-        assert_ne!(got, taken);
-        assert!(got > taken && got <= taken.saturating_add(100));
-    }
-
-    #[test]
     fn wrapped_errors_keep_message_and_cause() {
         let e = LifecycleError::wrap(C::CREATE_FAILED, "vm1", &LifecycleError::failed(C::TIMEOUT, "late", None, None));
         assert_eq!(e.code(), "CREATE_FAILED");
@@ -1518,5 +1190,13 @@ mod tests {
         assert!(pid_alive(i64::from(std::process::id())));
         assert!(!pid_alive(0));
         assert!(!pid_alive(-1));
+    }
+
+    #[test]
+    fn qemu_gets_the_vm_uuid() {
+        let id = "550E8400-e29b-41d4-a716-446655440000";
+        assert_eq!(qemu_uuid(id, None).as_deref(), Some("550e8400-e29b-41d4-a716-446655440000"));
+        assert_eq!(qemu_uuid("vm-1", None), None);
+        assert_eq!(qemu_uuid("vm-1", Some("not-a-uuid")), None);
     }
 }

@@ -60,6 +60,7 @@ fn reconciled_json(r: Reconciled) -> Value {
         Reconciled::Tracked { vm_id } => json!({ "vmId": vm_id, "outcome": "tracked" }),
         Reconciled::Gone { vm_id, status } => json!({ "vmId": vm_id, "outcome": "gone", "status": status }),
         Reconciled::Unknown { vm_id, why } => json!({ "vmId": vm_id, "outcome": "unknown", "reason": why }),
+        Reconciled::Stranger { vm_id, pid, why } => json!({ "vmId": vm_id, "outcome": "stranger", "pid": pid, "reason": why }),
     }
 }
 
@@ -194,7 +195,8 @@ impl NativeVmLifecycle {
         let l = self.inner.clone();
         guarded(async move {
             let s = l.get_status(&vm_id).await.napi()?;
-            Ok(json!({
+            let responsive = s.monitor_responsive;
+            let mut v = json!({
                 "vmId": s.vm_id,
                 "status": s.status,
                 "qmpStatus": s.qmp_status,
@@ -204,7 +206,11 @@ impl NativeVmLifecycle {
                 "consistent": s.consistent,
                 "tapDevice": s.tap_device,
                 "qmpSocketPath": s.qmp_socket_path,
-            }))
+            });
+            if let Some(r) = responsive {
+                v["monitorResponsive"] = Value::from(r);
+            }
+            Ok(v)
         })
         .await
     }

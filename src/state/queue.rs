@@ -25,6 +25,8 @@ pub enum PendingWrite {
     Automatic { status: String, reason: Reason },
     /// `clearVolatileMachineConfiguration`.
     ClearVolatile,
+    /// `clearMachineConfiguration` (an undone create).
+    ClearConfig,
 }
 
 /// Retry limits of queued writes.
@@ -176,6 +178,10 @@ impl WriteQueue {
             PendingWrite::Automatic { status, reason } => self.store.set_status_automatic(vm, status, reason).await,
             PendingWrite::ClearVolatile => {
                 self.store.clear_volatile_machine_configuration(vm).await?;
+                Ok(StatusChange::Unchanged)
+            }
+            PendingWrite::ClearConfig => {
+                self.store.clear_machine_configuration(vm).await?;
                 Ok(StatusChange::Unchanged)
             }
         }
