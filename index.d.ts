@@ -1975,6 +1975,12 @@ export interface VMStatusResult {
   consistent: boolean;
   tapDevice: string | null;
   qmpSocketPath: string | null;
+  /**
+   * Addition: present when this manager holds the VM's monitor connection.
+   * `false` means the QEMU process runs but its monitor did not answer within
+   * 1.5 s (a stopped or wedged QEMU); `qmpStatus` is then null.
+   */
+  monitorResponsive?: boolean;
 }
 
 export declare enum LifecycleErrorCode {

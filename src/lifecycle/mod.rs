@@ -9,6 +9,7 @@ pub mod journal;
 mod launch;
 pub mod oplock;
 pub mod pinning;
+mod spec;
 pub mod uefi;
 mod undo;
 pub mod vm;

@@ -19,12 +19,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::command::{DiskSpec, VmCommandSpec};
-use super::config::{check_internal_name, normalize, validate_create, vm_paths, VmCreateConfig, VmPaths};
+use super::config::{check_internal_name, validate_create, vm_paths, VmCreateConfig, VmPaths};
 use super::error::{LifecycleError, LifecycleErrorCode as C};
 use super::identity::{self, is_uuid, Verdict};
 use super::journal::{Entry, Journal, Op};
 use super::oplock::{OpLocks, VmGuard, LOCK_WAIT};
+use super::spec::{Resolved, VmSpec};
 use super::undo::{journal_error, Made};
 use super::watch::{HostHold, Live};
 use crate::error::ErrorShape;
@@ -32,12 +32,9 @@ use crate::network::firewall::rule::FirewallRuleInput;
 use crate::network::firewall::service::NftablesService;
 use crate::network::link::tap::TapManager;
 use crate::qemu::accel::AccelChoice;
-use crate::qemu::options::PinningStrategy;
-use crate::qemu::presets::{detect_os_family, driver_preset};
 use crate::qemu::process::QemuProcess;
 use crate::qmp::client::{QmpClient, QmpOptions};
 use crate::state::queue::{PendingWrite, RetryPolicy, WriteQueue};
-use crate::state::records::MachineConfigUpdate;
 use crate::state::status::Reason;
 use crate::state::store::Store;
 use crate::storage::qemu_img::{create_image, CreateImage, CreateImageRequest};
@@ -261,14 +258,6 @@ fn hugepages_for(vm_id: &str, ram_gb: f64) -> bool {
 pub(super) fn stored_cores(v: Option<&Value>) -> Vec<i64> {
     let as_core = |c: &Value| c.as_i64().or_else(|| c.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 1e9).map(|f| f as i64));
     v.and_then(|p| p.get("cores")).and_then(Value::as_array).map(|a| a.iter().filter_map(as_core).collect()).unwrap_or_default()
-}
-
-/// The numactl strategy a VM asked for (spec §5.4 step 18).
-fn numactl_strategy(enabled: Option<bool>, strategy: Option<&str>) -> Option<PinningStrategy> {
-    if enabled != Some(true) {
-        return None;
-    }
-    Some(if normalize::pinning_strategy(strategy) == Some("hybrid") { PinningStrategy::Hybrid } else { PinningStrategy::Basic })
 }
 
 /// The `-uuid` QEMU gets: the create's, else the VM id when it is a UUID (so the
@@ -499,7 +488,6 @@ impl VmLifecycle {
             .collect::<Result<Vec<_>, _>>()
             .map_err(wrap(C::CREATE_FAILED, vm_id))?;
 
-        let mac = c.mac_address.clone().filter(|m| !m.is_empty()).unwrap_or_else(|| crate::network::mac::generate_from_vm_id(vm_id));
         let bridge = c.bridge.clone().unwrap_or_default();
 
         // The TAP, claimed for this VM (it joins the bridge only behind its firewall).
@@ -507,78 +495,22 @@ impl VmLifecycle {
         made.record(vm_id, |e| e.tap = Some(tap_name.clone()))?;
         let tap = self.taps.create(vm_id, Some(&bridge)).map_err(wrap(C::CREATE_FAILED, vm_id))?.to_string();
 
-        // Effective values (spec §5.5 step 9).
-        let preset = driver_preset(detect_os_family(c.os.as_deref()));
-        let machine_type = normalize::machine_type(c.machine_type.as_deref()).to_string();
-        let cpu_model = c.cpu_model.clone().unwrap_or_else(|| "host".into());
-        let disk_bus = normalize::disk_bus(Some(c.disk_bus.as_deref().unwrap_or(preset.disk_bus))).to_string();
-        let disk_cache = normalize::disk_cache(Some(c.disk_cache_mode.as_deref().unwrap_or(preset.disk_cache_mode))).to_string();
-        let network_model = normalize::network_model(Some(c.network_model.as_deref().unwrap_or(preset.network_model))).to_string();
-        let cpu_cores = c.cpu_cores.unwrap_or(1.0);
-        let network_queues = normalize::network_queues(cpu_cores, c.network_queues);
+        // Effective values (spec §5.5 step 9), with what needs the host resolved here.
         let uefi = c.uefi_firmware.as_deref().map(PathBuf::from).filter(|p| std::fs::File::open(p).is_ok());
         let vars = crate::lifecycle::uefi::vars_path(&self.opts.disk_dir, vm_id).ok();
         if let (Some(v), Some(_)) = (vars.as_ref().filter(|p| !p.exists()), &uefi) {
             made.record(vm_id, |e| e.disks.push(v.clone()))?; // made by this create: removed if it fails
         }
-        let uefi_vars = uefi.as_deref().and_then(|fw| crate::lifecycle::uefi::setup_uefi_vars(fw, &self.opts.disk_dir, vm_id));
-        let hugepages = c.hugepages == Some(true) && hugepages_for(vm_id, c.ram_gb.unwrap_or(0.0));
-        let display_port = normalize::display_port(c.display_port);
-        let display_type = c.display_type.clone().unwrap_or_else(|| "spice".into());
-        let display_addr = c.display_addr.clone().unwrap_or_else(|| "0.0.0.0".into());
-        let strategy = normalize::pinning_strategy(c.cpu_pinning_strategy.as_deref());
-        let numactl = numactl_strategy(c.enable_numa_ctl_pinning, c.cpu_pinning_strategy.as_deref());
-
-        let mut spec = VmCommandSpec {
-            vm_name: c.name.clone().unwrap_or_default(),
-            internal_name: internal.to_string(),
-            uuid: qemu_uuid(vm_id, c.uuid.as_deref()),
-            os: c.os.clone().unwrap_or_default(),
-            cpu_cores,
-            ram_gb: c.ram_gb.unwrap_or(1.0),
-            cpu_model: Some(cpu_model.clone()),
-            machine_type: Some(machine_type.clone()),
-            disk_bus: Some(disk_bus.clone()),
-            disk_cache: Some(disk_cache.clone()),
-            network_model: Some(network_model.clone()),
-            network_queues: Some(f64::from(network_queues)),
-            disks: disks
-                .iter()
-                .zip(&paths.disks)
-                .map(|(d, p)| DiskSpec {
-                    path: p.clone(),
-                    format: d.format.clone().unwrap_or_else(|| "qcow2".into()),
-                    bus: d.bus.clone(),
-                    cache: d.cache.clone(),
-                    discard: d.discard,
-                })
-                .collect(),
+        let resolved = Resolved {
             tap: tap.clone(),
-            mac,
-            memory_balloon: c.memory_balloon.unwrap_or(false),
-            uefi_firmware: uefi.clone(),
-            uefi_vars,
-            hugepages,
-            display_protocol: display_type.clone(),
-            display_port,
-            display_addr: display_addr.clone(),
-            display_password: c.display_password.clone().filter(|p| !p.is_empty()).map(crate::secret::Secret::new),
-            qmp_socket: paths.qmp_socket.clone(),
-            pidfile: paths.pidfile.clone(),
-            iso_path: c.iso_path.as_deref().map(PathBuf::from),
-            installing: install_media.is_some(),
-            install_media: install_media.map(Path::to_path_buf),
-            gpu_pci_address: c.gpu_pci_address.clone(),
-            gpu_romfile: c.gpu_romfile.clone(),
-            tpm_socket: c.tpm_socket_path.as_deref().map(PathBuf::from).filter(|p| p.exists()),
-            guest_agent_socket: c.guest_agent_socket_path.as_deref().map(PathBuf::from),
-            infini_service_socket: c.infini_service_socket_path.as_deref().map(PathBuf::from),
-            virtio_drivers_iso: c.virtio_drivers_iso.as_deref().map(PathBuf::from).filter(|p| p.exists()),
-            enable_audio: c.enable_audio.unwrap_or(false),
-            enable_usb_tablet: c.enable_usb_tablet,
-            numactl_pinning: numactl,
-            strict_display: false,
+            uuid: qemu_uuid(vm_id, c.uuid.as_deref()),
+            uefi_vars: uefi.as_deref().and_then(|fw| crate::lifecycle::uefi::setup_uefi_vars(fw, &self.opts.disk_dir, vm_id)),
+            uefi_firmware: uefi,
+            hugepages: c.hugepages == Some(true) && hugepages_for(vm_id, c.ram_gb.unwrap_or(0.0)),
         };
+        let cores = made.journal.entry().cpu_cores;
+        let mut vm_spec = VmSpec::from_create(c, vm_id, &paths, install_media, &cores, resolved);
+        let spec = &mut vm_spec.cmd;
         // Two independent lines of work: the disks then QEMU, started paused (it cannot
         // send a frame before `cont`), and the VM's firewall then the bridge port. The
         // guest runs only once both are done. Both journal what they make first.
@@ -589,7 +521,7 @@ impl VmLifecycle {
                     shared.record(vm_id, |e| e.disks.push(path.clone())).map_err(Err)?;
                     create_image(img, None).await.map_err(wrap(C::DISK_ERROR, vm_id)).map_err(Err)?;
                 }
-                self.spawn_paused(vm_id, &mut spec, shared).await.map_err(Ok)
+                self.spawn_paused(vm_id, spec, shared).await.map_err(Ok)
             },
             async {
                 // One transaction writes the whole chain (rules, terminal policy) and
@@ -609,43 +541,10 @@ impl VmLifecycle {
         let (process, password) = spawned.map_err(|e| e.unwrap_or_else(|e| e))?;
         made.process = Some(process.clone());
         let pid = process.pid().unwrap_or(0);
-        self.finish_launch(vm_id, &spec, &bridge, pid, password, made).await?;
-        let display_port = spec.display_port;
-
+        self.finish_launch(vm_id, &vm_spec.cmd, &bridge, pid, password, made).await?;
+        let display_port = vm_spec.cmd.display_port;
         let disk_paths: Vec<String> = paths.disks.iter().map(|p| path_string(p)).collect();
-        let os_windows = c.os.as_deref().unwrap_or("").to_lowercase().contains("windows");
-        let cores = made.journal.entry().cpu_cores;
-        let update = json!({
-            "qmpSocketPath": path_string(&paths.qmp_socket),
-            "qemuPid": pid,
-            "tapDeviceName": tap,
-            "graphicProtocol": display_type,
-            "graphicPort": display_port,
-            "graphicPassword": c.display_password,
-            "graphicHost": display_addr,
-            "bridge": bridge,
-            "machineType": machine_type,
-            "cpuModel": cpu_model,
-            "diskBus": disk_bus,
-            "diskCacheMode": disk_cache,
-            "networkModel": network_model,
-            "networkQueues": network_queues,
-            "memoryBalloon": c.memory_balloon.unwrap_or(false),
-            "diskPaths": disk_paths,
-            "uefiFirmware": uefi.as_deref().map(path_string),
-            "hugepages": hugepages,
-            "cpuPinning": Some(&cores).filter(|v| !v.is_empty()).map(|v| json!({ "cores": v })),
-            "tpmSocketPath": c.tpm_socket_path,
-            "guestAgentSocketPath": c.guest_agent_socket_path,
-            "infiniServiceSocketPath": c.infini_service_socket_path,
-            "virtioDriversIso": c.virtio_drivers_iso,
-            "enableAudio": c.enable_audio.unwrap_or(false),
-            "enableUsbTablet": c.enable_usb_tablet.unwrap_or(os_windows),
-            // Kept so that start restores them (spec §19 #3: the original dropped them).
-            "enableNumaCtlPinning": c.enable_numa_ctl_pinning.unwrap_or(false),
-            "cpuPinningStrategy": strategy,
-        });
-        let update = MachineConfigUpdate::from_json(&update).map_err(|m| LifecycleError::failed(C::DATABASE_ERROR, m, Some(vm_id), None))?;
+        let update = vm_spec.runtime_update(pid).map_err(|m| LifecycleError::failed(C::DATABASE_ERROR, m, Some(vm_id), None))?;
         self.store.update_machine_configuration(vm_id, &update).await.map_err(wrap(C::DATABASE_ERROR, vm_id))?;
         self.store.update_machine_status(vm_id, "running").await.map_err(wrap(C::DATABASE_ERROR, vm_id))?;
         self.commit(vm_id, made, pid);
@@ -757,12 +656,6 @@ impl VmLifecycle {
                 ));
             }
         }
-        let display_type = conf.graphic_protocol.clone().unwrap_or_else(|| "spice".into());
-        let display_addr = conf.graphic_host.clone().unwrap_or_else(|| "0.0.0.0".into());
-        // The stored port is tried first, so a VM keeps its console port across runs
-        // when it is free (spec §19 #4: the original always searched from 5900).
-        #[allow(clippy::cast_precision_loss)]
-        let display_port = normalize::display_port(conf.graphic_port.map(|p| p as f64));
         // Spec §5.6 step 7: the InfiniService channel is always there on start.
         let infini_socket = match conf.infini_service_socket_path.clone() {
             Some(p) => PathBuf::from(p),
@@ -813,76 +706,19 @@ impl VmLifecycle {
             self.taps.configure(&tap, Some(&bridge)).map_err(wrap(C::START_FAILED, vm_id))?;
         }
 
-        let machine_type = normalize::machine_type(conf.machine_type.as_deref()).to_string();
-        let cpu_model = conf.cpu_model.clone().unwrap_or_else(|| "host".into());
-        let disk_bus = normalize::disk_bus(conf.disk_bus.as_deref()).to_string();
-        let disk_cache = normalize::disk_cache(conf.disk_cache_mode.as_deref()).to_string();
-        let network_model = normalize::network_model(conf.network_model.as_deref()).to_string();
-        #[allow(clippy::cast_precision_loss)] // small integers from the database
-        let (cpu_cores, ram_gb, queues) = (vm.cpu_cores as f64, vm.ram_gb as f64, conf.network_queues.map(|q| q as f64));
         let uefi = conf.uefi_firmware.as_deref().map(PathBuf::from).filter(|p| std::fs::File::open(p).is_ok());
-        let mut spec = VmCommandSpec {
-            vm_name: vm.name.clone(),
-            internal_name: internal.to_string(),
-            uuid: qemu_uuid(vm_id, None),
-            os: vm.os.clone(),
-            cpu_cores,
-            ram_gb,
-            cpu_model: Some(cpu_model.clone()),
-            machine_type: Some(machine_type.clone()),
-            disk_bus: Some(disk_bus.clone()),
-            disk_cache: Some(disk_cache.clone()),
-            network_model: Some(network_model.clone()),
-            network_queues: queues,
-            disks: disk_paths.iter().map(|p| DiskSpec { path: p.clone(), format: "qcow2".into(), bus: None, cache: None, discard: None }).collect(),
+        #[allow(clippy::cast_precision_loss)] // small integers from the database
+        let ram_gb = vm.ram_gb as f64;
+        let resolved = Resolved {
             tap: tap.clone(),
-            mac: crate::network::mac::generate_from_vm_id(vm_id),
-            memory_balloon: conf.memory_balloon.unwrap_or(false),
-            uefi_firmware: uefi.clone(),
+            uuid: qemu_uuid(vm_id, None),
             uefi_vars: uefi.as_deref().and_then(|fw| crate::lifecycle::uefi::setup_uefi_vars(fw, &self.opts.disk_dir, vm_id)),
+            uefi_firmware: uefi,
             hugepages: conf.hugepages == Some(true) && hugepages_for(vm_id, ram_gb),
-            display_protocol: display_type.clone(),
-            display_port,
-            display_addr: display_addr.clone(),
-            display_password: conf.graphic_password.clone().filter(|p| !p.is_empty()).map(crate::secret::Secret::new),
-            qmp_socket: paths.qmp_socket.clone(),
-            pidfile: paths.pidfile.clone(),
-            iso_path: None,
-            installing: false,
-            install_media: None,
-            gpu_pci_address: vm.gpu_pci_address.clone(),
-            gpu_romfile: None,
-            tpm_socket: conf.tpm_socket_path.as_deref().map(PathBuf::from).filter(|p| p.exists()),
-            guest_agent_socket: conf.guest_agent_socket_path.as_deref().map(PathBuf::from),
-            infini_service_socket: Some(infini_socket.clone()),
-            virtio_drivers_iso: conf.virtio_drivers_iso.as_deref().map(PathBuf::from).filter(|p| p.exists()),
-            enable_audio: conf.enable_audio.unwrap_or(false),
-            enable_usb_tablet: conf.enable_usb_tablet,
-            numactl_pinning: numactl_strategy(conf.enable_numa_ctl_pinning, conf.cpu_pinning_strategy.as_deref()),
-            strict_display: false,
         };
-        let pid = self.launch(vm_id, &mut spec, &bridge, made).await?;
-        let display_port = spec.display_port;
-        let update = json!({
-            "qmpSocketPath": path_string(&paths.qmp_socket),
-            "qemuPid": pid,
-            "tapDeviceName": &tap,
-            "graphicProtocol": display_type,
-            "graphicPort": display_port,
-            "graphicPassword": conf.graphic_password,
-            "graphicHost": display_addr,
-            "bridge": bridge,
-            "machineType": machine_type,
-            "cpuModel": cpu_model,
-            "diskBus": disk_bus,
-            "diskCacheMode": disk_cache,
-            "networkModel": network_model,
-            "networkQueues": conf.network_queues,
-            "memoryBalloon": conf.memory_balloon.unwrap_or(false),
-            "diskPaths": disk_paths.iter().map(|p| path_string(p)).collect::<Vec<_>>(),
-            "infiniServiceSocketPath": path_string(&infini_socket),
-        });
-        let update = MachineConfigUpdate::from_json(&update).map_err(|m| LifecycleError::failed(C::DATABASE_ERROR, m, Some(vm_id), None))?;
+        let mut vm_spec = VmSpec::from_row(vm, &paths, &disk_paths, &infini_socket, resolved);
+        let pid = self.launch(vm_id, &mut vm_spec.cmd, &bridge, made).await?;
+        let update = vm_spec.runtime_update(pid).map_err(|m| LifecycleError::failed(C::DATABASE_ERROR, m, Some(vm_id), None))?;
         self.store.update_machine_configuration(vm_id, &update).await.map_err(wrap(C::DATABASE_ERROR, vm_id))?;
         self.store.update_machine_status(vm_id, "running").await.map_err(wrap(C::DATABASE_ERROR, vm_id))?;
         self.commit(vm_id, made, pid);
