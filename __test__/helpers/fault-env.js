@@ -157,7 +157,7 @@ function vmPaths (dirs, vmId) {
 
 // `vm_<first 8 alphanumerics of the id>`, computed here (not through the library).
 function chainNameOf (vmId) {
-  return `vm_${vmId.replace(/[^a-z0-9]/gi, '').slice(0, 8)}`
+  return `vm_${vmId.replace(/[^a-z0-9]/gi, '').slice(0, 8).toLowerCase()}`
 }
 
 // QEMU processes whose /proc/<pid>/cmdline holds `-pidfile <pidfile>` (not zombies),
