@@ -9,7 +9,7 @@
 // helpers/fault-env.js (expectHostMatchesStore): QEMU processes, TAP + bridge +
 // carrier, nft chain + dispatch elements, QMP socket, pidfile, disks and the row.
 //
-//   bash scripts/test-net.sh lifecycle-faults
+//   bash scripts/test-net.sh lifecycle-faults        (or npm run test:faults)
 //   INFINIVIRT_FAULT_SWEEP=full bash scripts/test-net.sh lifecycle-faults   # more kill points
 
 const fs = require('node:fs')
