@@ -24,10 +24,6 @@ const path = require('path')
 const log = new Debugger('vm-lifecycle')
 const flog = new Debugger('infinivirt')
 
-const DEFAULT_DISK_DIR = '/var/lib/infinivirt/disks'
-const DEFAULT_QMP_SOCKET_DIR = '/var/run/infinivirt'
-const DEFAULT_PIDFILE_DIR = '/var/run/infinivirt/pids'
-
 function withTimestamp (r) {
   return { ...r, timestamp: new Date() }
 }
@@ -54,10 +50,11 @@ class VMLifecycle {
     Object.defineProperty(this, '_objects', { value: objects })
     const o = options || {}
     Object.defineProperty(this, '_n', {
+      // Defaults (directories included) are applied natively.
       value: call(() => new native.NativeVmLifecycle(store, host, {
-        diskDir: o.diskDir ?? DEFAULT_DISK_DIR,
-        qmpSocketDir: o.qmpSocketDir ?? DEFAULT_QMP_SOCKET_DIR,
-        pidfileDir: o.pidfileDir ?? DEFAULT_PIDFILE_DIR,
+        diskDir: o.diskDir ?? undefined,
+        qmpSocketDir: o.qmpSocketDir ?? undefined,
+        pidfileDir: o.pidfileDir ?? undefined,
         qemuBinary: o.qemuBinary ?? undefined,
         extraArgs: Array.isArray(o.extraArgs) ? o.extraArgs.map(String) : undefined,
         firewallPersistenceDir: o.firewallPersistenceDir ?? undefined
@@ -65,7 +62,7 @@ class VMLifecycle {
     })
     this._eventHandler = eventHandler
     this._eventManager = eventManager
-    this._options = { diskDir: o.diskDir ?? DEFAULT_DISK_DIR, unattended: o.unattended }
+    this._options = { unattended: o.unattended }
   }
 
   _emit (action, id, data) {
@@ -148,15 +145,15 @@ class VMLifecycle {
 
   /** @internal spec §5.5 step 8: the OS check, then the installer (answer media built natively) */
   _installer (config) {
-    checkUnattendedOs(config)
     const ui = config.unattendedInstall
+    call(() => native.NativeVmLifecycle.checkUnattendedOs(config.vmId ?? undefined, String(config.os ?? ''), String(ui.os ?? '')))
     const o = this._options.unattended || {}
     // The installer CD (`-cdrom`: ide2-cd0 on q35, ide1-cd0 on pc) is ejected after the
     // installer's first reboot; the answer medium stays (Windows runs its first-logon
     // files from it).
-    const installerCd = config.isoPath ? { ejectAfterResets: 1, ejectDevice: config.machineType === 'pc' ? 'ide1-cd0' : 'ide2-cd0' } : {}
+    const installerCd = config.isoPath ? { ejectAfterResets: 1, ejectDevice: native.NativeVmLifecycle.installerCdDevice(config.machineType ?? undefined) } : {}
     const monitorConfig = {
-      screenshotPath: path.join(this._options.diskDir, `${config.internalName}-install-failed.png`),
+      screenshotPath: path.join(this._n.directories().diskDir, `${config.internalName}-install-failed.png`),
       ...installerCd,
       ...(o.monitorConfig || {})
     }
@@ -226,12 +223,16 @@ class VMLifecycle {
     return withTimestamp(r)
   }
 
-  /** stop (graceful, forced after 30 s), 2 s, start (spec §5.9); emits power_off and power_on. */
+  /** stop (graceful, forced after 30 s), 2 s, start (spec §5.9, natively); emits power_off and power_on. */
   async restart (vmId) {
-    await this.stop(vmId, { graceful: true, timeout: 30000, force: true })
-    await new Promise((resolve) => setTimeout(resolve, 2000))
-    await this.start(vmId)
-    return withTimestamp({ success: true, message: `VM ${vmId} restarted successfully`, vmId: String(vmId) })
+    const { stopped, started, ...r } = await call(() => this._n.restart(String(vmId)))
+    await this._detach(r.vmId)
+    if (stopped && stopped.forced !== undefined) this._emit('power_off', r.vmId, { forced: stopped.forced })
+    if (started) {
+      await this._attach(r.vmId, started.qmpSocketPath)
+      this._emit('power_on', r.vmId, { pid: started.pid, tapDevice: started.tapDevice })
+    }
+    return withTimestamp(r)
   }
 
   async suspend (vmId) {
@@ -264,26 +265,6 @@ class VMLifecycle {
   async _reconcile () { return call(() => this._n.reconcile()) }
 }
 
-// Spec §5.5 step 8: the VM's OS and the installer's target must agree.
-function unattendedOsMatches (vmOs, target) {
-  if (vmOs === target) return true
-  if (vmOs.includes('ubuntu') && target === 'ubuntu') return true
-  if (vmOs.includes('windows') && (target === 'windows10' || target === 'windows11')) return true
-  if (vmOs.includes('fedora') && target === 'fedora') return true
-  if ((vmOs.includes('redhat') || vmOs.includes('rhel')) && target === 'fedora') return true
-  return false
-}
-
-function checkUnattendedOs (config) {
-  const vmOs = String(config.os ?? '').toLowerCase()
-  const target = String(config.unattendedInstall.os ?? '').toLowerCase()
-  if (!unattendedOsMatches(vmOs, target)) {
-    throw new LifecycleError('INVALID_CONFIG',
-      `Unattended installation OS mismatch: VM os='${config.os}' but unattendedInstall.os='${config.unattendedInstall.os}'. These must match to ensure the correct installation ISO is generated.`,
-      config.vmId, { vmOs, unattendedOs: target })
-  }
-}
-
 const NOT_INITIALIZED = 'Infinivirt not initialized. Call initialize() first.'
 
 class Infinivirt {
@@ -297,7 +278,6 @@ class Infinivirt {
   constructor (config = {}) {
     this._config = config || {}
     this._initialized = false
-    this._active = new Map()
     this._store = null
     this._lifecycle = null
     this._eventHandler = null
@@ -331,7 +311,7 @@ class Infinivirt {
     const healthMonitor = new HealthMonitor(store, {
       checkIntervalMs: c.healthMonitorInterval ?? 30000,
       enableCleanup: true,
-      pidfileDir: c.pidfileDir ?? DEFAULT_PIDFILE_DIR,
+      pidfileDir: lifecycle._n.directories().pidfileDir,
       tapManager,
       nftables,
       onCrashDetected: (vmId) => this._crashed(vmId)
@@ -344,7 +324,6 @@ class Infinivirt {
       const r = JSON.parse(json)
       lifecycle._detach(r.vmId)
       if (r.crashed) me._crashed(r.vmId, r.reason)
-      else me._active.delete(r.vmId)
     })
     try {
       await lifecycle._initialize()
@@ -352,8 +331,6 @@ class Infinivirt {
       for (const r of found) {
         if (r.outcome !== 'attached') continue
         await lifecycle._attach(r.vmId, r.qmpSocketPath)
-        const internalName = (await store.getMachineInternalName(r.vmId)) ?? r.vmId
-        this._active.set(r.vmId, { createdAt: new Date(), internalName })
         flog.log(`re-attached to VM ${r.vmId} (PID ${r.pid}, ${r.status})`)
       }
       if (c.autoStartHealthMonitor ?? true) await healthMonitor.start()
@@ -361,7 +338,6 @@ class Infinivirt {
       await healthMonitor.stop()
       await eventHandler.detachAll()
       await lifecycle._shutdown()
-      this._active.clear()
       throw e
     }
     this._store = store
@@ -373,7 +349,6 @@ class Infinivirt {
   }
 
   _crashed (vmId, reason) {
-    this._active.delete(vmId)
     flog.log('warn', `VM ${vmId} stopped unexpectedly${reason ? `: ${reason}` : ''}`)
     const em = this._config.eventManager
     if (!em || typeof em.emitCRUD !== 'function') return
@@ -388,7 +363,6 @@ class Infinivirt {
       await this._eventHandler.detachAll()
     }
     if (this._lifecycle) await this._lifecycle._shutdown()
-    this._active.clear()
     this._initialized = false
   }
 
@@ -400,30 +374,19 @@ class Infinivirt {
   }
 
   async createVM (config) {
-    const r = await this._require().create(config)
-    this._active.set(r.vmId, { tapDevice: r.tapDevice, createdAt: new Date(), internalName: config.internalName })
-    return r
+    return this._require().create(config)
   }
 
   async startVM (vmId, config) {
-    const r = await this._require().start(vmId, config)
-    if (r.success) {
-      const internalName = (await this._store.getMachineInternalName(vmId)) ?? vmId
-      this._active.set(vmId, { createdAt: new Date(), internalName })
-    }
-    return r
+    return this._require().start(vmId, config)
   }
 
   async stopVM (vmId, config) {
-    const r = await this._require().stop(vmId, config)
-    if (r.success) this._active.delete(vmId)
-    return r
+    return this._require().stop(vmId, config)
   }
 
   async destroyVM (vmId) {
-    const r = await this._require().destroyResources(vmId)
-    if (r.success) this._active.delete(vmId)
-    return r
+    return this._require().destroyResources(vmId)
   }
 
   async restartVM (vmId) { return this._require().restart(vmId) }
@@ -432,7 +395,8 @@ class Infinivirt {
   async resetVM (vmId) { return this._require().reset(vmId) }
   async getVMStatus (vmId) { return this._require().getStatus(vmId) }
 
-  getActiveVMs () { return [...this._active.keys()] }
+  /** The VMs whose QEMU this manager runs (tracked natively, exits pushed). */
+  getActiveVMs () { return this._lifecycle ? this._lifecycle._activeVMs() : [] }
 
   getPrismaAdapter () {
     this._require()
@@ -461,7 +425,6 @@ class Infinivirt {
     const client = new QMPClient(String(qmpSocketPath))
     await client.connect()
     await this._eventHandler.attachToVM(vmId, client)
-    this._active.set(vmId, { createdAt: new Date(), internalName: vmId })
   }
 
   _clientOf (vmId) {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::error::LifecycleError;
+use super::error::{LifecycleError, LifecycleErrorCode};
 
 /// One disk of a create request.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -317,5 +317,51 @@ mod tests {
         for bad in ["", "..", "a/b", "a b", "x\n"] {
             assert!(check_internal_name(bad).is_err(), "{bad:?}");
         }
+    }
+}
+
+/// Spec §5.5 step 8: the VM's OS and its unattended installer's target must agree
+/// (`INVALID_CONFIG` naming both otherwise).
+pub fn check_unattended_os(vm_id: Option<&str>, vm_os: &str, target: &str) -> Result<(), LifecycleError> {
+    let (os, t) = (vm_os.to_lowercase(), target.to_lowercase());
+    let matches = os == t
+        || (os.contains("ubuntu") && t == "ubuntu")
+        || (os.contains("windows") && (t == "windows10" || t == "windows11"))
+        || (os.contains("fedora") && t == "fedora")
+        || ((os.contains("redhat") || os.contains("rhel")) && t == "fedora");
+    if matches {
+        return Ok(());
+    }
+    Err(LifecycleError::failed(
+        LifecycleErrorCode::INVALID_CONFIG,
+        format!("Unattended installation OS mismatch: VM os='{vm_os}' but unattendedInstall.os='{target}'. These must match to ensure the correct installation ISO is generated."),
+        vm_id,
+        Some(json!({ "vmOs": os, "unattendedOs": t })),
+    ))
+}
+
+/// The QMP device name of the installer CD-ROM (`-cdrom`): IDE bus 1 on `pc`, the
+/// AHCI port 2 on `q35`.
+pub fn installer_cd_device(machine_type: Option<&str>) -> &'static str {
+    if machine_type == Some("pc") {
+        "ide1-cd0"
+    } else {
+        "ide2-cd0"
+    }
+}
+
+#[cfg(test)]
+mod unattended_os_tests {
+    use super::*;
+
+    #[test]
+    fn os_and_target_must_agree() {
+        assert!(check_unattended_os(None, "Ubuntu-22.04", "ubuntu").is_ok());
+        assert!(check_unattended_os(None, "windows11", "windows10").is_ok());
+        assert!(check_unattended_os(None, "rhel9", "fedora").is_ok());
+        let e = check_unattended_os(Some("vm1"), "ubuntu", "windows11").unwrap_err();
+        assert_eq!(crate::error::ErrorShape::code(&e), "INVALID_CONFIG");
+        assert_eq!(installer_cd_device(Some("pc")), "ide1-cd0");
+        assert_eq!(installer_cd_device(None), "ide2-cd0");
     }
 }

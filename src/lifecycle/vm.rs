@@ -883,10 +883,17 @@ impl VmLifecycle {
 
     /// Spec §5.9 `restart`: a graceful stop (forced after 30 s), 2 s, then `start`.
     pub async fn restart(&self, vm_id: &str) -> Result<OperationResult, LifecycleError> {
-        self.stop(vm_id, StopConfig::default()).await?;
+        Ok(self.restart_detailed(vm_id).await?.0)
+    }
+
+    /// [`Self::restart`], plus the stop's result and what the start launched (for the
+    /// `power_off` and `power_on` events).
+    pub async fn restart_detailed(&self, vm_id: &str) -> Result<(OperationResult, OperationResult, Option<Started>), LifecycleError> {
+        let stopped = self.stop(vm_id, StopConfig::default()).await?;
         tokio::time::sleep(RESTART_DELAY).await;
-        self.start(vm_id).await?;
-        Ok(OperationResult { success: true, message: format!("VM {vm_id} restarted successfully"), vm_id: vm_id.into(), forced: None })
+        let (_, started) = self.start_detailed(vm_id).await?;
+        let r = OperationResult { success: true, message: format!("VM {vm_id} restarted successfully"), vm_id: vm_id.into(), forced: None };
+        Ok((r, stopped, started))
     }
 
     /// Spec §5.9 `suspend`: QMP `stop`, status `suspended`.

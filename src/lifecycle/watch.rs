@@ -26,6 +26,8 @@ use crate::system::cgroups::CgroupsManager;
 const QMP_CONNECT_TIMEOUT: Duration = Duration::from_millis(5000);
 /// A wedged QEMU must not hold up the reconcile of the others.
 const RECONCILE_QMP_WAIT: Duration = Duration::from_millis(2000);
+/// How long `initialize()` waits for an unreachable database before it fails.
+const RECONCILE_DB_WAIT: Duration = Duration::from_secs(60);
 
 /// What a VM holds on the host while its QEMU runs, kept in memory so that its
 /// release needs no database.
@@ -158,11 +160,19 @@ impl VmLifecycle {
         for (vm_id, what) in self.replay_all().await {
             crate::log::log(NS, &format!("recovered VM {vm_id}: {what}"));
         }
-        let candidates = self
-            .store
-            .find_vms_with_process()
-            .await
-            .map_err(|e| super::error::LifecycleError::wrap_plain(super::error::LifecycleErrorCode::DATABASE_ERROR, &e))?;
+        // A manager started while the database is away waits for it (bounded): the
+        // host side of every interrupted operation is already settled above.
+        let deadline = std::time::Instant::now() + RECONCILE_DB_WAIT;
+        let candidates = loop {
+            match self.store.find_vms_with_process().await {
+                Ok(c) => break c,
+                Err(e) if e.is_transient() && std::time::Instant::now() < deadline => {
+                    crate::log::warn(NS, &format!("reconcile: the database does not answer yet ({e}); retrying"));
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(e) => return Err(super::error::LifecycleError::wrap_plain(super::error::LifecycleErrorCode::DATABASE_ERROR, &e)),
+            }
+        };
         let mut out = Vec::with_capacity(candidates.len());
         for rec in candidates {
             let r = match self.locks.try_acquire(&self.opts.pidfile_dir, &rec.id) {

@@ -163,7 +163,17 @@ impl NativeVmLifecycle {
     #[napi(ts_return_type = "Promise<Record<string, unknown>>")]
     pub async fn restart(&self, vm_id: String) -> napi::Result<Value> {
         let l = self.inner.clone();
-        guarded(async move { Ok(op_json(l.restart(&vm_id).await.napi()?)) }).await
+        guarded(async move {
+            let (r, stopped, started) = l.restart_detailed(&vm_id).await.napi()?;
+            let mut v = op_json(r);
+            // For the facade's events; removed before the result reaches callers.
+            v["stopped"] = op_json(stopped);
+            if let Some(s) = started {
+                v["started"] = json!({ "pid": s.pid, "tapDevice": s.tap_device, "qmpSocketPath": s.qmp_socket_path });
+            }
+            Ok(v)
+        })
+        .await
     }
 
     #[napi(ts_return_type = "Promise<Record<string, unknown>>")]
@@ -266,6 +276,29 @@ impl NativeVmLifecycle {
     #[napi]
     pub fn tap_manager(&self) -> NativeTapManager {
         NativeTapManager::from_inner(self.inner.taps().clone())
+    }
+
+    /// The directories in use (defaults applied natively).
+    #[napi(ts_return_type = "{ diskDir: string; qmpSocketDir: string; pidfileDir: string }")]
+    pub fn directories(&self) -> Value {
+        let o = self.inner.options();
+        json!({
+            "diskDir": o.disk_dir.display().to_string(),
+            "qmpSocketDir": o.qmp_socket_dir.display().to_string(),
+            "pidfileDir": o.pidfile_dir.display().to_string(),
+        })
+    }
+
+    /// Spec §5.5 step 8 (throws `INVALID_CONFIG` when the OS and the installer's target differ).
+    #[napi]
+    pub fn check_unattended_os(vm_id: Option<String>, vm_os: String, target: String) -> napi::Result<()> {
+        crate::lifecycle::config::check_unattended_os(vm_id.as_deref(), &vm_os, &target).napi()
+    }
+
+    /// The QMP device of the installer CD-ROM for `machineType`.
+    #[napi]
+    pub fn installer_cd_device(machine_type: Option<String>) -> String {
+        crate::lifecycle::config::installer_cd_device(machine_type.as_deref()).to_string()
     }
 
     /// Ids of the VMs this instance started and still tracks.
