@@ -155,6 +155,7 @@ pub struct VmLifecycle {
     pub(super) cgroups: Arc<CgroupsManager>,
     /// Status and runtime-column writes that must land even across a store outage.
     pub(super) queue: Arc<WriteQueue>,
+    pub(super) recovered: std::sync::Once,
 }
 
 /// How a VM's QEMU ended when it ended by itself (not through `stop`).
@@ -279,7 +280,8 @@ const QMP_CONNECT_TIMEOUT: Duration = Duration::from_millis(5000);
 
 impl VmLifecycle {
     pub fn new(store: Arc<dyn Store>, opts: LifecycleOptions, accel: AccelChoice, taps: Arc<TapManager>, nft: Arc<NftablesService>) -> Self {
-        let queue = WriteQueue::new(store.clone(), RetryPolicy::default());
+        // Writes the store refused survive a restart next to the pidfiles (rule 9).
+        let queue = WriteQueue::with_journal(store.clone(), RetryPolicy::default(), opts.pidfile_dir.join("pending-writes"));
         VmLifecycle {
             store,
             opts,
@@ -291,7 +293,19 @@ impl VmLifecycle {
             exit_hook: Arc::default(),
             cgroups: Arc::new(CgroupsManager::new()),
             queue,
+            recovered: std::sync::Once::new(),
         }
+    }
+
+    /// Loads the store writes a previous manager queued and could not land, once,
+    /// before this manager writes anything (they are older than its own).
+    pub(super) fn recover_writes(&self) {
+        self.recovered.call_once(|| {
+            let n = self.queue.recover();
+            if n > 0 {
+                crate::log::warn(NS, &format!("{n} store writes queued by a previous manager are being applied"));
+            }
+        });
     }
 
     pub fn options(&self) -> &LifecycleOptions {
@@ -324,6 +338,7 @@ impl VmLifecycle {
     /// Serialises operations on one VM across processes, then finishes or undoes
     /// whatever a killed manager left half-done on it.
     pub(super) async fn lock(&self, vm_id: &str) -> Result<VmGuard, LifecycleError> {
+        self.recover_writes();
         let g = self.locks.acquire(&self.opts.pidfile_dir, vm_id, LOCK_WAIT).await?;
         if let Some(what) = self.replay_journal(vm_id).await {
             crate::log::log(NS, &format!("VM {vm_id}: recovered an interrupted {what}"));

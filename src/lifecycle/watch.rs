@@ -157,6 +157,7 @@ impl VmLifecycle {
     /// corrected. A VM whose QEMU is gone gets status `off` and its host resources
     /// released. A stranger behind the pidfile is reported, never adopted or signalled.
     pub async fn reconcile(&self) -> Result<Vec<super::vm::Reconciled>, super::error::LifecycleError> {
+        self.recover_writes();
         for (vm_id, what) in self.replay_all().await {
             crate::log::log(NS, &format!("recovered VM {vm_id}: {what}"));
         }

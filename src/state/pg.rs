@@ -55,8 +55,16 @@ impl PgStore {
         Ok(PgStore { settings, options, pool: OnceCell::new() })
     }
 
-    async fn pool(&self) -> &PgPool {
-        self.pool
+    /// The pool, ready for one query. When the pool holds no idle connection it is about
+    /// to open one, and sqlx's pool keeps retrying a refused connection until the whole
+    /// acquire timeout has passed, then reports only "pool timed out". So a cold pool
+    /// first checks the server is reachable at all (a bare TCP or Unix-socket connect,
+    /// bounded by `PROBE_TIMEOUT`): an unreachable server fails within about a second
+    /// with the real cause (`Connection refused`), classified transient. A warm pool
+    /// (an idle connection, or every connection busy) is used as it is.
+    async fn pool(&self) -> Result<&PgPool, sqlx::Error> {
+        let pool = self
+            .pool
             .get_or_init(|| async {
                 PgPoolOptions::new()
                     .max_connections(self.settings.max_connections)
@@ -66,8 +74,48 @@ impl PgStore {
                     .test_before_acquire(false)
                     .connect_lazy_with(self.options.clone())
             })
-            .await
+            .await;
+        if pool.num_idle() == 0 && pool.size() < self.settings.max_connections {
+            probe(&self.options, PROBE_TIMEOUT.min(self.settings.acquire_timeout)).await?;
+        }
+        Ok(pool)
     }
+}
+
+/// How long the reachability check of a cold pool may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Opens (and drops) a bare transport connection to the server `options` names: the
+/// error the pool's own connect loop would retry and then hide.
+async fn probe(options: &PgConnectOptions, limit: Duration) -> Result<(), sqlx::Error> {
+    let (target, attempt) = match unix_socket_path(options) {
+        Some(path) => {
+            let t = path.clone();
+            (t, tokio::time::timeout(limit, async move { tokio::net::UnixStream::connect(path).await.map(drop) }).await)
+        }
+        None => {
+            let (host, port) = (options.get_host().to_string(), options.get_port());
+            (format!("{host}:{port}"), tokio::time::timeout(limit, async move { tokio::net::TcpStream::connect((host.as_str(), port)).await.map(drop) }).await)
+        }
+    };
+    match attempt {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(sqlx::Error::Io(std::io::Error::new(e.kind(), format!("{e} (connecting to {target})")))),
+        Err(_) => {
+            Err(sqlx::Error::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, format!("connecting to {target} timed out after {} ms", limit.as_millis()))))
+        }
+    }
+}
+
+/// The Unix socket sqlx connects to, when the options name one (a `host` that is a
+/// directory, or an explicit socket directory), as `<dir>/.s.PGSQL.<port>`.
+fn unix_socket_path(options: &PgConnectOptions) -> Option<String> {
+    let dir = match options.get_socket() {
+        Some(dir) => dir.display().to_string(),
+        None if options.get_host().starts_with('/') => options.get_host().to_string(),
+        None => return None,
+    };
+    Some(format!("{dir}/.s.PGSQL.{}", options.get_port()))
 }
 
 /// Retries `$body` (an expression producing a fresh future each time) while it fails
@@ -238,7 +286,7 @@ async fn status_for_update(conn: &mut PgConnection, id: &str) -> Result<Option<S
 impl PgStore {
     /// Status and runtime columns of the VMs `filter` (a fixed SQL condition) selects.
     async fn runtime_rows(&self, filter: &'static str, what: &'static str) -> Result<Vec<RunningVmRecord>, DatabaseError> {
-        let rows = retrying!(async { sqlx::query(&format!("{RUNTIME_SELECT} WHERE {filter}")).fetch_all(self.pool().await).await })
+        let rows = retrying!(async { sqlx::query(&format!("{RUNTIME_SELECT} WHERE {filter}")).fetch_all(self.pool().await?).await })
             .map_err(|e| query_err(what, None, &e))?;
         Ok(rows
             .iter()
@@ -249,7 +297,7 @@ impl PgStore {
             .collect())
     }
     async fn set_status_automatic_once(&self, id: &str, status: &str) -> Result<StatusChange, sqlx::Error> {
-        let mut tx = self.pool().await.begin().await?;
+        let mut tx = self.pool().await?.begin().await?;
         let Some(current) = status_for_update(&mut tx, id).await? else { return Ok(StatusChange::NotFound) };
         if current == status {
             return Ok(StatusChange::Unchanged);
@@ -267,7 +315,7 @@ impl PgStore {
     }
 
     async fn transition_once(&self, id: &str, from: &str, to: &str, version: i64) -> Result<Result<TransitionResult, DatabaseError>, sqlx::Error> {
-        let mut tx = self.pool().await.begin().await?;
+        let mut tx = self.pool().await?.begin().await?;
         let Some(mut vm) = load_vm(&mut tx, id, true).await? else { return Ok(Err(DatabaseError::MachineNotFound { vm_id: id.into() })) };
         if vm.version != version {
             return Ok(Err(DatabaseError::VersionConflict { vm_id: id.into(), expected: version, found: vm.version }));
@@ -308,13 +356,13 @@ impl PgStore {
         for (_, kind, v) in update.values() {
             q = bind_config(q, *kind, v);
         }
-        q.execute(self.pool().await).await?;
+        q.execute(self.pool().await?).await?;
         Ok(())
     }
 
     async fn internal_name(&self, id: &str) -> Result<Option<String>, sqlx::Error> {
         let row =
-            retrying!(async { sqlx::query("SELECT \"internalName\" FROM \"Machine\" WHERE \"id\" = $1").bind(id).fetch_optional(self.pool().await).await })?;
+            retrying!(async { sqlx::query("SELECT \"internalName\" FROM \"Machine\" WHERE \"id\" = $1").bind(id).fetch_optional(self.pool().await?).await })?;
         Ok(row.and_then(|r| PgCols(&r).text("internalName")))
     }
 }
@@ -327,7 +375,7 @@ impl Store for PgStore {
     fn find_machine<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<MachineRecord>> {
         Box::pin(async move {
             let row = retrying!(async {
-                sqlx::query("SELECT \"id\", \"status\" FROM \"Machine\" WHERE \"id\" = $1").bind(id).fetch_optional(self.pool().await).await
+                sqlx::query("SELECT \"id\", \"status\" FROM \"Machine\" WHERE \"id\" = $1").bind(id).fetch_optional(self.pool().await?).await
             })
             .map_err(|e| query_err("find machine", Some(id), &e))?;
             Ok(row.map(|r| {
@@ -343,7 +391,7 @@ impl Store for PgStore {
                 sqlx::query(&format!("UPDATE \"Machine\" SET \"status\" = $2, \"updatedAt\" = {NOW} WHERE \"id\" = $1"))
                     .bind(id)
                     .bind(status)
-                    .execute(self.pool().await)
+                    .execute(self.pool().await?)
                     .await
             })
             .map_err(|e| update_err("update machine status", Some(id), &e))?;
@@ -377,7 +425,7 @@ impl Store for PgStore {
                     "UPDATE \"MachineConfiguration\" SET \"qemuPid\" = NULL, \"tapDeviceName\" = NULL, \"qmpSocketPath\" = NULL, \"updatedAt\" = {NOW} WHERE \"machineId\" = $1"
                 ))
                 .bind(id)
-                .execute(self.pool().await)
+                .execute(self.pool().await?)
                 .await
             })
             .map_err(|e| update_err("clear machine configuration", Some(id), &e))?;
@@ -392,7 +440,7 @@ impl Store for PgStore {
                     "UPDATE \"MachineConfiguration\" SET \"qemuPid\" = NULL, \"qmpSocketPath\" = NULL, \"updatedAt\" = {NOW} WHERE \"machineId\" = $1"
                 ))
                 .bind(id)
-                .execute(self.pool().await)
+                .execute(self.pool().await?)
                 .await
             })
             .map_err(|e| update_err("clear volatile machine configuration", Some(id), &e))?;
@@ -404,7 +452,7 @@ impl Store for PgStore {
         Box::pin(async move {
             let err = |e: sqlx::Error| query_err("find machine with config", Some(id), &e);
             retrying!(async {
-                let mut conn = self.pool().await.acquire().await?;
+                let mut conn = self.pool().await?.acquire().await?;
                 load_vm(&mut conn, id, false).await
             })
             .map_err(err)
@@ -433,7 +481,7 @@ impl Store for PgStore {
         Box::pin(async move {
             let err = |e: sqlx::Error| query_err("get firewall rules", Some(id), &e);
             let vm = retrying!(async {
-                let mut conn = self.pool().await.acquire().await?;
+                let mut conn = self.pool().await?.acquire().await?;
                 load_vm(&mut conn, id, false).await
             })
             .map_err(err)?;
@@ -447,7 +495,7 @@ impl Store for PgStore {
     fn get_firewall_rule_set_id<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<String>> {
         Box::pin(async move {
             let row = retrying!(async {
-                sqlx::query("SELECT \"firewallRuleSetId\" FROM \"Machine\" WHERE \"id\" = $1").bind(id).fetch_optional(self.pool().await).await
+                sqlx::query("SELECT \"firewallRuleSetId\" FROM \"Machine\" WHERE \"id\" = $1").bind(id).fetch_optional(self.pool().await?).await
             })
             .map_err(|e| query_err("get firewall rule set ID", Some(id), &e))?;
             Ok(row.and_then(|r| PgCols(&r).text("firewallRuleSetId")))
@@ -471,7 +519,7 @@ impl Store for PgStore {
 
     fn find_runtime<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<RuntimeRecord>> {
         Box::pin(async move {
-            let row = retrying!(async { sqlx::query(&format!("{RUNTIME_SELECT} WHERE m.\"id\" = $1")).bind(id).fetch_optional(self.pool().await).await })
+            let row = retrying!(async { sqlx::query(&format!("{RUNTIME_SELECT} WHERE m.\"id\" = $1")).bind(id).fetch_optional(self.pool().await?).await })
                 .map_err(|e| query_err("find machine runtime", Some(id), &e))?;
             Ok(row.map(|r| RuntimeRecord { status: PgCols(&r).text("status").unwrap_or_default(), configuration: runtime_of(&r) }))
         })
@@ -499,7 +547,8 @@ impl Store for PgStore {
                     Cell::Json(v) => q.bind(v.clone().map(sqlx::types::Json)),
                 };
             }
-            q.execute(self.pool().await).await.map_err(|e| update_err("insert record", None, &e))?;
+            let pool = self.pool().await.map_err(|e| update_err("insert record", None, &e))?;
+            q.execute(pool).await.map_err(|e| update_err("insert record", None, &e))?;
             Ok(row.id)
         })
     }
@@ -529,6 +578,36 @@ mod tests {
         let s = PgStore::new("postgresql://nobody@127.0.0.1:1/none?schema=x&connection_limit=2").unwrap();
         assert_eq!(s.settings.max_connections, 2);
         assert!(PgStore::new("postgresql://[bad").is_err());
+    }
+
+    /// A server that is not there fails fast with the real cause, not after the
+    /// acquire timeout as "pool timed out", and the failure is transient.
+    #[test]
+    fn unreachable_server_fails_fast_with_the_cause() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            // pool_timeout=5: the pool alone would wait five seconds.
+            let s = PgStore::new(&format!("postgresql://nobody@127.0.0.1:{port}/none?pool_timeout=5")).unwrap();
+            let t = std::time::Instant::now();
+            let e = s.find_machine("m1").await.unwrap_err();
+            assert!(t.elapsed() < Duration::from_millis(1500), "{:?}", t.elapsed());
+            assert!(e.is_transient(), "{e}");
+            assert!(e.to_string().contains("refused"), "{e}");
+            assert!(e.to_string().starts_with("Failed to find machine: "), "{e}");
+            let e = s.update_machine_status("m1", "off").await.unwrap_err();
+            assert!(e.is_transient() && e.to_string().contains("refused"), "{e}");
+            let e = s.find_running_vms().await.unwrap_err();
+            assert!(e.is_transient() && e.to_string().contains("refused"), "{e}");
+            let e = s.find_machine_with_config("m1").await.unwrap_err();
+            assert!(e.is_transient() && e.to_string().contains("refused"), "{e}");
+            assert!(t.elapsed() < Duration::from_millis(1500), "{:?}", t.elapsed());
+            // a socket directory with no server in it
+            let s = PgStore::new("postgresql://nobody@localhost/none?host=/nonexistent-iv-dir").unwrap();
+            let e = s.find_machine("m1").await.unwrap_err();
+            assert!(e.is_transient(), "{e}");
+            assert!(e.to_string().contains("/nonexistent-iv-dir/.s.PGSQL.5432"), "{e}");
+        });
     }
 
     #[test]

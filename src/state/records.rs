@@ -513,6 +513,27 @@ impl MachineConfigUpdate {
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
     }
+
+    /// The update as the JS object it was parsed from (keys in order); `from_json`
+    /// of it gives back an equal update.
+    pub fn to_json(&self) -> Value {
+        Value::Object(self.values.iter().map(|(n, _, v)| (n.to_string(), v.clone())).collect())
+    }
+}
+
+/// Serialized as its JS object (journaled queued writes, `queue::PendingWrite::Config`).
+impl serde::Serialize for MachineConfigUpdate {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.to_json().serialize(s)
+    }
+}
+
+/// Validated like `from_json`: unknown keys or ill-typed values are an error.
+impl<'de> serde::Deserialize<'de> for MachineConfigUpdate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = <Value as serde::Deserialize>::deserialize(d)?;
+        MachineConfigUpdate::from_json(&v).map_err(serde::de::Error::custom)
+    }
 }
 
 /// An integer column value from a JS number.

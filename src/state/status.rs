@@ -1,5 +1,6 @@
 //! VM status vocabulary and the transitions the sync layer makes (spec §10.1, §10.2).
 
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 /// What QEMU's `query-status` says, mapped to the database status (spec §10.1).
@@ -45,7 +46,9 @@ pub fn transition_for_event(event: &str, data: Option<&Value>) -> Option<(&'stat
 }
 
 /// Why a VM changed state, carried in events, logs and (where a column exists) the store.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Serializable so queued writes can be journaled (`queue::WriteQueue::with_journal`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum Reason {
     /// The guest powered itself off (`SHUTDOWN` with `guest: true`).
     GuestShutdown,

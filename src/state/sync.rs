@@ -62,6 +62,12 @@ impl StateSync {
         StateSync { queue: WriteQueue::new(store, policy) }
     }
 
+    /// Over a queue made by the caller (e.g. `WriteQueue::with_journal`, so queued
+    /// writes survive a restart); the store is the queue's.
+    pub fn with_queue(queue: Arc<WriteQueue>) -> Self {
+        StateSync { queue }
+    }
+
     pub fn store(&self) -> &Arc<dyn Store> {
         self.queue.store()
     }
