@@ -161,11 +161,15 @@ function chainNameOf (vmId) {
 }
 
 // QEMU processes whose /proc/<pid>/cmdline holds `-pidfile <pidfile>` (not zombies),
-// daemons only: a `-daemonize` launcher still waiting for its daemon has the same
-// argv and is the parent of another process in the list.
+// daemons only. A `-daemonize` launch briefly shows the same argv three times: the
+// launcher (a child of the manager, i.e. of node) waits while an intermediate process
+// forks the daemon and exits (the daemon is then reparented). Launchers and
+// intermediates are left out: a launcher's parent is node, an intermediate is the
+// parent of another process in the list.
 function qemusOf (pidfile) {
   const all = env.qemusWithPidfile(pidfile)
-  return all.filter((pid) => !all.includes(netns.parentOf(pid)))
+  const commOf = (pid) => { try { return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() } catch { return '' } }
+  return all.filter((pid) => !all.includes(netns.parentOf(pid)) && commOf(netns.parentOf(pid)) !== 'node')
 }
 
 // The targets of /proc/<pid>/fd/* (null when unreadable).

@@ -56,6 +56,9 @@ pub struct Entry {
     pub qemu: Option<(i32, u64)>,
     #[serde(default)]
     pub uuid: Option<String>,
+    /// The `-name` QEMU got (identifies QEMUs started without `-uuid`).
+    #[serde(default)]
+    pub name: Option<String>,
     #[serde(default)]
     pub cpu_cores: Vec<i64>,
 }
@@ -76,6 +79,7 @@ impl Entry {
             sockets: Vec::new(),
             qemu: None,
             uuid: None,
+            name: None,
             cpu_cores: Vec::new(),
         }
     }

@@ -105,6 +105,7 @@ impl VmLifecycle {
         made.record(vm_id, |e| {
             e.pidfile = Some(spec.pidfile.clone());
             e.uuid = spec.uuid.clone();
+            e.name = Some(spec.vm_name.clone());
             e.sockets =
                 [Some(&spec.qmp_socket), spec.guest_agent_socket.as_ref(), spec.infini_service_socket.as_ref()].into_iter().flatten().cloned().collect();
         })?;
@@ -176,7 +177,7 @@ impl VmLifecycle {
     /// Spec §5.13: the TAP gets a carrier once QEMU has attached to it.
     async fn verify_tap_connection(&self, tap: &str, vm_id: &str, pid: i32, bridge: &str) -> Result<(), LifecycleError> {
         for attempt in 0..CARRIER_ATTEMPTS {
-            if self.taps.has_carrier(tap) {
+            if self.net.tap_has_carrier(tap) {
                 return Ok(());
             }
             if attempt + 1 < CARRIER_ATTEMPTS {
@@ -196,8 +197,8 @@ impl VmLifecycle {
             format!("  - Bridge: {bridge}"),
             format!("  - QEMU PID: {pid}"),
             format!("  - Process Alive: {}", pid_alive(pid)),
-            format!("  - TAP State: {}", self.taps.device_state(tap)),
-            format!("  - Bridge State: {}", self.taps.device_state(bridge)),
+            format!("  - TAP State: {}", self.net.device_state(tap)),
+            format!("  - Bridge State: {}", self.net.device_state(bridge)),
         ];
         Err(LifecycleError::failed(C::NETWORK_ERROR, lines.join("\n"), Some(vm_id), None))
     }

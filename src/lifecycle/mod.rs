@@ -4,6 +4,7 @@
 pub mod command;
 pub mod config;
 pub mod error;
+pub mod host;
 pub mod identity;
 pub mod journal;
 mod launch;
@@ -14,3 +15,6 @@ pub mod uefi;
 mod undo;
 pub mod vm;
 mod watch;
+
+#[cfg(test)]
+mod recovery_tests;

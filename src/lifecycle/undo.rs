@@ -52,13 +52,13 @@ pub(super) fn journal_error(vm_id: &str, e: &std::io::Error) -> super::error::Li
 
 /// SIGKILLs the QEMU behind the entry's pidfile (or its recorded PID) when, and only
 /// when, it is provably this VM's; waits for it to exit. Returns what it found.
-pub(super) async fn kill_if_ours(e: &Entry, name: Option<&str>) -> Verdict {
+pub(super) async fn kill_if_ours(e: &Entry) -> Verdict {
     let Some(pidfile) = &e.pidfile else { return Verdict::Gone };
     let from_file = std::fs::read_to_string(pidfile).ok().and_then(|s| s.trim().parse::<i32>().ok());
     let pid = from_file.or(e.qemu.map(|q| q.0));
     let Some(pid) = pid else { return Verdict::Gone };
     let recorded = e.qemu.filter(|q| q.0 == pid).map(|(pid, start_time)| identity::Recorded { vm_id: e.vm_id.clone(), pid, start_time, uuid: e.uuid.clone() });
-    let expected = Expected { vm_id: e.vm_id.clone(), pidfile: pidfile.clone(), uuid: e.uuid.clone(), name: name.map(str::to_string), recorded };
+    let expected = Expected { vm_id: e.vm_id.clone(), pidfile: pidfile.clone(), uuid: e.uuid.clone(), name: e.name.clone(), recorded };
     // The pidfd first: the check below then holds for the very process it names.
     let Some(fd) = PidFd::open(pid) else { return Verdict::Gone };
     let verdict = identity::check(pid, &expected);
@@ -87,7 +87,7 @@ impl VmLifecycle {
             p.force_kill().await;
         }
         // A QEMU that daemonized but was never adopted (killed mid-start, timed out).
-        if kill_if_ours(e, None).await == Verdict::Ours {
+        if kill_if_ours(e).await == Verdict::Ours {
             pid = pid.or(e.qemu.map(|q| q.0));
         }
         if let (false, Some(pid)) = (e.cpu_cores.is_empty(), pid) {
@@ -95,18 +95,18 @@ impl VmLifecycle {
             let _ = tokio::task::spawn_blocking(move || cg.release_group(pid, Duration::from_secs(2))).await;
         }
         if let Some(tap) = &e.tap {
-            self.taps.bring_down(tap);
+            self.net.tap_bring_down(tap);
         }
         if let Some(tap) = &e.tap_reused {
-            self.taps.detach_from_bridge(tap);
+            self.net.tap_detach(tap);
         }
         if e.chain {
-            self.nft.remove_vm_chain(&e.vm_id).await;
+            self.net.remove_chain(&e.vm_id).await;
         } else if e.chain_attached {
-            self.nft.detach_jump_rules(&e.vm_id).await;
+            self.net.detach_dispatch(&e.vm_id).await;
         }
         if let Some(tap) = &e.tap {
-            if let Err(err) = self.taps.destroy(tap) {
+            if let Err(err) = self.net.tap_destroy(tap) {
                 crate::log::warn(NS, &format!("undo: could not remove TAP {tap}: {err}"));
             }
         }
@@ -175,15 +175,15 @@ impl VmLifecycle {
                 if let Some(l) = &live {
                     l.process.force_kill().await;
                 }
-                kill_if_ours(&entry, None).await;
+                kill_if_ours(&entry).await;
                 self.release_host(vm_id, &super::watch::HostHold::from_entry(&entry)).await;
                 if entry.op == Op::Destroy {
                     if let Some(tap) = &entry.tap {
-                        if let Err(e) = self.taps.destroy(tap) {
+                        if let Err(e) = self.net.tap_destroy(tap) {
                             crate::log::warn(NS, &format!("recovery: could not remove TAP {tap}: {e}"));
                         }
                     }
-                    self.nft.remove_vm_chain(vm_id).await;
+                    self.net.remove_chain(vm_id).await;
                     self.write(vm_id, PendingWrite::ClearConfig).await;
                 } else {
                     self.write(vm_id, PendingWrite::ClearVolatile).await;

@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 
 use super::config::{check_internal_name, validate_create, vm_paths, VmCreateConfig, VmPaths};
 use super::error::{LifecycleError, LifecycleErrorCode as C};
+use super::host::{HostNet, KernelNet};
 use super::identity::{self, is_uuid, Verdict};
 use super::journal::{Entry, Journal, Op};
 use super::oplock::{OpLocks, VmGuard, LOCK_WAIT};
@@ -149,6 +150,8 @@ pub struct VmLifecycle {
     pub(super) accel: AccelChoice,
     pub(super) taps: Arc<TapManager>,
     pub(super) nft: Arc<NftablesService>,
+    /// What the lifecycle does to the host network (`taps` + `nft`, or a test fake).
+    pub(super) net: Arc<dyn HostNet>,
     pub(super) locks: Arc<OpLocks>,
     pub(super) live: Arc<Mutex<HashMap<String, Live>>>,
     pub(super) exit_hook: Arc<Mutex<Option<ExitHook>>>,
@@ -282,12 +285,14 @@ impl VmLifecycle {
     pub fn new(store: Arc<dyn Store>, opts: LifecycleOptions, accel: AccelChoice, taps: Arc<TapManager>, nft: Arc<NftablesService>) -> Self {
         // Writes the store refused survive a restart next to the pidfiles (rule 9).
         let queue = WriteQueue::with_journal(store.clone(), RetryPolicy::default(), opts.pidfile_dir.join("pending-writes"));
+        let net: Arc<dyn HostNet> = Arc::new(KernelNet { taps: taps.clone(), nft: nft.clone() });
         VmLifecycle {
             store,
             opts,
             accel,
             taps,
             nft,
+            net,
             locks: Arc::default(),
             live: Arc::default(),
             exit_hook: Arc::default(),
@@ -306,6 +311,13 @@ impl VmLifecycle {
                 crate::log::warn(NS, &format!("{n} store writes queued by a previous manager are being applied"));
             }
         });
+    }
+
+    /// Drives `net` instead of the kernel (tests without root).
+    #[must_use]
+    pub fn with_network(mut self, net: Arc<dyn HostNet>) -> Self {
+        self.net = net;
+        self
     }
 
     pub fn options(&self) -> &LifecycleOptions {
@@ -508,7 +520,7 @@ impl VmLifecycle {
         // The TAP, claimed for this VM (it joins the bridge only behind its firewall).
         let tap_name = crate::network::link::names::tap_for_vm(vm_id).map_err(wrap(C::CREATE_FAILED, vm_id))?.to_string();
         made.record(vm_id, |e| e.tap = Some(tap_name.clone()))?;
-        let tap = self.taps.create(vm_id, Some(&bridge)).map_err(wrap(C::CREATE_FAILED, vm_id))?.to_string();
+        let tap = self.net.tap_create(vm_id, Some(&bridge)).map_err(wrap(C::CREATE_FAILED, vm_id))?;
 
         // Effective values (spec §5.5 step 9), with what needs the host resolved here.
         let uefi = c.uefi_firmware.as_deref().map(PathBuf::from).filter(|p| std::fs::File::open(p).is_ok());
@@ -542,8 +554,8 @@ impl VmLifecycle {
                 // One transaction writes the whole chain (rules, terminal policy) and
                 // its dispatch, with or without rules.
                 shared.record(vm_id, |e| e.chain = true)?;
-                self.nft.apply_rules(vm_id, &tap, &rules, &[]).await.map_err(wrap(C::CREATE_FAILED, vm_id))?;
-                self.taps.configure(&tap, Some(&bridge)).map_err(wrap(C::CREATE_FAILED, vm_id))
+                self.net.apply_rules(vm_id, &tap, &rules).await.map_err(wrap(C::CREATE_FAILED, vm_id))?;
+                self.net.tap_configure(&tap, Some(&bridge)).map_err(wrap(C::CREATE_FAILED, vm_id))
             }
         );
         // Errors in the order of the spec's steps: disks, network, then QEMU
@@ -684,10 +696,10 @@ impl VmLifecycle {
         made.record(vm_id, |e| e.cpu_cores = cores)?;
 
         // TAP (the stored one when it still exists), firewall, then the bridge.
-        let stored_tap = conf.tap_device_name.clone().filter(|t| self.taps.exists(t));
+        let stored_tap = conf.tap_device_name.clone().filter(|t| self.net.tap_exists(t));
         let tap = match stored_tap {
             Some(t) => {
-                if self.taps.has_carrier(&t) {
+                if self.net.tap_has_carrier(&t) {
                     crate::log::warn(NS, &format!("TAP {t} of VM {vm_id} already has a carrier before QEMU starts"));
                 }
                 made.record(vm_id, |e| e.tap_reused = Some(t.clone()))?;
@@ -696,16 +708,15 @@ impl VmLifecycle {
             None => {
                 let name = crate::network::link::names::tap_for_vm(vm_id).map_err(wrap(C::START_FAILED, vm_id))?.to_string();
                 made.record(vm_id, |e| e.tap = Some(name))?;
-                self.taps.create(vm_id, Some(&bridge)).map_err(wrap(C::START_FAILED, vm_id))?.to_string()
+                self.net.tap_create(vm_id, Some(&bridge)).map_err(wrap(C::START_FAILED, vm_id))?
             }
         };
-        let chain = crate::network::names::vm_chain_name(vm_id);
-        let chain_existed = self.nft.chain_exists(&chain).await;
+        let chain_existed = self.net.chain_exists(vm_id).await;
         made.record(vm_id, |e| {
             e.chain = !chain_existed;
             e.chain_attached = true;
         })?;
-        self.nft.create_vm_chain(vm_id, &tap).await.map_err(wrap(C::START_FAILED, vm_id))?;
+        self.net.create_chain(vm_id, &tap).await.map_err(wrap(C::START_FAILED, vm_id))?;
         let records = self.store.get_firewall_rules(vm_id).await.map_err(wrap(C::DATABASE_ERROR, vm_id))?;
         if !records.is_empty() {
             let rules = records
@@ -713,12 +724,12 @@ impl VmLifecycle {
                 .map(|r| FirewallRuleInput::from_json(serde_json::to_value(r).unwrap_or(Value::Null)))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(wrap(C::START_FAILED, vm_id))?;
-            self.nft.apply_rules(vm_id, &tap, &rules, &[]).await.map_err(wrap(C::START_FAILED, vm_id))?;
+            self.net.apply_rules(vm_id, &tap, &rules).await.map_err(wrap(C::START_FAILED, vm_id))?;
         }
         if made.journal.entry().tap_reused.is_some() {
-            self.taps.attach_to_bridge(&tap, &bridge, Some(vm_id)).map_err(wrap(C::START_FAILED, vm_id))?;
+            self.net.tap_attach(&tap, &bridge, vm_id).map_err(wrap(C::START_FAILED, vm_id))?;
         } else {
-            self.taps.configure(&tap, Some(&bridge)).map_err(wrap(C::START_FAILED, vm_id))?;
+            self.net.tap_configure(&tap, Some(&bridge)).map_err(wrap(C::START_FAILED, vm_id))?;
         }
 
         let uefi = conf.uefi_firmware.as_deref().map(PathBuf::from).filter(|p| std::fs::File::open(p).is_ok());
@@ -803,6 +814,7 @@ impl VmLifecycle {
             entry.sockets = hold.sockets.clone();
             entry.cpu_cores = hold.cpu_cores.clone();
             entry.uuid = identity::load(hold.pidfile.as_deref().unwrap_or(Path::new(""))).and_then(|r| r.uuid);
+            entry.name = Some(vm.name.clone());
             let journal = Journal::begin(&self.opts.pidfile_dir, entry).map_err(|e| journal_error(vm_id, &e))?;
             let mut exited = false;
             if cfg.graceful {
@@ -884,11 +896,11 @@ impl VmLifecycle {
         entry.tap = tap.clone();
         let journal = Journal::begin(&self.opts.pidfile_dir, entry).map_err(|e| journal_error(vm_id, &e))?;
         if let Some(tap) = tap {
-            if let Err(e) = self.taps.destroy(&tap) {
+            if let Err(e) = self.net.tap_destroy(&tap) {
                 crate::log::warn(NS, &format!("destroy: could not remove TAP {tap}: {e}"));
             }
         }
-        self.nft.remove_vm_chain(vm_id).await;
+        self.net.remove_chain(vm_id).await;
         self.write(vm_id, PendingWrite::ClearConfig).await;
         journal.finish();
         Ok(OperationResult { success: true, message: format!("VM {vm_id} resources destroyed successfully"), vm_id: vm_id.into(), forced: None })

@@ -10,12 +10,11 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::config::check_internal_name;
+use super::host::HostNet;
 use super::identity::{self, Expected, Verdict};
 use super::journal::Entry;
 use super::oplock::OpLocks;
 use super::vm::{locked, path_string, remove_file_quietly, shutdown_sink, stored_cores, ExitHook, ExitReport, ShutdownSlot, VmLifecycle, NS};
-use crate::network::firewall::service::NftablesService;
-use crate::network::link::tap::TapManager;
 use crate::qemu::process::QemuProcess;
 use crate::qmp::client::{QmpClient, QmpOptions};
 use crate::state::queue::{PendingWrite, Submitted, WriteQueue};
@@ -26,6 +25,8 @@ use crate::system::cgroups::CgroupsManager;
 const QMP_CONNECT_TIMEOUT: Duration = Duration::from_millis(5000);
 /// A wedged QEMU must not hold up the reconcile of the others.
 const RECONCILE_QMP_WAIT: Duration = Duration::from_millis(2000);
+/// How long an exit's report waits for its row to be written (it is queued beyond).
+const EXIT_WRITE_WAIT: Duration = Duration::from_millis(1500);
 /// How long `initialize()` waits for an unreachable database before it fails.
 const RECONCILE_DB_WAIT: Duration = Duration::from_secs(60);
 
@@ -78,8 +79,7 @@ pub(super) struct Live {
 /// What releasing a dead VM needs; cheap to clone into a task.
 #[derive(Clone)]
 pub(super) struct Releaser {
-    pub taps: Arc<TapManager>,
-    pub nft: Arc<NftablesService>,
+    pub net: Arc<dyn HostNet>,
     pub cgroups: Arc<CgroupsManager>,
     pub queue: Arc<WriteQueue>,
 }
@@ -89,9 +89,9 @@ impl Releaser {
     /// dispatch, sockets, pidfile and cgroup. Idempotent; never touches the database.
     pub async fn release_host(&self, vm_id: &str, h: &HostHold) {
         if let Some(tap) = &h.tap {
-            self.taps.detach_from_bridge(tap);
+            self.net.tap_detach(tap);
         }
-        self.nft.detach_jump_rules(vm_id).await;
+        self.net.detach_dispatch(vm_id).await;
         for s in &h.sockets {
             remove_file_quietly(s);
         }
@@ -134,7 +134,7 @@ impl Releaser {
 
 impl VmLifecycle {
     pub(super) fn releaser(&self) -> Releaser {
-        Releaser { taps: self.taps.clone(), nft: self.nft.clone(), cgroups: self.cgroups.clone(), queue: self.queue.clone() }
+        Releaser { net: self.net.clone(), cgroups: self.cgroups.clone(), queue: self.queue.clone() }
     }
 
     pub(super) async fn release_host(&self, vm_id: &str, h: &HostHold) {
@@ -156,7 +156,7 @@ impl VmLifecycle {
     /// exits are pushed again, QMP is connected and the stored status and PID are
     /// corrected. A VM whose QEMU is gone gets status `off` and its host resources
     /// released. A stranger behind the pidfile is reported, never adopted or signalled.
-    pub async fn reconcile(&self) -> Result<Vec<super::vm::Reconciled>, super::error::LifecycleError> {
+    pub async fn reconcile(self: &Arc<Self>) -> Result<Vec<super::vm::Reconciled>, super::error::LifecycleError> {
         self.recover_writes();
         for (vm_id, what) in self.replay_all().await {
             crate::log::log(NS, &format!("recovered VM {vm_id}: {what}"));
@@ -174,17 +174,30 @@ impl VmLifecycle {
                 Err(e) => return Err(super::error::LifecycleError::wrap_plain(super::error::LifecycleErrorCode::DATABASE_ERROR, &e)),
             }
         };
-        let mut out = Vec::with_capacity(candidates.len());
-        for rec in candidates {
-            let r = match self.locks.try_acquire(&self.opts.pidfile_dir, &rec.id) {
-                Some(_guard) => {
-                    self.replay_journal(&rec.id).await;
-                    self.reconcile_one(&rec.id, None).await
-                }
-                None => super::vm::Reconciled::Unknown { vm_id: rec.id.clone(), why: "an operation of another manager holds the VM".into() },
-            };
-            crate::log::log(NS, &format!("reconcile: {r:?}"));
-            out.push(r);
+        // Every VM at once: a wedged or busy monitor costs its own VM 2 s, not the others.
+        let tasks: Vec<_> = candidates
+            .into_iter()
+            .map(|rec| {
+                let me = self.clone();
+                tokio::spawn(async move {
+                    let r = match me.locks.try_acquire(&me.opts.pidfile_dir, &rec.id) {
+                        Some(_guard) => {
+                            me.replay_journal(&rec.id).await;
+                            me.reconcile_one(&rec.id, None).await
+                        }
+                        None => super::vm::Reconciled::Unknown { vm_id: rec.id.clone(), why: "an operation of another manager holds the VM".into() },
+                    };
+                    crate::log::log(NS, &format!("reconcile: {r:?}"));
+                    r
+                })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(tasks.len());
+        for t in tasks {
+            match t.await {
+                Ok(r) => out.push(r),
+                Err(e) => crate::log::warn(NS, &format!("reconcile task failed: {e}")),
+            }
         }
         Ok(out)
     }
@@ -346,10 +359,16 @@ fn watch_exit(
         }
         let reason = locked(&shutdown).take().unwrap_or(Reason::Killed);
         crate::log::log(NS, &format!("QEMU of VM {vm_id} exited by itself: {}", reason.describe()));
-        releaser.release_host(&vm_id, &entry.hold).await;
         let status = if matches!(reason, Reason::GuestShutdown | Reason::HostShutdown { .. }) { "off" } else { "error" };
-        releaser.write(&vm_id, PendingWrite::Automatic { status: status.into(), reason: reason.clone() }).await;
-        releaser.write(&vm_id, PendingWrite::ClearVolatile).await;
+        // The row's writes are journaled first (they must outlive this manager even if
+        // it dies next), the host is released without waiting for the database, then
+        // the writes land (queued while the database is away).
+        let writes = vec![PendingWrite::Automatic { status: status.into(), reason: reason.clone() }, PendingWrite::ClearVolatile];
+        releaser.queue.submit_durably(&vm_id, writes);
+        releaser.release_host(&vm_id, &entry.hold).await;
+        if !releaser.queue.wait_drained(&vm_id, EXIT_WRITE_WAIT).await {
+            crate::log::warn(NS, &format!("VM {vm_id}: the database does not answer; its exit is recorded once it does"));
+        }
         let hook = locked(&exit_hook).clone();
         if let Some(hook) = hook {
             hook(ExitReport { vm_id, status: status.to_string(), crashed: status == "error", reason: reason.describe() });

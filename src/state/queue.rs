@@ -341,6 +341,17 @@ impl WriteQueue {
     /// Adds `entries` (in their order) at the front or back of `vm`'s lane, makes room
     /// first when the lane is full, journals the lane and starts its drain if needed.
     fn enqueue(self: &Arc<Self>, vm: &str, entries: Vec<Entry>, at_front: bool) {
+        self.enqueue_with(vm, entries, at_front, self.policy.first_delay);
+    }
+
+    /// Journals `writes` (in order) before returning, then lands them at once in the
+    /// background: for writes that must outlive a caller that may die right after.
+    pub fn submit_durably(self: &Arc<Self>, vm: &str, writes: Vec<PendingWrite>) {
+        let entries = writes.into_iter().map(|w| self.entry(w, 0)).collect();
+        self.enqueue_with(vm, entries, false, Duration::ZERO);
+    }
+
+    fn enqueue_with(self: &Arc<Self>, vm: &str, entries: Vec<Entry>, at_front: bool, first: Duration) {
         let io = self.journal.as_ref().map(|j| lock(&j.io));
         let (start, snapshot) = {
             let mut lanes = lock(&self.lanes);
@@ -365,7 +376,7 @@ impl WriteQueue {
         }
         drop(io);
         if start {
-            self.spawn_drain(vm.to_string());
+            self.spawn_drain(vm.to_string(), first);
         }
     }
 
@@ -441,14 +452,14 @@ impl WriteQueue {
         }
     }
 
-    fn spawn_drain(self: &Arc<Self>, vm: String) {
+    fn spawn_drain(self: &Arc<Self>, vm: String, first: Duration) {
         let me = self.clone();
-        tokio::spawn(async move { me.drain(vm).await });
+        tokio::spawn(async move { me.drain(vm, first).await });
     }
 
     /// Retries the queued writes of `vm` in order until the lane is empty.
-    async fn drain(self: Arc<Self>, vm: String) {
-        let mut delay = self.policy.first_delay;
+    async fn drain(self: Arc<Self>, vm: String, first: Duration) {
+        let mut delay = first;
         loop {
             tokio::time::sleep(delay).await;
             let front = lock(&self.lanes).get(&vm).and_then(|l| l.pending.front().map(|e| (e.seq, e.write.clone())));

@@ -1,0 +1,280 @@
+//! Rollback, journal replay and exit release, reached without root: the host network
+//! is a recording fake (`HostNet`), the store the in-memory test store (which can be
+//! switched "down"), and the "QEMU" a real process whose command line carries what a
+//! VM's QEMU carries (`sh -c 'sleep …; exit' qemu-system-x86_64 -uuid … -pidfile …`).
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::host::{HostNet, NetFuture};
+use super::identity;
+use super::journal::{self, Entry, Journal, Op};
+use super::undo::Made;
+use super::vm::{LifecycleOptions, VmLifecycle};
+use super::watch::HostHold;
+use crate::network::error::NetworkError;
+use crate::network::firewall::error::NftablesError;
+use crate::network::firewall::rule::FirewallRuleInput;
+use crate::network::firewall::service::{NftablesService, ServiceConfig};
+use crate::network::link::tap::{TapConfig, TapManager};
+use crate::qemu::process::QemuProcess;
+use crate::state::queue::tests::MemStore;
+use crate::state::records::MachineConfigurationRecord;
+
+const VM: &str = "550e8400-e29b-41d4-a716-446655440000";
+
+#[derive(Default)]
+struct FakeNet {
+    calls: Mutex<Vec<String>>,
+    taps: Mutex<HashSet<String>>,
+}
+
+impl FakeNet {
+    fn log(&self, s: String) {
+        self.calls.lock().unwrap().push(s);
+    }
+    fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+impl HostNet for FakeNet {
+    fn tap_create(&self, vm_id: &str, _bridge: Option<&str>) -> Result<String, NetworkError> {
+        let t = crate::network::link::names::tap_for_vm(vm_id)?.to_string();
+        self.taps.lock().unwrap().insert(t.clone());
+        self.log(format!("create {t}"));
+        Ok(t)
+    }
+    fn tap_configure(&self, tap: &str, _bridge: Option<&str>) -> Result<(), NetworkError> {
+        self.log(format!("configure {tap}"));
+        Ok(())
+    }
+    fn tap_attach(&self, tap: &str, _bridge: &str, _vm_id: &str) -> Result<(), NetworkError> {
+        self.log(format!("attach {tap}"));
+        Ok(())
+    }
+    fn tap_detach(&self, tap: &str) {
+        self.log(format!("detach {tap}"));
+    }
+    fn tap_bring_down(&self, tap: &str) {
+        self.log(format!("down {tap}"));
+    }
+    fn tap_destroy(&self, tap: &str) -> Result<(), NetworkError> {
+        self.taps.lock().unwrap().remove(tap);
+        self.log(format!("destroy {tap}"));
+        Ok(())
+    }
+    fn tap_exists(&self, tap: &str) -> bool {
+        self.taps.lock().unwrap().contains(tap)
+    }
+    fn tap_has_carrier(&self, _tap: &str) -> bool {
+        true
+    }
+    fn device_state(&self, dev: &str) -> String {
+        format!("{dev}: fake")
+    }
+    fn apply_rules<'a>(&'a self, vm_id: &'a str, _tap: &'a str, _rules: &'a [FirewallRuleInput]) -> NetFuture<'a, Result<(), NftablesError>> {
+        Box::pin(async move {
+            self.log(format!("apply {vm_id}"));
+            Ok(())
+        })
+    }
+    fn chain_exists<'a>(&'a self, _vm_id: &'a str) -> NetFuture<'a, bool> {
+        Box::pin(async { false })
+    }
+    fn create_chain<'a>(&'a self, vm_id: &'a str, _tap: &'a str) -> NetFuture<'a, Result<(), NftablesError>> {
+        Box::pin(async move {
+            self.log(format!("chain {vm_id}"));
+            Ok(())
+        })
+    }
+    fn detach_dispatch<'a>(&'a self, vm_id: &'a str) -> NetFuture<'a, ()> {
+        Box::pin(async move { self.log(format!("undispatch {vm_id}")) })
+    }
+    fn remove_chain<'a>(&'a self, vm_id: &'a str) -> NetFuture<'a, ()> {
+        Box::pin(async move { self.log(format!("unchain {vm_id}")) })
+    }
+}
+
+struct Fixture {
+    dir: PathBuf,
+    net: Arc<FakeNet>,
+    store: Arc<MemStore>,
+    lifecycle: VmLifecycle,
+}
+
+fn fixture(tag: &str, status: &str) -> Fixture {
+    let dir = std::env::temp_dir().join(format!("iv-recovery-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for d in ["disks", "run", "pids"] {
+        std::fs::create_dir_all(dir.join(d)).unwrap();
+    }
+    let opts = LifecycleOptions {
+        disk_dir: dir.join("disks"),
+        qmp_socket_dir: dir.join("run"),
+        pidfile_dir: dir.join("pids"),
+        port_lock: dir.join("ports.lock"),
+        ..LifecycleOptions::default()
+    };
+    let conf = MachineConfigurationRecord { qemu_pid: Some(1), tap_device_name: Some("vnet-550e8400e2".into()), ..Default::default() };
+    let store = MemStore::with(&[(VM, status, Some(conf))]);
+    let net = Arc::new(FakeNet::default());
+    let lifecycle = VmLifecycle::new(
+        store.clone(),
+        opts,
+        crate::qemu::accel::detect(),
+        Arc::new(TapManager::new(TapConfig::default())),
+        Arc::new(NftablesService::new(ServiceConfig::default())),
+    )
+    .with_network(net.clone());
+    Fixture { dir, net, store, lifecycle }
+}
+
+/// A process that passes for the VM's QEMU (or, with another uuid, for a stranger's).
+fn fake_qemu(pidfile: &Path, uuid: &str) -> std::process::Child {
+    let child =
+        std::process::Command::new("/bin/sh").args(["-c", "sleep 30; exit 0", "qemu-system-x86_64", "-uuid", uuid, "-pidfile"]).arg(pidfile).spawn().unwrap();
+    std::fs::write(pidfile, child.id().to_string()).unwrap();
+    // The shell has its final argv once it runs.
+    for _ in 0..100 {
+        let cmd = std::fs::read(format!("/proc/{}/cmdline", child.id())).unwrap_or_default();
+        if cmd.windows(11).any(|w| w == b"qemu-system") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child
+}
+
+fn exited(child: &mut std::process::Child) -> bool {
+    for _ in 0..200 {
+        if child.try_wait().unwrap().is_some() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+fn pid_of(child: &std::process::Child) -> i32 {
+    i32::try_from(child.id()).unwrap()
+}
+
+fn create_entry(f: &Fixture, child: &std::process::Child) -> Entry {
+    let pids = f.dir.join("pids");
+    let disk = f.dir.join("disks/vm-x.qcow2");
+    let sock = f.dir.join("run/vm-x.sock");
+    std::fs::write(&disk, b"qcow").unwrap();
+    std::fs::write(&sock, b"").unwrap();
+    let mut e = Entry::new(Op::Create, VM, "vm-x");
+    e.disks = vec![disk];
+    e.tap = Some("vnet-550e8400e2".into());
+    e.chain = true;
+    e.pidfile = Some(pids.join("vm-x.pid"));
+    e.sockets = vec![sock];
+    e.uuid = Some(VM.into());
+    let pid = pid_of(child);
+    e.qemu = Some((pid, identity::start_time(pid).unwrap()));
+    e
+}
+
+#[tokio::test]
+async fn an_interrupted_create_is_undone_from_its_journal() {
+    let f = fixture("create", "starting");
+    let pidfile = f.dir.join("pids/vm-x.pid");
+    let mut qemu = fake_qemu(&pidfile, VM);
+    let entry = create_entry(&f, &qemu);
+    let j = Journal::begin(&f.dir.join("pids"), entry.clone()).unwrap();
+    drop(j); // the manager "dies": the journal stays
+
+    let _guard = f.lifecycle.lock(VM).await.unwrap(); // the next operation replays it
+
+    assert!(exited(&mut qemu), "the create's QEMU was killed");
+    assert!(!entry.disks[0].exists() && !entry.sockets[0].exists() && !pidfile.exists());
+    assert_eq!(f.net.calls(), ["down vnet-550e8400e2", "unchain 550e8400-e29b-41d4-a716-446655440000", "destroy vnet-550e8400e2"]);
+    assert_eq!(f.store.status(VM).as_deref(), Some("off"));
+    assert!(f.store.calls().iter().any(|c| c.starts_with("clearMachineConfiguration")));
+    assert!(journal::load(&f.dir.join("pids"), VM).is_none(), "journal removed");
+    let _ = std::fs::remove_dir_all(&f.dir);
+}
+
+#[tokio::test]
+async fn a_stranger_behind_the_pidfile_is_never_signalled() {
+    let f = fixture("stranger", "starting");
+    let pidfile = f.dir.join("pids/vm-x.pid");
+    let mut stranger = fake_qemu(&pidfile, "11111111-2222-3333-4444-555555555555");
+    let mut entry = create_entry(&f, &stranger);
+    entry.qemu = None; // the create died before it recorded a PID
+    Journal::begin(&f.dir.join("pids"), entry).unwrap();
+
+    let _guard = f.lifecycle.lock(VM).await.unwrap();
+
+    assert!(stranger.try_wait().unwrap().is_none(), "the stranger still runs");
+    assert!(crate::qemu::pid::pid_alive(pid_of(&stranger)));
+    assert_eq!(f.store.status(VM).as_deref(), Some("off"), "the create itself is still undone");
+    stranger.kill().unwrap();
+    let _ = stranger.wait();
+    let _ = std::fs::remove_dir_all(&f.dir);
+}
+
+#[tokio::test]
+async fn a_failed_start_releases_only_what_it_made() {
+    let f = fixture("start", "starting");
+    let mut e = Entry::new(Op::Start, VM, "vm-x");
+    e.tap_reused = Some("vnet-550e8400e2".into());
+    e.chain_attached = true;
+    let made = Made { status_written: true, volatile_only: true, ..Made::new(Journal::begin(&f.dir.join("pids"), e).unwrap()) };
+
+    f.lifecycle.rollback(VM, made).await;
+
+    // The VM's own TAP and chain stay (a failed start keeps them); only what the start
+    // attached is detached.
+    assert_eq!(f.net.calls(), ["detach vnet-550e8400e2", "undispatch 550e8400-e29b-41d4-a716-446655440000"]);
+    assert_eq!(f.store.status(VM).as_deref(), Some("error"));
+    assert!(f.store.calls().iter().any(|c| c.starts_with("clearVolatileMachineConfiguration")));
+    assert!(!f.store.calls().iter().any(|c| c.starts_with("clearMachineConfiguration")));
+    assert!(journal::load(&f.dir.join("pids"), VM).is_none());
+    let _ = std::fs::remove_dir_all(&f.dir);
+}
+
+#[tokio::test]
+async fn an_exit_is_released_while_the_store_is_down_and_recorded_when_it_is_back() {
+    let f = fixture("exit", "running");
+    let pidfile = f.dir.join("pids/vm-x.pid");
+    let mut qemu = fake_qemu(&pidfile, VM);
+    let process = Arc::new(QemuProcess::new(VM));
+    process.set_pidfile(&pidfile);
+    assert_eq!(process.attach(None).await.unwrap(), Some(pid_of(&qemu)));
+    let hold = HostHold { tap: Some("vnet-550e8400e2".into()), pidfile: Some(pidfile.clone()), pid: Some(pid_of(&qemu)), ..HostHold::default() };
+    f.lifecycle.register_live(VM, process, None, hold, Arc::default());
+
+    f.store.down.store(true, Ordering::SeqCst);
+    qemu.kill().unwrap();
+    let _ = qemu.wait();
+    // The host is released although every store call fails.
+    for _ in 0..200 {
+        if f.net.calls().len() >= 2 && !pidfile.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(f.net.calls(), ["detach vnet-550e8400e2", "undispatch 550e8400-e29b-41d4-a716-446655440000"]);
+    assert!(!pidfile.exists());
+    assert!(f.lifecycle.active_vms().is_empty());
+    assert_eq!(f.store.status(VM).as_deref(), Some("running"));
+    assert!(f.lifecycle.pending_writes(VM) > 0, "the status write is queued");
+    assert!(f.dir.join("pids/pending-writes").read_dir().unwrap().next().is_some(), "and journaled");
+
+    f.store.down.store(false, Ordering::SeqCst);
+    for _ in 0..200 {
+        if f.lifecycle.pending_writes(VM) == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(f.store.status(VM).as_deref(), Some("error"), "a kill is recorded as error once the store is back");
+    let _ = std::fs::remove_dir_all(&f.dir);
+}
