@@ -68,13 +68,84 @@ async fn lock_display_ports(path: &Path) -> Result<PortLock, LifecycleError> {
     }
 }
 
+pub(super) type LaunchFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, LifecycleError>> + Send + 'a>>;
+
+/// Starting a VM's QEMU, in two halves that create runs beside its network work:
+/// `spawn` (paused, journaled) and `finish` (carrier, cgroup, QMP, password, `cont`).
+/// `QemuLauncher` is the real one; root-free tests substitute a stand-in process.
+pub(super) trait Launcher: Send + Sync + 'static {
+    fn spawn<'a>(
+        &'a self,
+        lc: &'a VmLifecycle,
+        vm_id: &'a str,
+        spec: &'a mut VmCommandSpec,
+        made: &'a Made,
+    ) -> LaunchFuture<'a, (Arc<QemuProcess>, Option<crate::secret::Secret>)>;
+    #[allow(clippy::too_many_arguments)]
+    fn finish<'a>(
+        &'a self,
+        lc: &'a VmLifecycle,
+        vm_id: &'a str,
+        spec: &'a VmCommandSpec,
+        bridge: &'a str,
+        pid: i32,
+        password: Option<crate::secret::Secret>,
+        made: &'a mut Made,
+    ) -> LaunchFuture<'a, ()>;
+}
+
+/// QEMU itself.
+pub(super) struct QemuLauncher;
+
+impl Launcher for QemuLauncher {
+    fn spawn<'a>(
+        &'a self,
+        lc: &'a VmLifecycle,
+        vm_id: &'a str,
+        spec: &'a mut VmCommandSpec,
+        made: &'a Made,
+    ) -> LaunchFuture<'a, (Arc<QemuProcess>, Option<crate::secret::Secret>)> {
+        Box::pin(lc.spawn_paused(vm_id, spec, made))
+    }
+    fn finish<'a>(
+        &'a self,
+        lc: &'a VmLifecycle,
+        vm_id: &'a str,
+        spec: &'a VmCommandSpec,
+        bridge: &'a str,
+        pid: i32,
+        password: Option<crate::secret::Secret>,
+        made: &'a mut Made,
+    ) -> LaunchFuture<'a, ()> {
+        Box::pin(lc.finish_launch(vm_id, spec, bridge, pid, password, made))
+    }
+}
+
 impl VmLifecycle {
-    /// [`Self::spawn_paused`] then [`Self::finish_launch`].
+    /// The launcher's spawn, then the new QEMU's PID and start time recorded (in the
+    /// journal, and next to its pidfile for later managers).
+    pub(super) async fn spawn_recorded(
+        &self,
+        vm_id: &str,
+        spec: &mut VmCommandSpec,
+        made: &Made,
+    ) -> Result<(Arc<QemuProcess>, Option<crate::secret::Secret>), LifecycleError> {
+        let (process, password) = self.launcher.spawn(self, vm_id, spec, made).await?;
+        if let Some(pid) = process.pid() {
+            let start_time = identity::start_time(pid).unwrap_or(0);
+            made.record(vm_id, |e| e.qemu = Some((pid, start_time)))?;
+            let rec = identity::Recorded { vm_id: vm_id.into(), pid, start_time, uuid: spec.uuid.clone() };
+            identity::save(&spec.pidfile, &rec).map_err(|e| super::undo::journal_error(vm_id, &e))?;
+        }
+        Ok((process, password))
+    }
+
+    /// [`Self::spawn_recorded`] then the launcher's finish.
     pub(super) async fn launch(&self, vm_id: &str, spec: &mut VmCommandSpec, bridge: &str, made: &mut Made) -> Result<i32, LifecycleError> {
-        let (process, password) = self.spawn_paused(vm_id, spec, made).await?;
+        let (process, password) = self.spawn_recorded(vm_id, spec, made).await?;
         made.process = Some(process.clone());
         let pid = process.pid().unwrap_or(0);
-        self.finish_launch(vm_id, spec, bridge, pid, password, made).await?;
+        self.launcher.finish(self, vm_id, spec, bridge, pid, password, made).await?;
         Ok(pid)
     }
 
@@ -128,10 +199,7 @@ impl VmLifecycle {
         let pid = process.start(launch).await.map_err(wrap(C::PROCESS_ERROR, vm_id))?;
         // QEMU has bound its display port once its daemonizing parent returned.
         drop(ports);
-        let start_time = identity::start_time(pid).unwrap_or(0);
-        made.record(vm_id, |e| e.qemu = Some((pid, start_time)))?;
-        let rec = identity::Recorded { vm_id: vm_id.into(), pid, start_time, uuid: spec.uuid.clone() };
-        identity::save(&spec.pidfile, &rec).map_err(|e| super::undo::journal_error(vm_id, &e))?;
+        crate::log::log(NS, &format!("VM {vm_id}: QEMU PID {pid} started paused"));
         Ok((process, cmd.display_password))
     }
 

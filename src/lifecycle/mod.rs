@@ -17,4 +17,4 @@ pub mod vm;
 mod watch;
 
 #[cfg(test)]
-mod recovery_tests;
+mod core_tests;

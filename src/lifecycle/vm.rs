@@ -24,6 +24,7 @@ use super::error::{LifecycleError, LifecycleErrorCode as C};
 use super::host::{HostNet, KernelNet};
 use super::identity::{self, is_uuid, Verdict};
 use super::journal::{Entry, Journal, Op};
+use super::launch::{Launcher, QemuLauncher};
 use super::oplock::{OpLocks, VmGuard, LOCK_WAIT};
 use super::spec::{Resolved, VmSpec};
 use super::undo::{journal_error, Made};
@@ -152,6 +153,8 @@ pub struct VmLifecycle {
     pub(super) nft: Arc<NftablesService>,
     /// What the lifecycle does to the host network (`taps` + `nft`, or a test fake).
     pub(super) net: Arc<dyn HostNet>,
+    /// How QEMU is started (`QemuLauncher`, or a test stand-in).
+    pub(super) launcher: Arc<dyn Launcher>,
     pub(super) locks: Arc<OpLocks>,
     pub(super) live: Arc<Mutex<HashMap<String, Live>>>,
     pub(super) exit_hook: Arc<Mutex<Option<ExitHook>>>,
@@ -293,6 +296,7 @@ impl VmLifecycle {
             taps,
             nft,
             net,
+            launcher: Arc::new(QemuLauncher),
             locks: Arc::default(),
             live: Arc::default(),
             exit_hook: Arc::default(),
@@ -317,6 +321,13 @@ impl VmLifecycle {
     #[must_use]
     pub fn with_network(mut self, net: Arc<dyn HostNet>) -> Self {
         self.net = net;
+        self
+    }
+
+    /// Starts VMs with `launcher` instead of QEMU (root-free tests).
+    #[cfg(test)]
+    pub(super) fn with_launcher(mut self, launcher: Arc<dyn Launcher>) -> Self {
+        self.launcher = launcher;
         self
     }
 
@@ -548,7 +559,7 @@ impl VmLifecycle {
                     shared.record(vm_id, |e| e.disks.push(path.clone())).map_err(Err)?;
                     create_image(img, None).await.map_err(wrap(C::DISK_ERROR, vm_id)).map_err(Err)?;
                 }
-                self.spawn_paused(vm_id, spec, shared).await.map_err(Ok)
+                self.spawn_recorded(vm_id, spec, shared).await.map_err(Ok)
             },
             async {
                 // One transaction writes the whole chain (rules, terminal policy) and
@@ -568,7 +579,7 @@ impl VmLifecycle {
         let (process, password) = spawned.map_err(|e| e.unwrap_or_else(|e| e))?;
         made.process = Some(process.clone());
         let pid = process.pid().unwrap_or(0);
-        self.finish_launch(vm_id, &vm_spec.cmd, &bridge, pid, password, made).await?;
+        self.launcher.finish(self, vm_id, &vm_spec.cmd, &bridge, pid, password, made).await?;
         let display_port = vm_spec.cmd.display_port;
         let disk_paths: Vec<String> = paths.disks.iter().map(|p| path_string(p)).collect();
         let update = vm_spec.runtime_update(pid).map_err(|m| LifecycleError::failed(C::DATABASE_ERROR, m, Some(vm_id), None))?;

@@ -1,7 +1,8 @@
-//! Rollback, journal replay and exit release, reached without root: the host network
-//! is a recording fake (`HostNet`), the store the in-memory test store (which can be
-//! switched "down"), and the "QEMU" a real process whose command line carries what a
-//! VM's QEMU carries (`sh -c 'sleep …; exit' qemu-system-x86_64 -uuid … -pidfile …`).
+//! The lifecycle core reached without root: create, start, stop, destroy, rollback,
+//! journal replay and exit release. The host network is a recording fake (`HostNet`),
+//! the store a real SQLite file or the in-memory test store (which can be switched
+//! "down"), and the "QEMU" a real process whose command line carries what a VM's QEMU
+//! carries (`sh -c 'sleep …; exit' qemu-system-x86_64 -uuid … -pidfile …`).
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -276,5 +277,201 @@ async fn an_exit_is_released_while_the_store_is_down_and_recorded_when_it_is_bac
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     assert_eq!(f.store.status(VM).as_deref(), Some("error"), "a kill is recorded as error once the store is back");
+    let _ = std::fs::remove_dir_all(&f.dir);
+}
+
+// ---------------------------------------------------------------------------------
+// create and start through the whole orchestration, on a real SQLite store, with the
+// recording network and a stand-in QEMU.
+
+use super::command::VmCommandSpec;
+use super::error::LifecycleError;
+use super::launch::{LaunchFuture, Launcher};
+use crate::state::store::Store;
+
+#[derive(Default)]
+struct FakeLauncher {
+    children: Mutex<Vec<std::process::Child>>,
+    fail_finish: std::sync::atomic::AtomicBool,
+}
+
+impl Launcher for FakeLauncher {
+    fn spawn<'a>(
+        &'a self,
+        _lc: &'a VmLifecycle,
+        vm_id: &'a str,
+        spec: &'a mut VmCommandSpec,
+        made: &'a Made,
+    ) -> LaunchFuture<'a, (Arc<QemuProcess>, Option<crate::secret::Secret>)> {
+        Box::pin(async move {
+            made.record(vm_id, |e| {
+                e.pidfile = Some(spec.pidfile.clone());
+                e.uuid = spec.uuid.clone();
+                e.name = Some(spec.vm_name.clone());
+                e.sockets = vec![spec.qmp_socket.clone()];
+            })?;
+            let child = fake_qemu(&spec.pidfile, spec.uuid.as_deref().unwrap_or("none"));
+            std::fs::write(&spec.qmp_socket, b"").unwrap();
+            let pid = pid_of(&child);
+            self.children.lock().unwrap().push(child);
+            let process = Arc::new(QemuProcess::new(vm_id));
+            process.set_pidfile(&spec.pidfile);
+            assert_eq!(process.attach(None).await.unwrap(), Some(pid));
+            Ok((process, None))
+        })
+    }
+    fn finish<'a>(
+        &'a self,
+        _lc: &'a VmLifecycle,
+        vm_id: &'a str,
+        _spec: &'a VmCommandSpec,
+        _bridge: &'a str,
+        _pid: i32,
+        _password: Option<crate::secret::Secret>,
+        _made: &'a mut Made,
+    ) -> LaunchFuture<'a, ()> {
+        Box::pin(async move {
+            if self.fail_finish.load(Ordering::SeqCst) {
+                return Err(LifecycleError::failed(super::error::LifecycleErrorCode::QMP_ERROR, "injected: QMP did not answer", Some(vm_id), None));
+            }
+            Ok(())
+        })
+    }
+}
+
+impl Drop for FakeLauncher {
+    fn drop(&mut self) {
+        for c in self.children.lock().unwrap().iter_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+struct Full {
+    dir: PathBuf,
+    net: Arc<FakeNet>,
+    store: Arc<dyn Store>,
+    launcher: Arc<FakeLauncher>,
+}
+
+impl Full {
+    async fn new(tag: &str) -> Full {
+        let dir = std::env::temp_dir().join(format!("iv-core-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let store: Arc<dyn Store> = Arc::new(crate::state::sqlite::SqliteStore::new(dir.join("state.db")));
+        let row = serde_json::json!({ "id": VM, "name": "Desk", "internalName": "vm-desk", "status": "off", "os": "ubuntu", "cpuCores": 1, "ramGB": 1, "diskSizeGB": 1 });
+        store.insert_record("Machine", &row).await.unwrap();
+        Full { dir, net: Arc::new(FakeNet::default()), store, launcher: Arc::new(FakeLauncher::default()) }
+    }
+
+    /// A manager (another one per call: its own locks and live map, as another process).
+    fn manager(&self) -> VmLifecycle {
+        let opts = LifecycleOptions {
+            disk_dir: self.dir.join("disks"),
+            qmp_socket_dir: self.dir.join("run"),
+            pidfile_dir: self.dir.join("pids"),
+            port_lock: self.dir.join("ports.lock"),
+            ..LifecycleOptions::default()
+        };
+        VmLifecycle::new(
+            self.store.clone(),
+            opts,
+            crate::qemu::accel::detect(),
+            Arc::new(TapManager::new(TapConfig::default())),
+            Arc::new(NftablesService::new(ServiceConfig::default())),
+        )
+        .with_network(self.net.clone())
+        .with_launcher(self.launcher.clone())
+    }
+
+    fn config(&self) -> super::config::VmCreateConfig {
+        serde_json::from_value(serde_json::json!({
+            "vmId": VM, "name": "Desk", "internalName": "vm-desk", "os": "ubuntu", "cpuCores": 1, "ramGB": 1,
+            "disks": [{ "sizeGB": 1 }], "bridge": "br0", "displayType": "vnc", "displayPort": 5900
+        }))
+        .unwrap()
+    }
+
+    async fn status(&self) -> String {
+        self.store.find_machine(VM).await.unwrap().unwrap().status
+    }
+}
+
+fn qemu_img_available() -> bool {
+    std::process::Command::new("qemu-img").arg("--version").output().is_ok_and(|o| o.status.success())
+}
+
+#[tokio::test]
+async fn create_records_everything_and_a_failed_create_releases_exactly_what_it_made() {
+    if !qemu_img_available() {
+        eprintln!("qemu-img missing: scripts/setup-system.sh installs it");
+        return;
+    }
+    let f = Full::new("create").await;
+    let m = f.manager();
+    let r = m.create(&f.config()).await.unwrap();
+    assert_eq!(f.status().await, "running");
+    assert!(Path::new(&r.disk_paths[0]).exists());
+    assert_eq!(m.active_vms(), vec![VM.to_string()]);
+    assert!(journal::load(&f.dir.join("pids"), VM).is_none(), "a completed create leaves no journal");
+    let calls = f.net.calls();
+    assert!(calls.contains(&format!("create {}", r.tap_device)) && calls.contains(&format!("apply {VM}")), "{calls:?}");
+    let rec = identity::load(Path::new(&r.pid_file_path)).unwrap();
+    assert_eq!((rec.pid, rec.uuid.as_deref()), (r.pid, Some(VM)));
+
+    // The VM runs: a second create (another manager) is refused and touches nothing.
+    let e = f.manager().create(&f.config()).await.unwrap_err();
+    assert_eq!(crate::error::ErrorShape::code(&e), "INVALID_STATE");
+    assert!(Path::new(&r.disk_paths[0]).exists() && crate::qemu::pid::pid_alive(r.pid));
+    assert_eq!(f.status().await, "running");
+
+    // Stop, destroy, then a create that fails at its last step.
+    m.stop(VM, super::vm::StopConfig { graceful: false, timeout: Duration::from_secs(3), force: true }).await.unwrap();
+    assert!(!crate::qemu::pid::pid_alive(r.pid));
+    assert_eq!(f.status().await, "off");
+    m.destroy_resources(VM).await.unwrap();
+    std::fs::remove_file(&r.disk_paths[0]).unwrap();
+    f.launcher.fail_finish.store(true, Ordering::SeqCst);
+    let before = f.net.calls().len();
+    let e = m.create(&f.config()).await.unwrap_err();
+    assert_eq!(crate::error::ErrorShape::code(&e), "QMP_ERROR");
+    assert_eq!(f.status().await, "error");
+    assert!(!Path::new(&r.disk_paths[0]).exists(), "the disk it made is removed");
+    assert!(!Path::new(&r.pid_file_path).exists() && !Path::new(&r.qmp_socket_path).exists());
+    let undo: Vec<String> =
+        f.net.calls()[before..].iter().filter(|c| c.starts_with("down") || c.starts_with("unchain") || c.starts_with("destroy")).cloned().collect();
+    assert_eq!(undo.len(), 3, "TAP down, chain removed, TAP destroyed: {undo:?}");
+    assert!(m.active_vms().is_empty());
+    assert!(journal::load(&f.dir.join("pids"), VM).is_none());
+    let _ = std::fs::remove_dir_all(&f.dir);
+}
+
+#[tokio::test]
+async fn start_restores_a_stopped_vm_and_two_managers_start_it_once() {
+    if !qemu_img_available() {
+        eprintln!("qemu-img missing: scripts/setup-system.sh installs it");
+        return;
+    }
+    let f = Full::new("start").await;
+    let m = f.manager();
+    let r = m.create(&f.config()).await.unwrap();
+    m.stop(VM, super::vm::StopConfig { graceful: false, timeout: Duration::from_secs(3), force: true }).await.unwrap();
+    assert_eq!(f.status().await, "off");
+
+    let (a, b) = (f.manager(), f.manager());
+    let (ra, rb) = tokio::join!(a.start_detailed(VM), b.start_detailed(VM));
+    // One starts it; the other finds it running (spec answer) or loses the claim.
+    let started: Vec<_> = [&ra, &rb].iter().filter_map(|r| r.as_ref().ok().and_then(|(_, s)| s.clone())).collect();
+    assert_eq!(started.len(), 1, "exactly one QEMU started: {ra:?} / {rb:?}");
+    for r in [&ra, &rb] {
+        if let Err(e) = r {
+            assert!(["CONCURRENT_MODIFICATION", "INVALID_STATE"].contains(&crate::error::ErrorShape::code(e)), "{e}");
+        }
+    }
+    assert_eq!(f.status().await, "running");
+    assert!(crate::qemu::pid::pid_alive(started[0].pid));
+    assert!(Path::new(&r.disk_paths[0]).exists());
     let _ = std::fs::remove_dir_all(&f.dir);
 }
