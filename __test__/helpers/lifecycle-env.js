@@ -5,6 +5,7 @@
 // directly (never through the library under test), so a test can compare the
 // store with what is really there.
 
+const path = require('node:path')
 const fs = require('node:fs')
 const crypto = require('node:crypto')
 const { execFileSync } = require('node:child_process')
@@ -155,12 +156,27 @@ function linkCounter (name, direction, counter = 'packets') {
   }
 }
 
+// The files under `dir` (relative paths, sorted). The manager's bookkeeping
+// directories count only by what is in them: an operation journal or a queued store
+// write left behind is listed (`journal/<vm>.json`, `pending-writes/<vm>.json`);
+// per-VM lock files (`locks/`) are not, they stay by design (an flock on a file that
+// is unlinked could be taken twice).
 function filesIn (dir) {
-  try {
-    return fs.readdirSync(dir).sort()
-  } catch {
-    return []
+  const out = []
+  const walk = (d, rel) => {
+    let entries
+    try { entries = fs.readdirSync(d, { withFileTypes: true }) } catch { return }
+    for (const e of entries) {
+      const r = rel ? `${rel}/${e.name}` : e.name
+      if (e.isDirectory()) {
+        if (!(rel === '' && e.name === 'locks')) walk(path.join(d, e.name), r)
+      } else {
+        out.push(r)
+      }
+    }
   }
+  walk(dir, '')
+  return out.sort()
 }
 
 function newVmId (tag) {

@@ -73,7 +73,7 @@ describe('Infinivirt create → stop → destroy (§5.5, §5.7, §5.8, §5.10)',
     const st = await m.getVMStatus(vmId)
     expect(st).toEqual({
       vmId, status: 'running', qmpStatus: 'running', pid: r.pid, uptime: null, processAlive: true, consistent: true,
-      tapDevice: r.tapDevice, qmpSocketPath: r.qmpSocketPath
+      tapDevice: r.tapDevice, qmpSocketPath: r.qmpSocketPath, monitorResponsive: true
     })
     const tap = netns.linkInfo(r.tapDevice)
     expect(tap.flags).toContain('LOWER_UP')
@@ -230,10 +230,11 @@ describe('Infinivirt create → stop → destroy (§5.5, §5.7, §5.8, §5.10)',
     expect((await db.findMachine(bad)).status).toBe('error')
     expect(processesUsing(dir)).toEqual([ok.value.pid])
 
-    // The same VM again while it runs: refused before anything is touched.
+    // The same VM again while it runs: refused before anything is touched (typed:
+    // INVALID_STATE, the VM runs; the original answered CREATE_FAILED).
     const dup = await rejection(m.createVM(createConfig(good, br)))
-    expect(dup.code).toBe('CREATE_FAILED')
-    expect(dup.message).toContain(`A QEMU process (PID ${ok.value.pid}) is already running with internalName 'vm-${good}'`)
+    expect(dup.code).toBe('INVALID_STATE')
+    expect(dup.message).toContain(`VM ${good} already exists and is running`)
     expect(await m.getVMStatus(good)).toMatchObject({ status: 'running', processAlive: true, consistent: true })
     expect(netns.linkInfo(ok.value.tapDevice).master).toBe(br)
     await m.stopVM(good, { graceful: false })

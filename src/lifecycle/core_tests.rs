@@ -264,6 +264,13 @@ async fn an_exit_is_released_while_the_store_is_down_and_recorded_when_it_is_bac
     }
     assert_eq!(f.net.calls(), ["detach vnet-550e8400e2", "undispatch 550e8400-e29b-41d4-a716-446655440000"]);
     assert!(!pidfile.exists());
+    // Reported (and off the active list) once the write had its bounded chance.
+    for _ in 0..300 {
+        if f.lifecycle.active_vms().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     assert!(f.lifecycle.active_vms().is_empty());
     assert_eq!(f.store.status(VM).as_deref(), Some("running"));
     assert!(f.lifecycle.pending_writes(VM) > 0, "the status write is queued");

@@ -346,15 +346,17 @@ fn watch_exit(
     tokio::spawn(async move {
         process.wait_exit().await;
         let _guard = locks.local_only(&vm_id).await;
+        // Still listed while it is released (operations on the VM wait for this lock),
+        // so the VM leaves the active list only once its exit is handled and reported.
         let ours = {
-            let mut l = locked(&live);
+            let l = locked(&live);
             match l.get(&vm_id) {
-                Some(entry) if Arc::ptr_eq(&entry.process, &process) => l.remove(&vm_id),
+                Some(entry) if Arc::ptr_eq(&entry.process, &process) => Some((entry.qmp.clone(), entry.hold.clone())),
                 _ => None,
             }
         };
-        let Some(entry) = ours else { return };
-        if let Some(q) = &entry.qmp {
+        let Some((qmp, hold)) = ours else { return };
+        if let Some(q) = &qmp {
             q.disconnect().await;
         }
         let reason = locked(&shutdown).take().unwrap_or(Reason::Killed);
@@ -365,9 +367,15 @@ fn watch_exit(
         // the writes land (queued while the database is away).
         let writes = vec![PendingWrite::Automatic { status: status.into(), reason: reason.clone() }, PendingWrite::ClearVolatile];
         releaser.queue.submit_durably(&vm_id, writes);
-        releaser.release_host(&vm_id, &entry.hold).await;
+        releaser.release_host(&vm_id, &hold).await;
         if !releaser.queue.wait_drained(&vm_id, EXIT_WRITE_WAIT).await {
             crate::log::warn(NS, &format!("VM {vm_id}: the database does not answer; its exit is recorded once it does"));
+        }
+        {
+            let mut l = locked(&live);
+            if l.get(&vm_id).is_some_and(|e| Arc::ptr_eq(&e.process, &process)) {
+                l.remove(&vm_id);
+            }
         }
         let hook = locked(&exit_hook).clone();
         if let Some(hook) = hook {
