@@ -1,10 +1,11 @@
 //! Which QEMU is this VM's (issue 12 point 5, DESIGN rule 3).
 //!
-//! A process is the VM's QEMU only when its command line is a QEMU's, carries the
-//! VM's pidfile path, and carries the VM's `-uuid` (or, for QEMUs started before the
-//! manager passed one, its `-name`); and, once its start time has been recorded,
-//! the start time (`/proc/<pid>/stat` field 22) matches. A process failing any of
-//! these is a stranger: never adopted, written to the store or signalled.
+//! A process is the VM's QEMU only when its command line is a QEMU's and carries the
+//! VM's pidfile path, and either its start time (`/proc/<pid>/stat` field 22) is the
+//! one recorded when this manager started that PID, or — with no record for the PID —
+//! it carries the VM's `-uuid` (or, for QEMUs started without one, its `-name`). A
+//! process failing these is a stranger: never adopted, written to the store or
+//! signalled.
 
 use std::path::{Path, PathBuf};
 
@@ -84,9 +85,18 @@ pub fn check(pid: i32, e: &Expected) -> Verdict {
     if !args.contains(&pidfile) {
         return stranger(format!("PID {pid} does not carry the pidfile {pidfile}"));
     }
+    // The start time recorded when this manager started the PID proves it outright
+    // (a reused PID starts later); without a record, the VM's -uuid (or -name) must.
+    if let Some(r) = e.recorded.as_ref().filter(|r| r.pid == pid) {
+        return match start_time(pid) {
+            Some(t) if t == r.start_time => Verdict::Ours,
+            Some(t) => stranger(format!("PID {pid} started at tick {t}, the recorded QEMU at {}", r.start_time)),
+            None => Verdict::Unknown { why: format!("/proc/{pid}/stat unreadable") },
+        };
+    }
     match arg_after(&args, "-uuid") {
         Some(u) => {
-            let accepted = [Some(e.vm_id.as_str()), e.uuid.as_deref(), e.recorded.as_ref().and_then(|r| r.uuid.as_deref())];
+            let accepted = [Some(e.vm_id.as_str()), e.uuid.as_deref()];
             if !accepted.iter().flatten().any(|a| a.eq_ignore_ascii_case(u)) {
                 return stranger(format!("PID {pid} carries -uuid {u}, not VM {}'s", e.vm_id));
             }
@@ -95,13 +105,6 @@ pub fn check(pid: i32, e: &Expected) -> Verdict {
             (Some(n), Some(want)) if n == want || n.strip_prefix("guest=").is_some_and(|g| g.split(',').next() == Some(want)) => {}
             (n, _) => return stranger(format!("PID {pid} carries no -uuid and -name {n:?}, not VM {}'s", e.vm_id)),
         },
-    }
-    if let Some(r) = e.recorded.as_ref().filter(|r| r.pid == pid) {
-        match start_time(pid) {
-            Some(t) if t == r.start_time => {}
-            Some(t) => return stranger(format!("PID {pid} started at tick {t}, the recorded QEMU at {}", r.start_time)),
-            None => return Verdict::Unknown { why: format!("/proc/{pid}/stat unreadable") },
-        }
     }
     Verdict::Ours
 }
