@@ -567,6 +567,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn process_filter_matches_the_status_helper() {
+        for s in VmStatus::KNOWN {
+            assert_eq!(MAY_HAVE_PROCESS.contains(&format!("'{s}'")), s.may_have_process(), "{s}");
+        }
+    }
+
+    #[test]
     fn select_lists_quote_every_column() {
         assert!(CONFIG_SELECT.starts_with("c.\"qemuPid\", c.\"tapDeviceName\""));
         assert_eq!(CONFIG_SELECT.matches("c.\"").count(), CONFIG_COLUMNS.len());

@@ -590,6 +590,15 @@ mod tests {
         assert_eq!(l[1].configuration, None);
         let s = serde_json::to_value(&l[0]).unwrap();
         assert_eq!(s["MachineConfiguration"]["tapDeviceName"], Value::Null);
+        // statuses from JS: unknown strings kept, others rendered like String(x)
+        let st = |v: Value| MachineRecord::from_js(&v).unwrap().status;
+        assert_eq!(st(json!({"status": "migrating"})), VmStatus::Other("migrating".into()));
+        assert_eq!(st(json!({})), VmStatus::Other("undefined".into()));
+        assert_eq!(st(json!({"status": 3})), VmStatus::Other("3".into()));
+        assert_eq!(serde_json::to_value(MachineRecord { id: "a".into(), status: "migrating".into() }).unwrap(), json!({"id": "a", "status": "migrating"}));
+        let vm = VmConfigRecord::from_js(&json!({"id": "a", "status": "updating_hardware"})).unwrap();
+        assert_eq!(vm.status, VmStatus::UpdatingHardware);
+        assert_eq!(vm.to_json()["status"], "updating_hardware");
     }
 
     #[test]

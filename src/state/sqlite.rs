@@ -515,6 +515,13 @@ mod tests {
     }
 
     #[test]
+    fn process_filter_matches_the_status_helper() {
+        for s in VmStatus::KNOWN {
+            assert_eq!(MAY_HAVE_PROCESS.contains(&format!("'{s}'")), s.may_have_process(), "{s}");
+        }
+    }
+
+    #[test]
     fn creates_schema_and_runs_the_contract() {
         let (dir, s) = temp_db("contract");
         rt().block_on(async {
@@ -556,6 +563,13 @@ mod tests {
             assert!(matches!(s.transition_vm_status("x", &"a".into(), &"b".into(), 1).await.unwrap_err(), DatabaseError::MachineNotFound { .. }));
             // missing machine: resolves
             s.update_machine_status("nope", &VmStatus::Off).await.unwrap();
+            // a status this crate does not know is stored and read back verbatim
+            let odd = VmStatus::from("migrating");
+            s.update_machine_status("m1", &odd).await.unwrap();
+            assert_eq!(s.find_machine("m1").await.unwrap().unwrap().status, VmStatus::Other("migrating".into()));
+            assert_eq!(s.find_runtime("m1").await.unwrap().unwrap().status, odd);
+            let t = s.transition_vm_status("m1", &odd, &VmStatus::Starting, 2).await.unwrap();
+            assert_eq!(t.vm_config.status, VmStatus::Starting);
             s.close().await;
         });
         // reopening applies no migration twice
