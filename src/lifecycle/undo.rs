@@ -13,7 +13,7 @@ use crate::qemu::pid::PidFd;
 use crate::qemu::process::QemuProcess;
 use crate::qmp::client::QmpClient;
 use crate::state::queue::PendingWrite;
-use crate::state::status::Reason;
+use crate::state::status::{Reason, VmStatus};
 
 const KILL_WAIT: Duration = Duration::from_secs(5);
 
@@ -132,7 +132,7 @@ impl VmLifecycle {
         if made.status_written || entry.tap.is_some() || !entry.disks.is_empty() {
             let clear = if made.volatile_only { PendingWrite::ClearVolatile } else { PendingWrite::ClearConfig };
             self.write(vm_id, clear).await;
-            self.write(vm_id, PendingWrite::Direct { status: "error".into(), reason: Reason::Operation { name: "rollback".into() } }).await;
+            self.write(vm_id, PendingWrite::Direct { status: VmStatus::Error, reason: Reason::Operation { name: "rollback".into() } }).await;
         }
         made.journal.finish();
     }
@@ -169,7 +169,7 @@ impl VmLifecycle {
                 self.undo_host(&entry, live.as_ref().map(|l| &l.process)).await;
                 let clear = if entry.op == Op::Create { PendingWrite::ClearConfig } else { PendingWrite::ClearVolatile };
                 self.write(vm_id, clear).await;
-                self.write(vm_id, PendingWrite::Direct { status: "off".into(), reason }).await;
+                self.write(vm_id, PendingWrite::Direct { status: VmStatus::Off, reason }).await;
             }
             Op::Stop | Op::Destroy => {
                 if let Some(l) = &live {
@@ -188,7 +188,7 @@ impl VmLifecycle {
                 } else {
                     self.write(vm_id, PendingWrite::ClearVolatile).await;
                 }
-                self.write(vm_id, PendingWrite::Direct { status: "off".into(), reason }).await;
+                self.write(vm_id, PendingWrite::Direct { status: VmStatus::Off, reason }).await;
             }
         }
         journal::discard(&path);

@@ -37,7 +37,7 @@ use crate::qemu::accel::AccelChoice;
 use crate::qemu::process::QemuProcess;
 use crate::qmp::client::{QmpClient, QmpOptions};
 use crate::state::queue::{PendingWrite, RetryPolicy, WriteQueue};
-use crate::state::status::Reason;
+use crate::state::status::{Reason, VmStatus};
 use crate::state::store::Store;
 use crate::storage::qemu_img::{create_image, CreateImage, CreateImageRequest};
 use crate::system::cgroups::CgroupsManager;
@@ -105,7 +105,7 @@ pub struct Started {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusResult {
     pub vm_id: String,
-    pub status: String,
+    pub status: VmStatus,
     pub qmp_status: Option<String>,
     pub pid: Option<i64>,
     pub process_alive: bool,
@@ -169,7 +169,7 @@ pub struct VmLifecycle {
 pub struct ExitReport {
     pub vm_id: String,
     /// The status written: `off` after a shutdown, `error` otherwise.
-    pub status: String,
+    pub status: VmStatus,
     /// Not a shutdown: killed, crashed, or gone while no manager watched it.
     pub crashed: bool,
     /// Why, in words (for logs and the event).
@@ -183,11 +183,11 @@ pub type ExitHook = Arc<dyn Fn(ExitReport) + Send + Sync>;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reconciled {
     /// Its QEMU runs and is ours: adopted (pidfd held, QMP connected when possible).
-    Attached { vm_id: String, pid: i32, qmp_socket: String, status: String },
+    Attached { vm_id: String, pid: i32, qmp_socket: String, status: VmStatus },
     /// Already tracked by this manager.
     Tracked { vm_id: String },
     /// Its QEMU is gone: status and runtime columns corrected, network released.
-    Gone { vm_id: String, status: String },
+    Gone { vm_id: String, status: VmStatus },
     /// Could not be decided (unreadable `/proc`, database error, busy elsewhere): left untouched.
     Unknown { vm_id: String, why: String },
     /// A live process that is not this VM's QEMU holds its pidfile: reported only.
@@ -408,7 +408,7 @@ impl VmLifecycle {
     /// read (PostgreSQL and SQLite compare the version column): two managers on
     /// different hosts cannot both start one VM.
     async fn claim_start(&self, vm: &crate::state::records::VmConfigRecord, code: C) -> Result<(), LifecycleError> {
-        match self.store.transition_vm_status(&vm.id, &vm.status, "starting", vm.version).await {
+        match self.store.transition_vm_status(&vm.id, &vm.status, &VmStatus::Starting, vm.version).await {
             Ok(_) => Ok(()),
             Err(e) if e.is_version_conflict() => Err(LifecycleError::failed(
                 C::CONCURRENT_MODIFICATION,
@@ -443,7 +443,7 @@ impl VmLifecycle {
         // A VM that runs (another manager's create won the race) is not created again.
         let row = self.store.find_machine_with_config(&vm_id).await.map_err(wrap(C::DATABASE_ERROR, &vm_id))?;
         if let Some(vm) = &row {
-            if matches!(vm.status.as_str(), "running" | "starting" | "suspended" | "paused") && self.runs(vm) {
+            if vm.status.may_have_process() && self.runs(vm) {
                 return Err(LifecycleError::failed(
                     C::INVALID_STATE,
                     format!("VM {vm_id} already exists and is {}; not created again", vm.status),
@@ -490,9 +490,9 @@ impl VmLifecycle {
         }
         remove_file_quietly(&paths.qmp_socket);
         // `starting` before anything is made; the row's version makes it a claim.
-        match row.as_ref().filter(|vm| matches!(vm.status.as_str(), "off" | "error")) {
+        match row.as_ref().filter(|vm| vm.status.is_startable()) {
             Some(vm) => self.claim_start(vm, C::DATABASE_ERROR).await?,
-            None => self.store.update_machine_status(vm_id, "starting").await.map_err(wrap(C::DATABASE_ERROR, vm_id))?,
+            None => self.store.update_machine_status(vm_id, &VmStatus::Starting).await.map_err(wrap(C::DATABASE_ERROR, vm_id))?,
         }
         // From here on a failure leaves the VM in `error` (spec §5.11).
         made.status_written = true;
@@ -584,7 +584,7 @@ impl VmLifecycle {
         let disk_paths: Vec<String> = paths.disks.iter().map(|p| path_string(p)).collect();
         let update = vm_spec.runtime_update(pid).map_err(|m| LifecycleError::failed(C::DATABASE_ERROR, m, Some(vm_id), None))?;
         self.store.update_machine_configuration(vm_id, &update).await.map_err(wrap(C::DATABASE_ERROR, vm_id))?;
-        self.store.update_machine_status(vm_id, "running").await.map_err(wrap(C::DATABASE_ERROR, vm_id))?;
+        self.store.update_machine_status(vm_id, &VmStatus::Running).await.map_err(wrap(C::DATABASE_ERROR, vm_id))?;
         self.commit(vm_id, made, pid);
         crate::log::log(NS, &format!("VM {vm_id} created: PID {pid}, TAP {tap}"));
         Ok(CreateResult {
@@ -622,17 +622,17 @@ impl VmLifecycle {
     pub async fn start_detailed(&self, vm_id: &str) -> Result<(OperationResult, Option<Started>), LifecycleError> {
         let _guard = self.lock(vm_id).await?;
         let mut vm = self.load_vm(vm_id, C::START_FAILED).await?;
-        if vm.status == "running" {
+        if vm.status == VmStatus::Running {
             if self.runs(&vm) {
                 let r = OperationResult { success: true, message: format!("VM {vm_id} is already running"), vm_id: vm_id.into(), forced: None };
                 return Ok((r, None));
             }
-            self.store.update_machine_status(vm_id, "off").await.map_err(wrap(C::START_FAILED, vm_id))?;
+            self.store.update_machine_status(vm_id, &VmStatus::Off).await.map_err(wrap(C::START_FAILED, vm_id))?;
             self.store.clear_volatile_machine_configuration(vm_id).await.map_err(wrap(C::START_FAILED, vm_id))?;
             vm = self.load_vm(vm_id, C::START_FAILED).await?;
         }
         match vm.status.as_str() {
-            "off" | "error" => self.claim_start(&vm, C::START_FAILED).await?,
+            _ if vm.status.is_startable() => self.claim_start(&vm, C::START_FAILED).await?,
             other => {
                 return Err(LifecycleError::failed(C::INVALID_STATE, format!("Cannot start VM in state: {other}"), Some(vm_id), None));
             }
@@ -757,7 +757,7 @@ impl VmLifecycle {
         let pid = self.launch(vm_id, &mut vm_spec.cmd, &bridge, made).await?;
         let update = vm_spec.runtime_update(pid).map_err(|m| LifecycleError::failed(C::DATABASE_ERROR, m, Some(vm_id), None))?;
         self.store.update_machine_configuration(vm_id, &update).await.map_err(wrap(C::DATABASE_ERROR, vm_id))?;
-        self.store.update_machine_status(vm_id, "running").await.map_err(wrap(C::DATABASE_ERROR, vm_id))?;
+        self.store.update_machine_status(vm_id, &VmStatus::Running).await.map_err(wrap(C::DATABASE_ERROR, vm_id))?;
         self.commit(vm_id, made, pid);
         Ok(Started { pid, tap_device: tap, qmp_socket_path: path_string(&paths.qmp_socket) })
     }
@@ -810,7 +810,7 @@ impl VmLifecycle {
         let pidfile = check_internal_name(&vm.internal_name).ok().map(|()| self.paths(&vm.internal_name, 0).pidfile);
         let hold = hold.unwrap_or_else(|| HostHold::from_conf(pidfile.clone(), &conf));
         let alive = process.as_ref().is_some_and(|p| p.is_alive());
-        if vm.status == "off" && !alive {
+        if vm.status == VmStatus::Off && !alive {
             return Ok(OperationResult { success: true, message: format!("VM {vm_id} is already stopped"), vm_id: vm_id.into(), forced: None });
         }
         let keep = |p: &Arc<QemuProcess>, qmp: Option<Arc<QmpClient>>| {
@@ -877,7 +877,7 @@ impl VmLifecycle {
         };
         // The host first (it never waits for the database), then the row.
         self.release_host(vm_id, &hold).await;
-        self.write(vm_id, PendingWrite::Direct { status: "off".into(), reason: Reason::Operation { name: "stop".into() } }).await;
+        self.write(vm_id, PendingWrite::Direct { status: VmStatus::Off, reason: Reason::Operation { name: "stop".into() } }).await;
         self.write(vm_id, PendingWrite::ClearVolatile).await;
         if let Some(j) = journal {
             j.finish();
@@ -895,7 +895,7 @@ impl VmLifecycle {
         let Some(vm) = self.store.find_machine_with_config(vm_id).await.map_err(wrap(C::STOP_FAILED, vm_id))? else {
             return Ok(OperationResult { success: true, message: format!("VM {vm_id} not found, nothing to destroy"), vm_id: vm_id.into(), forced: None });
         };
-        if vm.status == "running" || vm.status == "starting" || locked(&self.live).contains_key(vm_id) {
+        if vm.status == VmStatus::Running || vm.status == VmStatus::Starting || locked(&self.live).contains_key(vm_id) {
             self.stop_locked(vm_id, StopConfig { graceful: false, timeout: Duration::from_millis(5000), force: true }).await?;
         }
         let tap = vm
@@ -936,17 +936,17 @@ impl VmLifecycle {
 
     /// Spec §5.9 `suspend`: QMP `stop`, status `suspended`.
     pub async fn suspend(&self, vm_id: &str) -> Result<OperationResult, LifecycleError> {
-        self.qmp_operation(vm_id, &["running"], "suspend", "stop", Some("suspended"), "suspended").await
+        self.qmp_operation(vm_id, &[VmStatus::Running], "suspend", "stop", Some(VmStatus::Suspended), "suspended").await
     }
 
     /// Spec §5.9 `resume`: QMP `cont`, status `running`.
     pub async fn resume(&self, vm_id: &str) -> Result<OperationResult, LifecycleError> {
-        self.qmp_operation(vm_id, &["suspended", "paused"], "resume", "cont", Some("running"), "resumed").await
+        self.qmp_operation(vm_id, &[VmStatus::Suspended, VmStatus::Paused], "resume", "cont", Some(VmStatus::Running), "resumed").await
     }
 
     /// Spec §5.9 `reset`: QMP `system_reset`; the status stays `running`.
     pub async fn reset(&self, vm_id: &str) -> Result<OperationResult, LifecycleError> {
-        self.qmp_operation(vm_id, &["running"], "reset", "system_reset", None, "reset").await
+        self.qmp_operation(vm_id, &[VmStatus::Running], "reset", "system_reset", None, "reset").await
     }
 
     /// One QMP command on a VM in one of `allowed` statuses, over the manager's own
@@ -954,15 +954,15 @@ impl VmLifecycle {
     async fn qmp_operation(
         &self,
         vm_id: &str,
-        allowed: &[&str],
+        allowed: &[VmStatus],
         verb: &str,
         command: &str,
-        new_status: Option<&str>,
+        new_status: Option<VmStatus>,
         done: &str,
     ) -> Result<OperationResult, LifecycleError> {
         let _guard = self.lock(vm_id).await?;
         let vm = self.load_vm(vm_id, C::QMP_ERROR).await?;
-        if !allowed.contains(&vm.status.as_str()) {
+        if !allowed.contains(&vm.status) {
             return Err(LifecycleError::failed(C::INVALID_STATE, format!("Cannot {verb} VM in state: {}", vm.status), Some(vm_id), None));
         }
         let Some(socket) = vm.configuration.as_ref().and_then(|c| c.qmp_socket_path.clone()) else {
@@ -993,7 +993,7 @@ impl VmLifecycle {
             }
         };
         if let Some(st) = new_status {
-            self.store.update_machine_status(vm_id, st).await.map_err(wrap(C::QMP_ERROR, vm_id))?;
+            self.store.update_machine_status(vm_id, &st).await.map_err(wrap(C::QMP_ERROR, vm_id))?;
         }
         Ok(OperationResult { success: true, message: format!("VM {vm_id} {done}"), vm_id: vm_id.into(), forced: None })
     }
@@ -1031,7 +1031,7 @@ impl VmLifecycle {
         }
         Ok(StatusResult {
             vm_id: vm_id.into(),
-            consistent: (vm.status == "running") == process_alive,
+            consistent: (vm.status == VmStatus::Running) == process_alive,
             status: vm.status,
             qmp_status,
             pid,

@@ -19,7 +19,7 @@ use crate::qemu::process::QemuProcess;
 use crate::qmp::client::{QmpClient, QmpOptions};
 use crate::state::queue::{PendingWrite, Submitted, WriteQueue};
 use crate::state::records::{ExtendedMachineConfigurationRecord, MachineConfigUpdate};
-use crate::state::status::Reason;
+use crate::state::status::{Reason, VmStatus};
 use crate::system::cgroups::CgroupsManager;
 
 const QMP_CONNECT_TIMEOUT: Duration = Duration::from_millis(5000);
@@ -256,13 +256,13 @@ impl VmLifecycle {
                 // Gone while no manager watched it: the same release as a pushed exit.
                 let reason = Reason::Operation { name: "reconcile: QEMU gone while the manager was not running".into() };
                 self.release_host(vm_id, &HostHold::from_conf(Some(pidfile), &conf)).await;
-                self.write(vm_id, PendingWrite::Automatic { status: "off".into(), reason: reason.clone() }).await;
+                self.write(vm_id, PendingWrite::Automatic { status: VmStatus::Off, reason: reason.clone() }).await;
                 self.write(vm_id, PendingWrite::ClearVolatile).await;
                 let hook = locked(&self.exit_hook).clone();
                 if let Some(hook) = hook {
-                    hook(ExitReport { vm_id: vm_id.into(), status: "off".into(), crashed: true, reason: reason.describe() });
+                    hook(ExitReport { vm_id: vm_id.into(), status: VmStatus::Off, crashed: true, reason: reason.describe() });
                 }
-                return Reconciled::Gone { vm_id: vm_id.to_string(), status: "off".into() };
+                return Reconciled::Gone { vm_id: vm_id.to_string(), status: VmStatus::Off };
             }
         }
         let process = Arc::new(QemuProcess::new(vm_id));
@@ -303,10 +303,10 @@ impl VmLifecycle {
         };
         // The stored status follows the run state; an interrupted start is an error.
         let status = match run_state.as_deref() {
-            Some(st) => crate::state::status::db_status_for_qmp(st).to_string(),
+            Some(st) => crate::state::status::db_status_for_qmp(st),
             None => vm.status.clone(),
         };
-        let status = if vm.status == "starting" && status != "running" { "error".to_string() } else { status };
+        let status = if vm.status == VmStatus::Starting && status != VmStatus::Running { VmStatus::Error } else { status };
         if status != vm.status {
             let why = Reason::Operation { name: format!("reconcile: QEMU runs, state {}", run_state.as_deref().unwrap_or("unknown")) };
             self.write(vm_id, PendingWrite::Direct { status: status.clone(), reason: why }).await;
@@ -361,11 +361,11 @@ fn watch_exit(
         }
         let reason = locked(&shutdown).take().unwrap_or(Reason::Killed);
         crate::log::log(NS, &format!("QEMU of VM {vm_id} exited by itself: {}", reason.describe()));
-        let status = if matches!(reason, Reason::GuestShutdown | Reason::HostShutdown { .. }) { "off" } else { "error" };
+        let status = if matches!(reason, Reason::GuestShutdown | Reason::HostShutdown { .. }) { VmStatus::Off } else { VmStatus::Error };
         // The row's writes are journaled first (they must outlive this manager even if
         // it dies next), the host is released without waiting for the database, then
         // the writes land (queued while the database is away).
-        let writes = vec![PendingWrite::Automatic { status: status.into(), reason: reason.clone() }, PendingWrite::ClearVolatile];
+        let writes = vec![PendingWrite::Automatic { status: status.clone(), reason: reason.clone() }, PendingWrite::ClearVolatile];
         releaser.queue.submit_durably(&vm_id, writes);
         releaser.release_host(&vm_id, &hold).await;
         if !releaser.queue.wait_drained(&vm_id, EXIT_WRITE_WAIT).await {
@@ -379,7 +379,7 @@ fn watch_exit(
         }
         let hook = locked(&exit_hook).clone();
         if let Some(hook) = hook {
-            hook(ExitReport { vm_id, status: status.to_string(), crashed: status == "error", reason: reason.describe() });
+            hook(ExitReport { vm_id, crashed: status == VmStatus::Error, status, reason: reason.describe() });
         }
     });
 }

@@ -55,10 +55,10 @@ fn op_json(r: OperationResult) -> Value {
 fn reconciled_json(r: Reconciled) -> Value {
     match r {
         Reconciled::Attached { vm_id, pid, qmp_socket, status } => {
-            json!({ "vmId": vm_id, "outcome": "attached", "pid": pid, "qmpSocketPath": qmp_socket, "status": status })
+            json!({ "vmId": vm_id, "outcome": "attached", "pid": pid, "qmpSocketPath": qmp_socket, "status": status.as_str() })
         }
         Reconciled::Tracked { vm_id } => json!({ "vmId": vm_id, "outcome": "tracked" }),
-        Reconciled::Gone { vm_id, status } => json!({ "vmId": vm_id, "outcome": "gone", "status": status }),
+        Reconciled::Gone { vm_id, status } => json!({ "vmId": vm_id, "outcome": "gone", "status": status.as_str() }),
         Reconciled::Unknown { vm_id, why } => json!({ "vmId": vm_id, "outcome": "unknown", "reason": why }),
         Reconciled::Stranger { vm_id, pid, why } => json!({ "vmId": vm_id, "outcome": "stranger", "pid": pid, "reason": why }),
     }
@@ -208,7 +208,7 @@ impl NativeVmLifecycle {
             let responsive = s.monitor_responsive;
             let mut v = json!({
                 "vmId": s.vm_id,
-                "status": s.status,
+                "status": s.status.as_str(),
                 "qmpStatus": s.qmp_status,
                 "pid": s.pid,
                 "uptime": Value::Null,
@@ -247,7 +247,7 @@ impl NativeVmLifecycle {
     pub fn set_exit_hook(&self, on_exit: Function<String, ()>) -> napi::Result<()> {
         let tsfn = on_exit.build_threadsafe_function::<String>().callee_handled::<false>().weak::<true>().build()?;
         self.inner.set_exit_hook(Arc::new(move |r: ExitReport| {
-            let v = json!({ "vmId": r.vm_id, "status": r.status, "crashed": r.crashed, "reason": r.reason });
+            let v = json!({ "vmId": r.vm_id, "status": r.status.as_str(), "crashed": r.crashed, "reason": r.reason });
             let _ = tsfn.call(v.to_string(), ThreadsafeFunctionCallMode::NonBlocking);
         }));
         Ok(())

@@ -29,7 +29,7 @@ use crate::state::health::{ExitSource, HealthConfig, HealthHooks, HealthMonitorC
 use crate::state::records::{
     FirewallRuleRecord, MachineConfigUpdate, MachineConfigurationRecord, MachineRecord, RunningVmRecord, TransitionResult, VmConfigRecord,
 };
-use crate::state::status::db_status_for_qmp;
+use crate::state::status::{db_status_for_qmp, VmStatus};
 use crate::state::store::{Store, StoreChoice, StoreFuture};
 use crate::state::sync::StateSync;
 
@@ -123,8 +123,8 @@ impl Store for JsStore {
     fn find_machine<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<MachineRecord>> {
         Box::pin(async move { Ok(MachineRecord::from_js(&self.call("findMachine", json!([id])).await?)) })
     }
-    fn update_machine_status<'a>(&'a self, id: &'a str, status: &'a str) -> StoreFuture<'a, ()> {
-        Box::pin(async move { self.call("updateMachineStatus", json!([id, status])).await.map(drop) })
+    fn update_machine_status<'a>(&'a self, id: &'a str, status: &'a VmStatus) -> StoreFuture<'a, ()> {
+        Box::pin(async move { self.call("updateMachineStatus", json!([id, status.as_str()])).await.map(drop) })
     }
     fn find_running_vms(&self) -> StoreFuture<'_, Vec<RunningVmRecord>> {
         Box::pin(async move { Ok(RunningVmRecord::list_from_js(&self.call("findRunningVMs", json!([])).await?)) })
@@ -144,9 +144,9 @@ impl Store for JsStore {
             self.call("updateMachineConfiguration", json!([id, cfg])).await.map(drop)
         })
     }
-    fn transition_vm_status<'a>(&'a self, id: &'a str, from: &'a str, to: &'a str, version: i64) -> StoreFuture<'a, TransitionResult> {
+    fn transition_vm_status<'a>(&'a self, id: &'a str, from: &'a VmStatus, to: &'a VmStatus, version: i64) -> StoreFuture<'a, TransitionResult> {
         Box::pin(async move {
-            let v = self.call("transitionVMStatus", json!([id, from, to, version])).await?;
+            let v = self.call("transitionVMStatus", json!([id, from.as_str(), to.as_str(), version])).await?;
             let vm_config = v
                 .get("vmConfig")
                 .and_then(VmConfigRecord::from_js)
@@ -296,7 +296,7 @@ impl NativeStore {
     #[napi]
     pub async fn update_machine_status(&self, id: String, status: String) -> napi::Result<()> {
         let s = self.inner.clone();
-        guarded(async move { s.update_machine_status(&id, &status).await.napi() }).await
+        guarded(async move { s.update_machine_status(&id, &VmStatus::from(status)).await.napi() }).await
     }
 
     #[napi(js_name = "findRunningVMs", ts_return_type = "Promise<RunningVMRecord[]>")]
@@ -347,7 +347,7 @@ impl NativeStore {
         let s = self.inner.clone();
         guarded(async move {
             let v = version_arg(expected_version).napi()?;
-            Ok(s.transition_vm_status(&id, &expected_status, &new_status, v).await.napi()?.to_json())
+            Ok(s.transition_vm_status(&id, &VmStatus::from(expected_status), &VmStatus::from(new_status), v).await.napi()?.to_json())
         })
         .await
     }
@@ -444,13 +444,13 @@ impl NativeStateSync {
     #[napi(js_name = "updateVMStatus")]
     pub async fn update_vm_status(&self, vm_id: String, status: String) -> napi::Result<()> {
         let s = self.sync.clone();
-        guarded(async move { s.update_vm_status(&vm_id, &status).await.napi() }).await
+        guarded(async move { s.update_vm_status(&vm_id, &VmStatus::from(status)).await.napi() }).await
     }
 
     #[napi(js_name = "getVMStatus")]
     pub async fn get_vm_status(&self, vm_id: String) -> napi::Result<String> {
         let s = self.sync.clone();
-        guarded(async move { s.get_vm_status(&vm_id).await.napi() }).await
+        guarded(async move { s.get_vm_status(&vm_id).await.napi().map(String::from) }).await
     }
 
     #[napi(js_name = "getVMPid")]
@@ -480,7 +480,7 @@ impl NativeStateSync {
         let s = self.sync.clone();
         guarded(async move {
             let reason = crate::state::status::Reason::Operation { name: "updateStatusDirect".into() };
-            Ok(json_out(&s.update_status_direct(&vm_id, &status, reason).await.to_json()))
+            Ok(json_out(&s.update_status_direct(&vm_id, &VmStatus::from(status), reason).await.to_json()))
         })
         .await
     }

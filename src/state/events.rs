@@ -22,7 +22,7 @@ use super::emit::{date, now_ms, Emitter, StatusSource};
 use super::error::StateError;
 use super::queue::{PendingWrite, Submitted};
 use super::records::RuntimeRecord;
-use super::status::transition_for_event;
+use super::status::{transition_for_event, VmStatus};
 use super::sync::StateSync;
 
 const LOG: &str = "infinivirt:event-handler";
@@ -176,13 +176,13 @@ impl EventHandlerCore {
         // wait out another connection timeout: the event is queued behind them.
         let mut store_down = self.sync.queue().pending(vm) > 0;
         let previous = if store_down {
-            "unknown".to_string()
+            VmStatus::from("unknown")
         } else {
             match self.sync.get_vm_status(vm).await {
                 Ok(s) => s,
                 Err(e) => {
                     store_down = matches!(&e, StateError::Database(d) if d.is_transient());
-                    "unknown".to_string()
+                    VmStatus::from("unknown")
                 }
             }
         };
@@ -203,21 +203,24 @@ impl EventHandlerCore {
         let mut new_status = previous.clone();
         let mut reason = None;
         if let Some((status, why)) = transition {
-            let r =
-                if store_down { self.sync.defer_status_direct(vm, status, why.clone()) } else { self.sync.update_status_direct(vm, status, why.clone()).await };
+            let r = if store_down {
+                self.sync.defer_status_direct(vm, &status, why.clone())
+            } else {
+                self.sync.update_status_direct(vm, &status, why.clone()).await
+            };
             if !r.success {
                 self.log(&format!("VM {vm}: {event} -> {status} not written now ({:?})", r.error));
             }
             self.log(&format!("VM {vm}: {event}: {previous} -> {status} ({})", why.describe()));
-            new_status = status.to_string();
+            new_status = status;
             reason = Some(why);
         }
         if self.config.emit_custom_events {
             let mut payload = json!({
                 "vmId": vm,
                 "event": event,
-                "previousStatus": previous,
-                "newStatus": new_status,
+                "previousStatus": previous.as_str(),
+                "newStatus": new_status.as_str(),
                 "timestamp": date(at.floor()),
             });
             if let Some(d) = &data {

@@ -22,7 +22,7 @@ use tokio::task::JoinHandle;
 use super::cleanup::{Cleaner, NetworkRelease, Resources, CLEANUP_RETRY_BASE_DELAY};
 use super::emit::{date, now_ms, BoxFuture, Emitter};
 use super::queue::{PendingWrite, Submitted};
-use super::status::Reason;
+use super::status::{Reason, VmStatus};
 use super::store::StatusChange;
 use super::sync::StateSync;
 use crate::qemu::pid::{pid_alive, PidFd};
@@ -255,7 +255,7 @@ impl HealthMonitorCore {
                     }
                 },
             };
-            s.results.push(json!({ "vmId": vm.id, "pid": pid, "isAlive": alive, "status": vm.status, "timestamp": date(now_ms()) }));
+            s.results.push(json!({ "vmId": vm.id, "pid": pid, "isAlive": alive, "status": vm.status.as_str(), "timestamp": date(now_ms()) }));
             if alive {
                 s.alive += 1;
                 continue;
@@ -263,7 +263,7 @@ impl HealthMonitorCore {
             s.crashed += 1;
             let pid = pid.and_then(|p| i32::try_from(p).ok()).unwrap_or(0);
             let res = vm.configuration.as_ref().map(Resources::from_config);
-            self.handle_crash(&vm.id, pid, res, Reason::Killed, "off", "running".into(), false).await;
+            self.handle_crash(&vm.id, pid, res, Reason::Killed, VmStatus::Off, VmStatus::Running, false).await;
         }
         s
     }
@@ -276,7 +276,7 @@ impl HealthMonitorCore {
     /// VM held (already captured in `res`), call `onCrashDetected`, emit `crash`. One
     /// crash of one PID is handled once, whichever path saw it first.
     #[allow(clippy::too_many_arguments)]
-    async fn handle_crash(&self, vm: &str, pid: i32, res: Option<Resources>, reason: Reason, status: &str, last_known: String, store_down: bool) {
+    async fn handle_crash(&self, vm: &str, pid: i32, res: Option<Resources>, reason: Reason, status: VmStatus, last_known: VmStatus, store_down: bool) {
         let crash_lock = self.crash_lock(vm);
         let _g = crash_lock.lock().await;
         if pid > 0 && lock(&self.handled).get(vm) == Some(&pid) {
@@ -285,9 +285,9 @@ impl HealthMonitorCore {
         let detected_at = now_ms();
         let mut last_known = last_known;
         let write = if store_down {
-            self.sync.queue().defer(vm, PendingWrite::Automatic { status: status.to_string(), reason: reason.clone() })
+            self.sync.queue().defer(vm, PendingWrite::Automatic { status: status.clone(), reason: reason.clone() })
         } else {
-            self.sync.set_automatic(vm, status, reason.clone()).await
+            self.sync.set_automatic(vm, &status, reason.clone()).await
         };
         match write {
             Submitted::Applied(StatusChange::Written { previous }) => last_known = previous,
@@ -323,7 +323,7 @@ impl HealthMonitorCore {
         let mut event = json!({
             "vmId": vm,
             "pid": pid,
-            "lastKnownStatus": last_known,
+            "lastKnownStatus": last_known.as_str(),
             "detectedAt": date(detected_at),
             "cleanupPerformed": cleanup.is_some(),
             "reason": reason.to_json(),
@@ -469,20 +469,20 @@ impl HealthMonitorCore {
         core.forget_watch(&vm, task_id);
         let shutdown = lock(&state.shutdown).clone();
         let (reason, status) = match shutdown {
-            Some(r @ Reason::Crash { .. }) => (r, "error"),
+            Some(r @ Reason::Crash { .. }) => (r, VmStatus::Error),
             Some(r) => {
                 crate::log::log(LOG, &format!("VM {vm} (PID {pid}) exited after a shutdown ({})", r.describe()));
                 return;
             }
             None => match spec.stderr_path.as_deref().and_then(|p| std::fs::read_to_string(p).ok()).filter(|s| !s.trim().is_empty()) {
-                Some(stderr) => (Reason::QemuError { stderr: crate::exec::tail(&stderr, 2048).to_string() }, "off"),
-                None => (Reason::Killed, "off"),
+                Some(stderr) => (Reason::QemuError { stderr: crate::exec::tail(&stderr, 2048).to_string() }, VmStatus::Off),
+                None => (Reason::Killed, VmStatus::Off),
             },
         };
         core.crash_from_watch(&vm, pid, spec.resources, reason, status).await;
     }
 
-    async fn crash_from_watch(&self, vm: &str, pid: i32, known: Resources, reason: Reason, status: &str) {
+    async fn crash_from_watch(&self, vm: &str, pid: i32, known: Resources, reason: Reason, status: VmStatus) {
         // Capture before the flip. A store that is unreachable is not asked again (each
         // try waits out a connection timeout): the caller's own knowledge of the VM's
         // resources is all the cleanup gets, and the writes are queued.
@@ -507,7 +507,7 @@ impl HealthMonitorCore {
                 }
             }
         }
-        let last_known = captured.as_ref().map_or_else(|| "running".to_string(), |c| c.status.clone());
+        let last_known = captured.as_ref().map_or(VmStatus::Running, |c| c.status.clone());
         let res = match captured.and_then(|c| c.configuration) {
             Some(cfg) => Resources::from_config(&cfg).merged(&known),
             None => known,
@@ -553,7 +553,7 @@ mod tests {
             assert_eq!(ev[0].1["cleanupResult"]["resources"].as_array().unwrap().len(), 5);
             // one crash of one PID is handled once, whichever path sees it again
             store.set("vm1", "running");
-            h.handle_crash("vm1", 999_999, None, Reason::Killed, "off", "running".into(), false).await;
+            h.handle_crash("vm1", 999_999, None, Reason::Killed, VmStatus::Off, VmStatus::Running, false).await;
             assert!(rec.take().is_empty());
             assert_eq!(store.status("vm1").as_deref(), Some("running"));
         });

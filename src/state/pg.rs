@@ -18,11 +18,11 @@ use tokio::sync::OnceCell;
 use super::dburl::{quote_ident, translate, PgSettings};
 use super::error::{DatabaseError, Retry, StateError};
 use super::records::{
-    ColumnKind, ColumnSource, FirewallRuleRecord, FirewallRuleSetRecord, MachineConfigUpdate, MachineConfigurationRecord, MachineRecord, RunningVmRecord,
-    RuntimeRecord, TransitionResult, VmConfigRecord, CONFIG_COLUMNS,
+    row_status, ColumnKind, ColumnSource, FirewallRuleRecord, FirewallRuleSetRecord, MachineConfigUpdate, MachineConfigurationRecord, MachineRecord,
+    RunningVmRecord, RuntimeRecord, TransitionResult, VmConfigRecord, CONFIG_COLUMNS,
 };
 use super::schema::{insert_row, Cell, Col};
-use super::status::{automatic_write_allowed, Reason};
+use super::status::{automatic_write_allowed, Reason, VmStatus};
 use super::store::{new_uuid, StatusChange, Store, StoreFuture};
 
 const LOG: &str = "infinivirt:store";
@@ -278,9 +278,9 @@ fn bind_config<'q>(
     }
 }
 
-async fn status_for_update(conn: &mut PgConnection, id: &str) -> Result<Option<String>, sqlx::Error> {
+async fn status_for_update(conn: &mut PgConnection, id: &str) -> Result<Option<VmStatus>, sqlx::Error> {
     let row = sqlx::query("SELECT \"status\" FROM \"Machine\" WHERE \"id\" = $1 FOR UPDATE").bind(id).fetch_optional(&mut *conn).await?;
-    Ok(row.and_then(|r| PgCols(&r).text("status")))
+    Ok(row.and_then(|r| PgCols(&r).text("status")).map(VmStatus::from))
 }
 
 impl PgStore {
@@ -292,14 +292,14 @@ impl PgStore {
             .iter()
             .map(|r| {
                 let c = PgCols(r);
-                RunningVmRecord { id: c.text("id").unwrap_or_default(), status: c.text("status").unwrap_or_default(), configuration: runtime_of(r) }
+                RunningVmRecord { id: c.text("id").unwrap_or_default(), status: row_status(&c), configuration: runtime_of(r) }
             })
             .collect())
     }
-    async fn set_status_automatic_once(&self, id: &str, status: &str) -> Result<StatusChange, sqlx::Error> {
+    async fn set_status_automatic_once(&self, id: &str, status: &VmStatus) -> Result<StatusChange, sqlx::Error> {
         let mut tx = self.pool().await?.begin().await?;
         let Some(current) = status_for_update(&mut tx, id).await? else { return Ok(StatusChange::NotFound) };
-        if current == status {
+        if current == *status {
             return Ok(StatusChange::Unchanged);
         }
         if !automatic_write_allowed(&current, status) {
@@ -307,38 +307,38 @@ impl PgStore {
         }
         sqlx::query(&format!("UPDATE \"Machine\" SET \"status\" = $2, \"updatedAt\" = {NOW} WHERE \"id\" = $1"))
             .bind(id)
-            .bind(status)
+            .bind(status.as_str())
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
         Ok(StatusChange::Written { previous: current })
     }
 
-    async fn transition_once(&self, id: &str, from: &str, to: &str, version: i64) -> Result<Result<TransitionResult, DatabaseError>, sqlx::Error> {
+    async fn transition_once(&self, id: &str, from: &VmStatus, to: &VmStatus, version: i64) -> Result<Result<TransitionResult, DatabaseError>, sqlx::Error> {
         let mut tx = self.pool().await?.begin().await?;
         let Some(mut vm) = load_vm(&mut tx, id, true).await? else { return Ok(Err(DatabaseError::MachineNotFound { vm_id: id.into() })) };
         if vm.version != version {
             return Ok(Err(DatabaseError::VersionConflict { vm_id: id.into(), expected: version, found: vm.version }));
         }
-        if vm.status != from {
-            return Ok(Err(DatabaseError::StatusConflict { vm_id: id.into(), expected: from.into(), found: vm.status }));
+        if vm.status != *from {
+            return Ok(Err(DatabaseError::StatusConflict { vm_id: id.into(), expected: from.to_string(), found: vm.status.into() }));
         }
         let new_version = vm.version + 1;
         let done = sqlx::query(&format!(
             "UPDATE \"Machine\" SET \"status\" = $4, \"version\" = $5, \"updatedAt\" = {NOW} WHERE \"id\" = $1 AND \"status\" = $2 AND \"version\" = $3"
         ))
         .bind(id)
-        .bind(from)
+        .bind(from.as_str())
         .bind(i32::try_from(version).unwrap_or(i32::MAX))
-        .bind(to)
+        .bind(to.as_str())
         .bind(i32::try_from(new_version).unwrap_or(i32::MAX))
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
-            return Ok(Err(DatabaseError::ConcurrentModification { vm_id: id.into(), expected_status: from.into(), expected_version: version }));
+            return Ok(Err(DatabaseError::ConcurrentModification { vm_id: id.into(), expected_status: from.to_string(), expected_version: version }));
         }
         tx.commit().await?;
-        vm.status = to.to_string();
+        vm.status = to.clone();
         vm.version = new_version;
         Ok(Ok(TransitionResult { new_version, vm_config: vm }))
     }
@@ -380,17 +380,17 @@ impl Store for PgStore {
             .map_err(|e| query_err("find machine", Some(id), &e))?;
             Ok(row.map(|r| {
                 let c = PgCols(&r);
-                MachineRecord { id: c.text("id").unwrap_or_default(), status: c.text("status").unwrap_or_default() }
+                MachineRecord { id: c.text("id").unwrap_or_default(), status: row_status(&c) }
             }))
         })
     }
 
-    fn update_machine_status<'a>(&'a self, id: &'a str, status: &'a str) -> StoreFuture<'a, ()> {
+    fn update_machine_status<'a>(&'a self, id: &'a str, status: &'a VmStatus) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let done = retrying!(async {
                 sqlx::query(&format!("UPDATE \"Machine\" SET \"status\" = $2, \"updatedAt\" = {NOW} WHERE \"id\" = $1"))
                     .bind(id)
-                    .bind(status)
+                    .bind(status.as_str())
                     .execute(self.pool().await?)
                     .await
             })
@@ -402,7 +402,7 @@ impl Store for PgStore {
         })
     }
 
-    fn update_status_with_reason<'a>(&'a self, id: &'a str, status: &'a str, reason: &'a Reason) -> StoreFuture<'a, ()> {
+    fn update_status_with_reason<'a>(&'a self, id: &'a str, status: &'a VmStatus, reason: &'a Reason) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             self.update_machine_status(id, status).await?;
             crate::log::log(LOG, &format!("VM {id}: status {status} ({})", reason.describe()));
@@ -468,7 +468,7 @@ impl Store for PgStore {
         })
     }
 
-    fn transition_vm_status<'a>(&'a self, id: &'a str, from: &'a str, to: &'a str, version: i64) -> StoreFuture<'a, TransitionResult> {
+    fn transition_vm_status<'a>(&'a self, id: &'a str, from: &'a VmStatus, to: &'a VmStatus, version: i64) -> StoreFuture<'a, TransitionResult> {
         Box::pin(async move {
             match retrying!(self.transition_once(id, from, to, version)) {
                 Ok(r) => r,
@@ -506,7 +506,7 @@ impl Store for PgStore {
         Box::pin(async move { self.internal_name(id).await.map_err(|e| query_err("get machine internal name", Some(id), &e)) })
     }
 
-    fn set_status_automatic<'a>(&'a self, id: &'a str, status: &'a str, reason: &'a Reason) -> StoreFuture<'a, StatusChange> {
+    fn set_status_automatic<'a>(&'a self, id: &'a str, status: &'a VmStatus, reason: &'a Reason) -> StoreFuture<'a, StatusChange> {
         Box::pin(async move {
             let r = retrying!(self.set_status_automatic_once(id, status)).map_err(|e| update_err("update machine status", Some(id), &e))?;
             if let StatusChange::Written { previous } = &r {
@@ -521,7 +521,7 @@ impl Store for PgStore {
         Box::pin(async move {
             let row = retrying!(async { sqlx::query(&format!("{RUNTIME_SELECT} WHERE m.\"id\" = $1")).bind(id).fetch_optional(self.pool().await?).await })
                 .map_err(|e| query_err("find machine runtime", Some(id), &e))?;
-            Ok(row.map(|r| RuntimeRecord { status: PgCols(&r).text("status").unwrap_or_default(), configuration: runtime_of(&r) }))
+            Ok(row.map(|r| RuntimeRecord { status: row_status(&PgCols(&r)), configuration: runtime_of(&r) }))
         })
     }
 
@@ -567,6 +567,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn process_filter_matches_the_status_helper() {
+        for s in VmStatus::KNOWN {
+            assert_eq!(MAY_HAVE_PROCESS.contains(&format!("'{s}'")), s.may_have_process(), "{s}");
+        }
+    }
+
+    #[test]
     fn select_lists_quote_every_column() {
         assert!(CONFIG_SELECT.starts_with("c.\"qemuPid\", c.\"tapDeviceName\""));
         assert_eq!(CONFIG_SELECT.matches("c.\"").count(), CONFIG_COLUMNS.len());
@@ -595,7 +602,7 @@ mod tests {
             assert!(e.is_transient(), "{e}");
             assert!(e.to_string().contains("refused"), "{e}");
             assert!(e.to_string().starts_with("Failed to find machine: "), "{e}");
-            let e = s.update_machine_status("m1", "off").await.unwrap_err();
+            let e = s.update_machine_status("m1", &VmStatus::Off).await.unwrap_err();
             assert!(e.is_transient() && e.to_string().contains("refused"), "{e}");
             let e = s.find_running_vms().await.unwrap_err();
             assert!(e.is_transient() && e.to_string().contains("refused"), "{e}");

@@ -35,7 +35,7 @@ use tokio::time::Instant;
 
 use super::error::DatabaseError;
 use super::records::MachineConfigUpdate;
-use super::status::Reason;
+use super::status::{Reason, VmStatus};
 use super::store::{StatusChange, Store};
 
 const LOG: &str = "infinivirt:state-sync";
@@ -48,16 +48,16 @@ const JOURNAL_VERSION: u32 = 1;
 #[serde(rename_all = "camelCase")]
 pub enum PendingWrite {
     /// Spec `updateStatusDirect`: read the status, write it if it differs.
-    Direct { status: String, reason: Reason },
+    Direct { status: VmStatus, reason: Reason },
     /// An automatic transition: never demotes `error` (`Store::set_status_automatic`).
-    Automatic { status: String, reason: Reason },
+    Automatic { status: VmStatus, reason: Reason },
     /// `clearVolatileMachineConfiguration`.
     ClearVolatile,
     /// `clearMachineConfiguration` (PID, TAP device and QMP socket).
     ClearConfig,
     /// `updateMachineStatus`: unconditional. Applied, it reports
     /// `StatusChange::Written` with an empty `previous` (the store does not say).
-    Status { status: String },
+    Status { status: VmStatus },
     /// `updateMachineConfiguration` with this update.
     Config(MachineConfigUpdate),
 }
@@ -443,7 +443,7 @@ impl WriteQueue {
             }
             PendingWrite::Status { status } => {
                 self.store.update_machine_status(vm, status).await?;
-                Ok(StatusChange::Written { previous: String::new() })
+                Ok(StatusChange::Written { previous: VmStatus::Other(String::new()) })
             }
             PendingWrite::Config(update) => {
                 self.store.update_machine_configuration(vm, update).await?;
@@ -542,7 +542,7 @@ pub(crate) mod tests {
     /// An in-memory store that can be switched "down" (transient failures).
     #[derive(Default)]
     pub(crate) struct MemStore {
-        pub machines: Mutex<HashMap<String, (String, Option<MachineConfigurationRecord>)>>,
+        pub machines: Mutex<HashMap<String, (VmStatus, Option<MachineConfigurationRecord>)>>,
         pub down: AtomicBool,
         /// Refuses every call with a permanent error.
         pub broken: AtomicBool,
@@ -553,7 +553,7 @@ pub(crate) mod tests {
         pub fn with(vms: &[(&str, &str, Option<MachineConfigurationRecord>)]) -> Arc<MemStore> {
             let s = MemStore::default();
             for (id, st, c) in vms {
-                lock(&s.machines).insert(id.to_string(), (st.to_string(), c.clone()));
+                lock(&s.machines).insert(id.to_string(), (VmStatus::from(*st), c.clone()));
             }
             Arc::new(s)
         }
@@ -568,11 +568,11 @@ pub(crate) mod tests {
         }
         pub fn set(&self, id: &str, status: &str) {
             if let Some(m) = lock(&self.machines).get_mut(id) {
-                m.0 = status.to_string();
+                m.0 = VmStatus::from(status);
             }
         }
         pub fn status(&self, id: &str) -> Option<String> {
-            lock(&self.machines).get(id).map(|m| m.0.clone())
+            lock(&self.machines).get(id).map(|m| m.0.to_string())
         }
         pub fn calls(&self) -> Vec<String> {
             lock(&self.log).clone()
@@ -590,12 +590,12 @@ pub(crate) mod tests {
                 Ok(lock(&self.machines).get(id).map(|(s, _)| MachineRecord { id: id.into(), status: s.clone() }))
             })
         }
-        fn update_machine_status<'a>(&'a self, id: &'a str, status: &'a str) -> StoreFuture<'a, ()> {
+        fn update_machine_status<'a>(&'a self, id: &'a str, status: &'a VmStatus) -> StoreFuture<'a, ()> {
             Box::pin(async move {
                 lock(&self.log).push(format!("updateMachineStatus {id} {status}"));
                 self.check("update machine status")?;
                 if let Some(m) = lock(&self.machines).get_mut(id) {
-                    m.0 = status.to_string();
+                    m.0 = status.clone();
                 }
                 Ok(())
             })
@@ -606,7 +606,7 @@ pub(crate) mod tests {
                 self.check("find running VMs")?;
                 Ok(lock(&self.machines)
                     .iter()
-                    .filter(|(_, (s, _))| s == "running")
+                    .filter(|(_, (s, _))| *s == VmStatus::Running)
                     .map(|(id, (s, c))| RunningVmRecord { id: id.clone(), status: s.clone(), configuration: c.clone() })
                     .collect())
             })
@@ -644,7 +644,7 @@ pub(crate) mod tests {
                 Ok(())
             })
         }
-        fn transition_vm_status<'a>(&'a self, _: &'a str, _: &'a str, _: &'a str, _: i64) -> StoreFuture<'a, TransitionResult> {
+        fn transition_vm_status<'a>(&'a self, _: &'a str, _: &'a VmStatus, _: &'a VmStatus, _: i64) -> StoreFuture<'a, TransitionResult> {
             Box::pin(async { Err(DatabaseError::Unsupported { message: "no".into() }) })
         }
         fn get_firewall_rules<'a>(&'a self, _: &'a str) -> StoreFuture<'a, Vec<FirewallRuleRecord>> {
@@ -756,6 +756,17 @@ pub(crate) mod tests {
         let text = serde_json::to_string(&all).unwrap();
         assert_eq!(serde_json::from_str::<Vec<PendingWrite>>(&text).unwrap(), all);
         assert!(serde_json::from_str::<PendingWrite>(r#"{"config":{"nope":1}}"#).is_err());
+    }
+
+    /// The journal keeps a status as the plain string, unknown values included.
+    #[test]
+    fn pending_write_json_keeps_plain_status_strings() {
+        let w = PendingWrite::Automatic { status: VmStatus::Off, reason: Reason::Killed };
+        assert_eq!(serde_json::to_string(&w).unwrap(), r#"{"automatic":{"status":"off","reason":"killed"}}"#);
+        let odd = r#"{"status":{"status":"migrating"}}"#;
+        let w: PendingWrite = serde_json::from_str(odd).unwrap();
+        assert_eq!(w, PendingWrite::Status { status: VmStatus::Other("migrating".into()) });
+        assert_eq!(serde_json::to_string(&w).unwrap(), odd);
     }
 
     #[test]

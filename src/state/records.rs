@@ -9,11 +9,13 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::status::VmStatus;
+
 /// `{ id, status }` (spec §17.7).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MachineRecord {
     pub id: String,
-    pub status: String,
+    pub status: VmStatus,
 }
 
 /// What a running VM holds on the host (spec §17.7 `MachineConfigurationRecord`).
@@ -33,7 +35,7 @@ pub struct MachineConfigurationRecord {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunningVmRecord {
     pub id: String,
-    pub status: String,
+    pub status: VmStatus,
     #[serde(rename = "MachineConfiguration")]
     pub configuration: Option<MachineConfigurationRecord>,
 }
@@ -42,7 +44,7 @@ pub struct RunningVmRecord {
 /// before it flips the status).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RuntimeRecord {
-    pub status: String,
+    pub status: VmStatus,
     pub configuration: Option<MachineConfigurationRecord>,
 }
 
@@ -233,13 +235,18 @@ impl MachineRecord {
     }
 }
 
+/// The `status` column of a database row (`""` when absent), unknown values kept.
+pub fn row_status(c: &impl ColumnSource) -> VmStatus {
+    VmStatus::from(c.text("status").unwrap_or_default())
+}
+
 /// A status as a JS adapter returned it; non-strings are rendered like `String(x)`.
-fn js_status(v: &Value) -> String {
-    match v.get("status") {
+fn js_status(v: &Value) -> VmStatus {
+    VmStatus::from(match v.get("status") {
         Some(Value::String(s)) => s.clone(),
         None | Some(Value::Null) => "undefined".to_string(),
         Some(other) => other.to_string(),
-    }
+    })
 }
 
 impl RunningVmRecord {
@@ -332,7 +339,7 @@ pub struct DepartmentRecord {
 #[derive(Debug, Clone, PartialEq)]
 pub struct VmConfigRecord {
     pub id: String,
-    pub status: String,
+    pub status: VmStatus,
     pub name: String,
     pub internal_name: String,
     pub os: String,
@@ -358,7 +365,7 @@ impl VmConfigRecord {
         let set = |id: Option<String>| id.and_then(|i| sets.iter().find(|s| s.id == i).cloned());
         VmConfigRecord {
             id: c.text("id").unwrap_or_default(),
-            status: c.text("status").unwrap_or_default(),
+            status: row_status(c),
             name: c.text("name").unwrap_or_default(),
             internal_name: c.text("internalName").unwrap_or_default(),
             os: c.text("os").unwrap_or_default(),
@@ -381,7 +388,7 @@ impl VmConfigRecord {
     pub fn to_json(&self) -> Value {
         let mut m = Map::new();
         m.insert("id".into(), Value::from(self.id.clone()));
-        m.insert("status".into(), Value::from(self.status.clone()));
+        m.insert("status".into(), Value::from(self.status.as_str()));
         m.insert("name".into(), Value::from(self.name.clone()));
         m.insert("internalName".into(), Value::from(self.internal_name.clone()));
         m.insert("os".into(), Value::from(self.os.clone()));
@@ -583,6 +590,15 @@ mod tests {
         assert_eq!(l[1].configuration, None);
         let s = serde_json::to_value(&l[0]).unwrap();
         assert_eq!(s["MachineConfiguration"]["tapDeviceName"], Value::Null);
+        // statuses from JS: unknown strings kept, others rendered like String(x)
+        let st = |v: Value| MachineRecord::from_js(&v).unwrap().status;
+        assert_eq!(st(json!({"status": "migrating"})), VmStatus::Other("migrating".into()));
+        assert_eq!(st(json!({})), VmStatus::Other("undefined".into()));
+        assert_eq!(st(json!({"status": 3})), VmStatus::Other("3".into()));
+        assert_eq!(serde_json::to_value(MachineRecord { id: "a".into(), status: "migrating".into() }).unwrap(), json!({"id": "a", "status": "migrating"}));
+        let vm = VmConfigRecord::from_js(&json!({"id": "a", "status": "updating_hardware"})).unwrap();
+        assert_eq!(vm.status, VmStatus::UpdatingHardware);
+        assert_eq!(vm.to_json()["status"], "updating_hardware");
     }
 
     #[test]

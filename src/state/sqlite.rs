@@ -18,11 +18,11 @@ use tokio::sync::OnceCell;
 use super::error::{DatabaseError, Retry};
 use super::pg::{query_err, update_err};
 use super::records::{
-    ColumnKind, ColumnSource, FirewallRuleRecord, FirewallRuleSetRecord, MachineConfigUpdate, MachineConfigurationRecord, MachineRecord, RunningVmRecord,
-    RuntimeRecord, TransitionResult, VmConfigRecord, CONFIG_COLUMNS,
+    row_status, ColumnKind, ColumnSource, FirewallRuleRecord, FirewallRuleSetRecord, MachineConfigUpdate, MachineConfigurationRecord, MachineRecord,
+    RunningVmRecord, RuntimeRecord, TransitionResult, VmConfigRecord, CONFIG_COLUMNS,
 };
 use super::schema::{insert_row, Cell};
-use super::status::{automatic_write_allowed, Reason};
+use super::status::{automatic_write_allowed, Reason, VmStatus};
 use super::store::{new_uuid, StatusChange, Store, StoreFuture};
 
 const LOG: &str = "infinivirt:store";
@@ -215,16 +215,16 @@ impl SqliteStore {
             .iter()
             .map(|r| {
                 let c = LiteCols(r);
-                RunningVmRecord { id: c.text("id").unwrap_or_default(), status: c.text("status").unwrap_or_default(), configuration: runtime_of(r) }
+                RunningVmRecord { id: c.text("id").unwrap_or_default(), status: row_status(&c), configuration: runtime_of(r) }
             })
             .collect())
     }
-    async fn set_status_automatic_once(&self, id: &str, status: &str, reason: &Reason) -> Result<StatusChange, sqlx::Error> {
+    async fn set_status_automatic_once(&self, id: &str, status: &VmStatus, reason: &Reason) -> Result<StatusChange, sqlx::Error> {
         let mut tx = self.pool().await?.begin_with("BEGIN IMMEDIATE").await?;
         let current: Option<String> =
             sqlx::query_scalar("SELECT \"status\" FROM \"Machine\" WHERE \"id\" = ?1").bind(id.to_string()).fetch_optional(&mut *tx).await?;
-        let Some(current) = current else { return Ok(StatusChange::NotFound) };
-        if current == status {
+        let Some(current) = current.map(VmStatus::from) else { return Ok(StatusChange::NotFound) };
+        if current == *status {
             return Ok(StatusChange::Unchanged);
         }
         if !automatic_write_allowed(&current, status) {
@@ -242,14 +242,14 @@ impl SqliteStore {
         Ok(StatusChange::Written { previous: current })
     }
 
-    async fn transition_once(&self, id: &str, from: &str, to: &str, version: i64) -> Result<Result<TransitionResult, DatabaseError>, sqlx::Error> {
+    async fn transition_once(&self, id: &str, from: &VmStatus, to: &VmStatus, version: i64) -> Result<Result<TransitionResult, DatabaseError>, sqlx::Error> {
         let mut tx = self.pool().await?.begin_with("BEGIN IMMEDIATE").await?;
         let Some(mut vm) = load_vm(&mut tx, id).await? else { return Ok(Err(DatabaseError::MachineNotFound { vm_id: id.into() })) };
         if vm.version != version {
             return Ok(Err(DatabaseError::VersionConflict { vm_id: id.into(), expected: version, found: vm.version }));
         }
-        if vm.status != from {
-            return Ok(Err(DatabaseError::StatusConflict { vm_id: id.into(), expected: from.into(), found: vm.status }));
+        if vm.status != *from {
+            return Ok(Err(DatabaseError::StatusConflict { vm_id: id.into(), expected: from.to_string(), found: vm.status.into() }));
         }
         let new_version = vm.version + 1;
         let done = sqlx::query(&format!(
@@ -264,10 +264,10 @@ impl SqliteStore {
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
-            return Ok(Err(DatabaseError::ConcurrentModification { vm_id: id.into(), expected_status: from.into(), expected_version: version }));
+            return Ok(Err(DatabaseError::ConcurrentModification { vm_id: id.into(), expected_status: from.to_string(), expected_version: version }));
         }
         tx.commit().await?;
-        vm.status = to.to_string();
+        vm.status = to.clone();
         vm.version = new_version;
         Ok(Ok(TransitionResult { new_version, vm_config: vm }))
     }
@@ -312,11 +312,11 @@ impl Store for SqliteStore {
             let pool = self.pool().await.map_err(err)?;
             let row: Option<(String, String)> =
                 sqlx::query_as("SELECT \"id\", \"status\" FROM \"Machine\" WHERE \"id\" = ?1").bind(id.to_string()).fetch_optional(&pool).await.map_err(err)?;
-            Ok(row.map(|(id, status)| MachineRecord { id, status }))
+            Ok(row.map(|(id, status): (String, String)| MachineRecord { id, status: status.into() }))
         })
     }
 
-    fn update_machine_status<'a>(&'a self, id: &'a str, status: &'a str) -> StoreFuture<'a, ()> {
+    fn update_machine_status<'a>(&'a self, id: &'a str, status: &'a VmStatus) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let err = |e: sqlx::Error| update_err("update machine status", Some(id), &e);
             let pool = self.pool().await.map_err(err)?;
@@ -331,7 +331,7 @@ impl Store for SqliteStore {
         })
     }
 
-    fn update_status_with_reason<'a>(&'a self, id: &'a str, status: &'a str, reason: &'a Reason) -> StoreFuture<'a, ()> {
+    fn update_status_with_reason<'a>(&'a self, id: &'a str, status: &'a VmStatus, reason: &'a Reason) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let err = |e: sqlx::Error| update_err("update machine status", Some(id), &e);
             let pool = self.pool().await.map_err(err)?;
@@ -387,7 +387,7 @@ impl Store for SqliteStore {
         })
     }
 
-    fn transition_vm_status<'a>(&'a self, id: &'a str, from: &'a str, to: &'a str, version: i64) -> StoreFuture<'a, TransitionResult> {
+    fn transition_vm_status<'a>(&'a self, id: &'a str, from: &'a VmStatus, to: &'a VmStatus, version: i64) -> StoreFuture<'a, TransitionResult> {
         Box::pin(async move {
             match self.transition_once(id, from, to, version).await {
                 Ok(r) => r,
@@ -423,7 +423,7 @@ impl Store for SqliteStore {
         })
     }
 
-    fn set_status_automatic<'a>(&'a self, id: &'a str, status: &'a str, reason: &'a Reason) -> StoreFuture<'a, StatusChange> {
+    fn set_status_automatic<'a>(&'a self, id: &'a str, status: &'a VmStatus, reason: &'a Reason) -> StoreFuture<'a, StatusChange> {
         Box::pin(async move {
             let r = self.set_status_automatic_once(id, status, reason).await.map_err(|e| io_err("update machine status", id, &e))?;
             if let StatusChange::Written { previous } = &r {
@@ -439,7 +439,7 @@ impl Store for SqliteStore {
             let pool = self.pool().await.map_err(err)?;
             let sql = format!("{RUNTIME_SELECT} WHERE m.\"id\" = ?1");
             let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&pool).await.map_err(err)?;
-            Ok(row.map(|r| RuntimeRecord { status: LiteCols(&r).text("status").unwrap_or_default(), configuration: runtime_of(&r) }))
+            Ok(row.map(|r| RuntimeRecord { status: row_status(&LiteCols(&r)), configuration: runtime_of(&r) }))
         })
     }
 
@@ -515,6 +515,13 @@ mod tests {
     }
 
     #[test]
+    fn process_filter_matches_the_status_helper() {
+        for s in VmStatus::KNOWN {
+            assert_eq!(MAY_HAVE_PROCESS.contains(&format!("'{s}'")), s.may_have_process(), "{s}");
+        }
+    }
+
+    #[test]
     fn creates_schema_and_runs_the_contract() {
         let (dir, s) = temp_db("contract");
         rt().block_on(async {
@@ -540,22 +547,29 @@ mod tests {
             let rt = s.find_runtime("m1").await.unwrap().unwrap();
             assert_eq!(rt.configuration.unwrap().qemu_pid, None);
             // conditional writes never overwrite error
-            s.update_machine_status("m1", "error").await.unwrap();
-            assert_eq!(s.set_status_automatic("m1", "off", &Reason::Killed).await.unwrap(), StatusChange::Refused { current: "error".into() });
-            s.update_machine_status("m1", "running").await.unwrap();
-            assert_eq!(s.set_status_automatic("m1", "off", &Reason::Killed).await.unwrap(), StatusChange::Written { previous: "running".into() });
-            assert_eq!(s.set_status_automatic("m1", "off", &Reason::Killed).await.unwrap(), StatusChange::Unchanged);
-            assert_eq!(s.set_status_automatic("nope", "off", &Reason::Killed).await.unwrap(), StatusChange::NotFound);
+            s.update_machine_status("m1", &VmStatus::Error).await.unwrap();
+            assert_eq!(s.set_status_automatic("m1", &VmStatus::Off, &Reason::Killed).await.unwrap(), StatusChange::Refused { current: "error".into() });
+            s.update_machine_status("m1", &VmStatus::Running).await.unwrap();
+            assert_eq!(s.set_status_automatic("m1", &VmStatus::Off, &Reason::Killed).await.unwrap(), StatusChange::Written { previous: "running".into() });
+            assert_eq!(s.set_status_automatic("m1", &VmStatus::Off, &Reason::Killed).await.unwrap(), StatusChange::Unchanged);
+            assert_eq!(s.set_status_automatic("nope", &VmStatus::Off, &Reason::Killed).await.unwrap(), StatusChange::NotFound);
             // transitions
-            let t = s.transition_vm_status("m1", "off", "starting", 1).await.unwrap();
+            let t = s.transition_vm_status("m1", &VmStatus::Off, &VmStatus::Starting, 1).await.unwrap();
             assert_eq!(t.new_version, 2);
-            let e = s.transition_vm_status("m1", "off", "starting", 2).await.unwrap_err();
+            let e = s.transition_vm_status("m1", &VmStatus::Off, &VmStatus::Starting, 2).await.unwrap_err();
             assert!(matches!(e, DatabaseError::StatusConflict { .. }), "{e:?}");
-            let e = s.transition_vm_status("m1", "starting", "running", 1).await.unwrap_err();
+            let e = s.transition_vm_status("m1", &VmStatus::Starting, &VmStatus::Running, 1).await.unwrap_err();
             assert!(matches!(e, DatabaseError::VersionConflict { expected: 1, found: 2, .. }));
-            assert!(matches!(s.transition_vm_status("x", "a", "b", 1).await.unwrap_err(), DatabaseError::MachineNotFound { .. }));
+            assert!(matches!(s.transition_vm_status("x", &"a".into(), &"b".into(), 1).await.unwrap_err(), DatabaseError::MachineNotFound { .. }));
             // missing machine: resolves
-            s.update_machine_status("nope", "off").await.unwrap();
+            s.update_machine_status("nope", &VmStatus::Off).await.unwrap();
+            // a status this crate does not know is stored and read back verbatim
+            let odd = VmStatus::from("migrating");
+            s.update_machine_status("m1", &odd).await.unwrap();
+            assert_eq!(s.find_machine("m1").await.unwrap().unwrap().status, VmStatus::Other("migrating".into()));
+            assert_eq!(s.find_runtime("m1").await.unwrap().unwrap().status, odd);
+            let t = s.transition_vm_status("m1", &odd, &VmStatus::Starting, 2).await.unwrap();
+            assert_eq!(t.vm_config.status, VmStatus::Starting);
             s.close().await;
         });
         // reopening applies no migration twice

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use super::error::{DatabaseError, StateError};
 use super::records::{FirewallRuleRecord, MachineConfigUpdate, MachineRecord, RunningVmRecord, RuntimeRecord, TransitionResult, VmConfigRecord};
-use super::status::{automatic_write_allowed, Reason};
+use super::status::{automatic_write_allowed, Reason, VmStatus};
 
 /// A store operation in flight.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, DatabaseError>> + Send + 'a>>;
@@ -24,11 +24,11 @@ pub const DISK_PATH_PREFIX: &str = "/var/lib/infinivirt/disks/";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StatusChange {
     /// The status was `previous` and is now the new one.
-    Written { previous: String },
+    Written { previous: VmStatus },
     /// The status already was the new one; nothing written.
     Unchanged,
     /// The status is `error`, which an automatic demotion never overwrites.
-    Refused { current: String },
+    Refused { current: VmStatus },
     /// No such machine.
     NotFound,
 }
@@ -41,10 +41,10 @@ pub trait Store: Send + Sync + 'static {
 
     fn find_machine<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<MachineRecord>>;
     /// Unconditional; a missing machine is not an error (spec §20.11 #123).
-    fn update_machine_status<'a>(&'a self, id: &'a str, status: &'a str) -> StoreFuture<'a, ()>;
+    fn update_machine_status<'a>(&'a self, id: &'a str, status: &'a VmStatus) -> StoreFuture<'a, ()>;
     /// `update_machine_status` that also records why, where the store has a column for
     /// it (the embedded SQLite schema does; the backend's does not, so it is logged).
-    fn update_status_with_reason<'a>(&'a self, id: &'a str, status: &'a str, reason: &'a Reason) -> StoreFuture<'a, ()> {
+    fn update_status_with_reason<'a>(&'a self, id: &'a str, status: &'a VmStatus, reason: &'a Reason) -> StoreFuture<'a, ()> {
         let _ = reason;
         self.update_machine_status(id, status)
     }
@@ -59,7 +59,7 @@ pub trait Store: Send + Sync + 'static {
     fn clear_volatile_machine_configuration<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()>;
     fn find_machine_with_config<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<VmConfigRecord>>;
     fn update_machine_configuration<'a>(&'a self, id: &'a str, update: &'a MachineConfigUpdate) -> StoreFuture<'a, ()>;
-    fn transition_vm_status<'a>(&'a self, id: &'a str, from: &'a str, to: &'a str, version: i64) -> StoreFuture<'a, TransitionResult>;
+    fn transition_vm_status<'a>(&'a self, id: &'a str, from: &'a VmStatus, to: &'a VmStatus, version: i64) -> StoreFuture<'a, TransitionResult>;
     fn get_firewall_rules<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Vec<FirewallRuleRecord>>;
     fn get_firewall_rule_set_id<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<String>>;
     fn get_machine_internal_name<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<String>>;
@@ -72,11 +72,11 @@ pub trait Store: Send + Sync + 'static {
     /// demotion (`automatic_write_allowed`), never rewrites an equal status, and records
     /// `reason` where the store has a column for it. Native stores do this atomically;
     /// the default (for plain JS adapters) reads, decides and writes.
-    fn set_status_automatic<'a>(&'a self, id: &'a str, status: &'a str, reason: &'a Reason) -> StoreFuture<'a, StatusChange> {
+    fn set_status_automatic<'a>(&'a self, id: &'a str, status: &'a VmStatus, reason: &'a Reason) -> StoreFuture<'a, StatusChange> {
         let _ = reason; // a plain DatabaseAdapter has nowhere to keep it
         Box::pin(async move {
             let Some(m) = self.find_machine(id).await? else { return Ok(StatusChange::NotFound) };
-            if m.status == status {
+            if m.status == *status {
                 return Ok(StatusChange::Unchanged);
             }
             if !automatic_write_allowed(&m.status, status) {

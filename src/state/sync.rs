@@ -9,18 +9,20 @@ use super::emit::{date, now_ms, StatusSource};
 use super::error::{DatabaseError, StateError, SyncErrorCode};
 use super::queue::{PendingWrite, RetryPolicy, Submitted, WriteQueue};
 use super::records::RuntimeRecord;
-use super::status::{db_status_for_qmp, Reason};
+use super::status::{db_status_for_qmp, Reason, VmStatus};
 use super::store::{StatusChange, Store};
 
 const LOG: &str = "infinivirt:state-sync";
+/// The status a `SyncResult` reports when the store could not tell.
+const UNKNOWN: &str = "unknown";
 
 /// `SyncResult` (spec §17.7).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SyncResult {
     pub success: bool,
     pub vm_id: String,
-    pub previous_status: String,
-    pub new_status: String,
+    pub previous_status: VmStatus,
+    pub new_status: VmStatus,
     /// Time of the call, ms since the epoch.
     pub timestamp: f64,
     pub error: Option<SyncErrorCode>,
@@ -31,8 +33,8 @@ impl SyncResult {
         let mut v = json!({
             "success": self.success,
             "vmId": self.vm_id,
-            "previousStatus": self.previous_status,
-            "newStatus": self.new_status,
+            "previousStatus": self.previous_status.as_str(),
+            "newStatus": self.new_status.as_str(),
             "timestamp": date(self.timestamp),
         });
         if let Some(e) = self.error {
@@ -76,7 +78,7 @@ impl StateSync {
         &self.queue
     }
 
-    pub fn map_qmp_status(status: &str) -> &'static str {
+    pub fn map_qmp_status(status: &str) -> VmStatus {
         db_status_for_qmp(status)
     }
 
@@ -84,20 +86,21 @@ impl StateSync {
     /// then QMP (`QMP_UNAVAILABLE`), then a write only when the mapped status differs.
     pub async fn sync_state(&self, vm: &str, qmp: &dyn StatusSource) -> SyncResult {
         let t = now_ms();
-        let result = |success, prev: &str, new: &str, error| SyncResult {
+        let result = |success, prev: &VmStatus, new: &VmStatus, error| SyncResult {
             success,
             vm_id: vm.to_string(),
-            previous_status: prev.to_string(),
-            new_status: new.to_string(),
+            previous_status: prev.clone(),
+            new_status: new.clone(),
             timestamp: t,
             error,
         };
+        let unknown = VmStatus::from(UNKNOWN);
         let previous = match self.store().find_machine(vm).await {
             Ok(Some(m)) => m.status,
-            Ok(None) => return result(false, "unknown", "unknown", Some(SyncErrorCode::VM_NOT_FOUND)),
+            Ok(None) => return result(false, &unknown, &unknown, Some(SyncErrorCode::VM_NOT_FOUND)),
             Err(e) => {
                 crate::log::log(LOG, &format!("syncState {vm}: {e}"));
-                return result(false, "unknown", "unknown", Some(SyncErrorCode::DB_ERROR));
+                return result(false, &unknown, &unknown, Some(SyncErrorCode::DB_ERROR));
             }
         };
         let qmp_status = match qmp.query_status().await {
@@ -109,25 +112,25 @@ impl StateSync {
         };
         let mapped = db_status_for_qmp(&qmp_status);
         if mapped == previous {
-            return result(true, &previous, mapped, None);
+            return result(true, &previous, &mapped, None);
         }
         let reason = Reason::QmpStatus { status: qmp_status.clone() };
-        match self.store().update_status_with_reason(vm, mapped, &reason).await {
-            Ok(()) => result(true, &previous, mapped, None),
+        match self.store().update_status_with_reason(vm, &mapped, &reason).await {
+            Ok(()) => result(true, &previous, &mapped, None),
             Err(e) => {
                 crate::log::log(LOG, &format!("syncState {vm}: write failed: {e}"));
-                result(false, &previous, mapped, Some(SyncErrorCode::DB_ERROR))
+                result(false, &previous, &mapped, Some(SyncErrorCode::DB_ERROR))
             }
         }
     }
 
     /// Spec `updateVMStatus` = `db.updateMachineStatus`.
-    pub async fn update_vm_status(&self, vm: &str, status: &str) -> Result<(), DatabaseError> {
+    pub async fn update_vm_status(&self, vm: &str, status: &VmStatus) -> Result<(), DatabaseError> {
         self.store().update_machine_status(vm, status).await
     }
 
     /// Spec `getVMStatus`: missing → `VM <id> not found`.
-    pub async fn get_vm_status(&self, vm: &str) -> Result<String, StateError> {
+    pub async fn get_vm_status(&self, vm: &str) -> Result<VmStatus, StateError> {
         match self.store().find_machine(vm).await? {
             Some(m) => Ok(m.status),
             None => Err(StateError::VmNotFound { vm_id: vm.to_string() }),
@@ -161,33 +164,33 @@ impl StateSync {
     }
 
     /// Spec `updateStatusDirect`, with writes the store could not take queued for retry.
-    pub async fn update_status_direct(&self, vm: &str, status: &str, reason: Reason) -> SyncResult {
+    pub async fn update_status_direct(&self, vm: &str, status: &VmStatus, reason: Reason) -> SyncResult {
         let t = now_ms();
-        let result = |success, prev: &str, error| SyncResult {
+        let result = |success, prev: VmStatus, error| SyncResult {
             success,
             vm_id: vm.to_string(),
-            previous_status: prev.to_string(),
-            new_status: status.to_string(),
+            previous_status: prev,
+            new_status: status.clone(),
             timestamp: t,
             error,
         };
-        match self.queue.submit(vm, PendingWrite::Direct { status: status.to_string(), reason }).await {
-            Submitted::Applied(StatusChange::Written { previous }) => result(true, &previous, None),
-            Submitted::Applied(StatusChange::Unchanged | StatusChange::Refused { .. }) => result(true, status, None),
-            Submitted::Applied(StatusChange::NotFound) | Submitted::NotFound { .. } => result(false, "unknown", Some(SyncErrorCode::VM_NOT_FOUND)),
-            Submitted::Queued { .. } => result(false, "unknown", Some(SyncErrorCode::DB_ERROR)),
+        match self.queue.submit(vm, PendingWrite::Direct { status: status.clone(), reason }).await {
+            Submitted::Applied(StatusChange::Written { previous }) => result(true, previous, None),
+            Submitted::Applied(StatusChange::Unchanged | StatusChange::Refused { .. }) => result(true, status.clone(), None),
+            Submitted::Applied(StatusChange::NotFound) | Submitted::NotFound { .. } => result(false, UNKNOWN.into(), Some(SyncErrorCode::VM_NOT_FOUND)),
+            Submitted::Queued { .. } => result(false, UNKNOWN.into(), Some(SyncErrorCode::DB_ERROR)),
         }
     }
 
     /// `update_status_direct` when the store was just seen unreachable: queued at once
     /// (no attempt that would wait out another connection timeout); `DB_ERROR`.
-    pub fn defer_status_direct(&self, vm: &str, status: &str, reason: Reason) -> SyncResult {
-        self.queue.defer(vm, PendingWrite::Direct { status: status.to_string(), reason });
+    pub fn defer_status_direct(&self, vm: &str, status: &VmStatus, reason: Reason) -> SyncResult {
+        self.queue.defer(vm, PendingWrite::Direct { status: status.clone(), reason });
         SyncResult {
             success: false,
             vm_id: vm.to_string(),
-            previous_status: "unknown".to_string(),
-            new_status: status.to_string(),
+            previous_status: UNKNOWN.into(),
+            new_status: status.clone(),
             timestamp: now_ms(),
             error: Some(SyncErrorCode::DB_ERROR),
         }
@@ -195,8 +198,8 @@ impl StateSync {
 
     /// An automatic transition (crash, shutdown seen by a watcher): conditional, never
     /// demoting `error`, queued when the store is away.
-    pub async fn set_automatic(&self, vm: &str, status: &str, reason: Reason) -> Submitted {
-        self.queue.submit(vm, PendingWrite::Automatic { status: status.to_string(), reason }).await
+    pub async fn set_automatic(&self, vm: &str, status: &VmStatus, reason: Reason) -> Submitted {
+        self.queue.submit(vm, PendingWrite::Automatic { status: status.clone(), reason }).await
     }
 }
 
@@ -249,12 +252,12 @@ mod tests {
             let s = StateSync::new(store.clone());
             assert_eq!(s.get_vm_pid("a").await.unwrap(), Some(7));
             assert_eq!(s.get_vm_info("a").await.unwrap(), Some(VmInfo { tap_device_name: Some("vnet-a".into()), has_cpu_pinning: true }));
-            let r = s.update_status_direct("a", "running", Reason::Event { event: "RESUME".into() }).await;
+            let r = s.update_status_direct("a", &VmStatus::Running, Reason::Event { event: "RESUME".into() }).await;
             assert!(r.success);
-            let r = s.update_status_direct("a", "off", Reason::GuestShutdown).await;
+            let r = s.update_status_direct("a", &VmStatus::Off, Reason::GuestShutdown).await;
             assert_eq!((r.previous_status.as_str(), r.success), ("running", true));
             assert_eq!(s.get_vm_info("a").await.unwrap(), None);
-            let r = s.update_status_direct("nope", "off", Reason::GuestShutdown).await;
+            let r = s.update_status_direct("nope", &VmStatus::Off, Reason::GuestShutdown).await;
             assert_eq!(r.error, Some(SyncErrorCode::VM_NOT_FOUND));
             assert!(matches!(s.get_vm_status("nope").await, Err(StateError::VmNotFound { .. })));
         });
