@@ -402,7 +402,7 @@ impl Full {
     }
 
     async fn status(&self) -> String {
-        self.store.find_machine(VM).await.unwrap().unwrap().status
+        self.store.find_machine(VM).await.unwrap().unwrap().status.as_str().to_string()
     }
 }
 
