@@ -438,7 +438,6 @@ impl VmLifecycle {
         let cores = crate::system::cores::from_js_numbers(c.cpu_pinning.as_deref().unwrap_or_default())
             .and_then(|cores| self.cgroups.validate_cores(&cores).map(|()| cores))
             .map_err(|e| LifecycleError::failed(C::INVALID_CONFIG, e.to_string(), Some(&vm_id), Some(json!({ "requestedCores": c.cpu_pinning }))))?;
-        self.ensure_dirs(C::CREATE_FAILED, &vm_id)?;
         let _guard = self.lock(&vm_id).await?;
         // A VM that runs (another manager's create won the race) is not created again.
         let row = self.store.find_machine_with_config(&vm_id).await.map_err(wrap(C::DATABASE_ERROR, &vm_id))?;
@@ -496,6 +495,7 @@ impl VmLifecycle {
         }
         // From here on a failure leaves the VM in `error` (spec §5.11).
         made.status_written = true;
+        self.ensure_dirs(C::CREATE_FAILED, vm_id)?;
 
         // Disks: never over an existing image (qemu-img create would wipe it); every
         // request is validated before anything is made.
