@@ -406,14 +406,18 @@ impl Full {
     }
 }
 
+/// `qemu-img` makes the disks (scripts/setup-system.sh installs it; CI always has it).
 fn qemu_img_available() -> bool {
-    std::process::Command::new("qemu-img").arg("--version").output().is_ok_and(|o| o.status.success())
+    let ok = std::process::Command::new("qemu-img").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("qemu-img missing: scripts/setup-system.sh installs it; test skipped");
+    }
+    ok
 }
 
 #[tokio::test]
 async fn create_records_everything_and_a_failed_create_releases_exactly_what_it_made() {
     if !qemu_img_available() {
-        eprintln!("qemu-img missing: scripts/setup-system.sh installs it");
         return;
     }
     let f = Full::new("create").await;
@@ -458,7 +462,6 @@ async fn create_records_everything_and_a_failed_create_releases_exactly_what_it_
 #[tokio::test]
 async fn start_restores_a_stopped_vm_and_two_managers_start_it_once() {
     if !qemu_img_available() {
-        eprintln!("qemu-img missing: scripts/setup-system.sh installs it");
         return;
     }
     let f = Full::new("start").await;
