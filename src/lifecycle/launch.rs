@@ -173,13 +173,18 @@ impl VmLifecycle {
         let process = Arc::new(QemuProcess::new(vm_id));
         process.set_pidfile(&spec.pidfile);
         process.set_qmp_socket(&spec.qmp_socket);
-        made.record(vm_id, |e| {
-            e.pidfile = Some(spec.pidfile.clone());
-            e.uuid = spec.uuid.clone();
-            e.name = Some(spec.vm_name.clone());
-            e.sockets =
-                [Some(&spec.qmp_socket), spec.guest_agent_socket.as_ref(), spec.infini_service_socket.as_ref()].into_iter().flatten().cloned().collect();
-        })?;
+        let sockets: Vec<_> =
+            [Some(&spec.qmp_socket), spec.guest_agent_socket.as_ref(), spec.infini_service_socket.as_ref()].into_iter().flatten().cloned().collect();
+        let known = made.journal.entry();
+        // Journaled already when the caller recorded its whole plan at once (create).
+        if known.pidfile.as_ref() != Some(&spec.pidfile) || known.sockets != sockets || known.uuid != spec.uuid || known.name.as_ref() != Some(&spec.vm_name) {
+            made.record(vm_id, |e| {
+                e.pidfile = Some(spec.pidfile.clone());
+                e.uuid = spec.uuid.clone();
+                e.name = Some(spec.vm_name.clone());
+                e.sockets = sockets;
+            })?;
+        }
         // numactl pinning (spec §5.4 step 18) wraps the command; without numactl it
         // degrades to no pinning with a warning.
         let wrapper = spec.numactl_pinning.and_then(|st| {

@@ -530,15 +530,26 @@ impl VmLifecycle {
 
         // The TAP, claimed for this VM (it joins the bridge only behind its firewall).
         let tap_name = crate::network::link::names::tap_for_vm(vm_id).map_err(wrap(C::CREATE_FAILED, vm_id))?.to_string();
-        made.record(vm_id, |e| e.tap = Some(tap_name.clone()))?;
+        // Everything this create is about to make, in one journal write: the TAP, the
+        // disks (none exists yet: checked above), the chain, the UEFI vars file, and
+        // the pidfile and sockets of the QEMU to come. Undoing an intent that was never
+        // carried out is a no-op.
+        let uefi = c.uefi_firmware.as_deref().map(PathBuf::from).filter(|p| std::fs::File::open(p).is_ok());
+        let vars = crate::lifecycle::uefi::vars_path(&self.opts.disk_dir, vm_id).ok().filter(|p| uefi.is_some() && !p.exists());
+        made.record(vm_id, |e| {
+            e.tap = Some(tap_name.clone());
+            e.disks.extend(vars.iter().cloned());
+            e.disks.extend(images.iter().map(|(p, _)| p.clone()));
+            e.chain = true;
+            e.pidfile = Some(paths.pidfile.clone());
+            e.uuid = qemu_uuid(vm_id, c.uuid.as_deref());
+            e.name = Some(c.name.clone().unwrap_or_default());
+            e.sockets = vec![paths.qmp_socket.clone()];
+            e.sockets.extend([&c.guest_agent_socket_path, &c.infini_service_socket_path].into_iter().flatten().map(PathBuf::from));
+        })?;
         let tap = self.net.tap_create(vm_id, Some(&bridge)).map_err(wrap(C::CREATE_FAILED, vm_id))?;
 
         // Effective values (spec §5.5 step 9), with what needs the host resolved here.
-        let uefi = c.uefi_firmware.as_deref().map(PathBuf::from).filter(|p| std::fs::File::open(p).is_ok());
-        let vars = crate::lifecycle::uefi::vars_path(&self.opts.disk_dir, vm_id).ok();
-        if let (Some(v), Some(_)) = (vars.as_ref().filter(|p| !p.exists()), &uefi) {
-            made.record(vm_id, |e| e.disks.push(v.clone()))?; // made by this create: removed if it fails
-        }
         let resolved = Resolved {
             tap: tap.clone(),
             uuid: qemu_uuid(vm_id, c.uuid.as_deref()),
@@ -555,8 +566,7 @@ impl VmLifecycle {
         let shared: &Made = made;
         let (spawned, networked) = tokio::join!(
             async {
-                for (path, img) in &images {
-                    shared.record(vm_id, |e| e.disks.push(path.clone())).map_err(Err)?;
+                for (_, img) in &images {
                     create_image(img, None).await.map_err(wrap(C::DISK_ERROR, vm_id)).map_err(Err)?;
                 }
                 self.spawn_recorded(vm_id, spec, shared).await.map_err(Ok)
@@ -564,7 +574,6 @@ impl VmLifecycle {
             async {
                 // One transaction writes the whole chain (rules, terminal policy) and
                 // its dispatch, with or without rules.
-                shared.record(vm_id, |e| e.chain = true)?;
                 self.net.apply_rules(vm_id, &tap, &rules).await.map_err(wrap(C::CREATE_FAILED, vm_id))?;
                 self.net.tap_configure(&tap, Some(&bridge)).map_err(wrap(C::CREATE_FAILED, vm_id))
             }
