@@ -485,3 +485,41 @@ async fn start_restores_a_stopped_vm_and_two_managers_start_it_once() {
     assert!(Path::new(&r.disk_paths[0]).exists());
     let _ = std::fs::remove_dir_all(&f.dir);
 }
+
+#[tokio::test]
+async fn a_running_vm_is_stopped_and_released_while_the_store_is_down() {
+    let f = fixture("stop-down", "running");
+    let pidfile = f.dir.join("pids/vm-x.pid");
+    let mut qemu = fake_qemu(&pidfile, VM);
+    let process = Arc::new(QemuProcess::new(VM));
+    process.set_pidfile(&pidfile);
+    assert_eq!(process.attach(None).await.unwrap(), Some(pid_of(&qemu)));
+    let hold = HostHold {
+        name: "Desk".into(),
+        internal_name: "vm-x".into(),
+        tap: Some("vnet-550e8400e2".into()),
+        pidfile: Some(pidfile.clone()),
+        pid: Some(pid_of(&qemu)),
+        ..HostHold::default()
+    };
+    f.lifecycle.register_live(VM, process, None, hold, Arc::default());
+
+    f.store.down.store(true, Ordering::SeqCst);
+    let r = f.lifecycle.stop(VM, super::vm::StopConfig { graceful: true, timeout: Duration::from_millis(500), force: true }).await.unwrap();
+    assert_eq!(r.forced, Some(true), "no monitor: the graceful part times out, then the kill");
+    assert!(exited(&mut qemu));
+    assert_eq!(f.net.calls(), ["detach vnet-550e8400e2", "undispatch 550e8400-e29b-41d4-a716-446655440000"]);
+    assert!(!pidfile.exists());
+    assert_eq!(f.store.status(VM).as_deref(), Some("running"), "not written yet");
+    assert!(f.lifecycle.pending_writes(VM) > 0);
+
+    f.store.down.store(false, Ordering::SeqCst);
+    for _ in 0..200 {
+        if f.lifecycle.pending_writes(VM) == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(f.store.status(VM).as_deref(), Some("off"));
+    let _ = std::fs::remove_dir_all(&f.dir);
+}

@@ -812,7 +812,20 @@ impl VmLifecycle {
     async fn stop_locked(&self, vm_id: &str, cfg: StopConfig) -> Result<OperationResult, LifecycleError> {
         let deadline = Instant::now() + cfg.timeout;
         let left = || deadline.saturating_duration_since(Instant::now());
-        let vm = self.load_vm(vm_id, C::STOP_FAILED).await?;
+        // A VM this manager runs can be stopped while the database is away: what the
+        // manager holds stands in for the row, and the row's writes are queued.
+        let vm = match self.store.find_machine_with_config(vm_id).await {
+            Err(e) if e.is_transient() => match locked(&self.live).get(vm_id).map(|l| l.hold.stand_in_row(vm_id)) {
+                Some(row) => {
+                    crate::log::warn(NS, &format!("VM {vm_id}: stopping without the database ({e}); its row is written once it answers"));
+                    row
+                }
+                None => return Err(LifecycleError::wrap(C::STOP_FAILED, vm_id, &e)),
+            },
+            r => r
+                .map_err(wrap(C::STOP_FAILED, vm_id))?
+                .ok_or_else(|| LifecycleError::failed(C::VM_NOT_FOUND, format!("VM not found: {vm_id}"), Some(vm_id), None))?,
+        };
         let conf = vm.configuration.clone().unwrap_or_default();
         let socket = conf.qmp_socket_path.clone().map(PathBuf::from);
         let (process, live_qmp, hold) = self.process_of(&vm).await;

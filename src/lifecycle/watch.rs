@@ -34,6 +34,9 @@ const RECONCILE_DB_WAIT: Duration = Duration::from_secs(60);
 /// release needs no database.
 #[derive(Debug, Clone, Default)]
 pub struct HostHold {
+    /// The VM's names (its row stands in for them when the store is away).
+    pub name: String,
+    pub internal_name: String,
     pub tap: Option<String>,
     pub sockets: Vec<PathBuf>,
     pub pidfile: Option<PathBuf>,
@@ -42,9 +45,36 @@ pub struct HostHold {
 }
 
 impl HostHold {
+    /// What stop needs of the VM's row, from what the manager holds: used only while
+    /// the store is unreachable, so a running VM can still be stopped and released.
+    pub fn stand_in_row(&self, vm_id: &str) -> crate::state::records::VmConfigRecord {
+        crate::state::records::VmConfigRecord {
+            id: vm_id.into(),
+            status: crate::state::status::VmStatus::Running,
+            name: self.name.clone(),
+            internal_name: self.internal_name.clone(),
+            os: String::new(),
+            cpu_cores: 0,
+            ram_gb: 0,
+            disk_size_gb: 0,
+            gpu_pci_address: None,
+            version: 0,
+            configuration: Some(ExtendedMachineConfigurationRecord {
+                qmp_socket_path: self.sockets.first().map(|p| p.display().to_string()),
+                tap_device_name: self.tap.clone(),
+                qemu_pid: self.pid.map(i64::from),
+                ..ExtendedMachineConfigurationRecord::default()
+            }),
+            firewall_rule_set: None,
+            department: None,
+        }
+    }
+
     /// From the stored runtime columns (a VM this process did not start).
     pub fn from_conf(pidfile: Option<PathBuf>, conf: &ExtendedMachineConfigurationRecord) -> Self {
         HostHold {
+            name: String::new(),
+            internal_name: String::new(),
             tap: conf.tap_device_name.clone(),
             sockets: [&conf.qmp_socket_path, &conf.guest_agent_socket_path, &conf.infini_service_socket_path]
                 .into_iter()
@@ -60,6 +90,8 @@ impl HostHold {
     /// From an operation's journal.
     pub fn from_entry(e: &Entry) -> Self {
         HostHold {
+            name: e.name.clone().unwrap_or_default(),
+            internal_name: e.internal_name.clone(),
             tap: e.tap.clone().or_else(|| e.tap_reused.clone()),
             sockets: e.sockets.clone(),
             pidfile: e.pidfile.clone(),
@@ -323,6 +355,8 @@ impl VmLifecycle {
         }
         let mut hold = HostHold::from_conf(Some(pidfile), &conf);
         hold.pid = Some(pid);
+        hold.name.clone_from(&vm.name);
+        hold.internal_name.clone_from(&vm.internal_name);
         self.register_live(vm_id, process, qmp, hold, shutdown);
         Reconciled::Attached { vm_id: vm_id.to_string(), pid, qmp_socket: path_string(&socket), status }
     }

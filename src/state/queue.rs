@@ -635,7 +635,11 @@ pub(crate) mod tests {
             })
         }
         fn find_machine_with_config<'a>(&'a self, _: &'a str) -> StoreFuture<'a, Option<VmConfigRecord>> {
-            Box::pin(async { Err(DatabaseError::Unsupported { message: "no".into() }) })
+            Box::pin(async move {
+                // Down like every other call; otherwise not offered by this store.
+                self.check("find machine with config")?;
+                Err(DatabaseError::Unsupported { message: "no".into() })
+            })
         }
         fn update_machine_configuration<'a>(&'a self, id: &'a str, update: &'a MachineConfigUpdate) -> StoreFuture<'a, ()> {
             Box::pin(async move {
