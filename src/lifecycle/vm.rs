@@ -408,6 +408,12 @@ impl VmLifecycle {
     /// read (PostgreSQL and SQLite compare the version column): two managers on
     /// different hosts cannot both start one VM.
     async fn claim_start(&self, vm: &crate::state::records::VmConfigRecord, code: C) -> Result<(), LifecycleError> {
+        // The embedded SQLite file is local: every manager that shares it runs on this
+        // host and is already kept out by the per-VM lock, so the claim is a plain
+        // status write there (a version-checked transaction would only add contention).
+        if self.store.kind() == "sqlite" {
+            return self.store.update_machine_status(&vm.id, &VmStatus::Starting).await.map_err(wrap(code, &vm.id));
+        }
         match self.store.transition_vm_status(&vm.id, &vm.status, &VmStatus::Starting, vm.version).await {
             Ok(_) => Ok(()),
             Err(e) if e.is_version_conflict() => Err(LifecycleError::failed(
