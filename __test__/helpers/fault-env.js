@@ -169,7 +169,12 @@ function chainNameOf (vmId) {
 function qemusOf (pidfile) {
   const all = env.qemusWithPidfile(pidfile)
   const commOf = (pid) => { try { return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() } catch { return '' } }
-  return all.filter((pid) => !all.includes(netns.parentOf(pid)) && commOf(netns.parentOf(pid)) !== 'node')
+  // A process that exited while the list was read (an intermediate that just forked
+  // the daemon) has no parent any more: it is not counted.
+  return all.filter((pid) => {
+    const parent = netns.parentOf(pid)
+    return parent > 0 && !all.includes(parent) && commOf(parent) !== 'node'
+  })
 }
 
 // The targets of /proc/<pid>/fd/* (null when unreadable).
