@@ -9,6 +9,7 @@ pub mod identity;
 pub mod journal;
 mod launch;
 pub mod oplock;
+mod ops;
 pub mod pinning;
 mod spec;
 pub mod uefi;
