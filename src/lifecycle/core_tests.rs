@@ -523,3 +523,47 @@ async fn a_running_vm_is_stopped_and_released_while_the_store_is_down() {
     assert_eq!(f.store.status(VM).as_deref(), Some("off"));
     let _ = std::fs::remove_dir_all(&f.dir);
 }
+
+#[tokio::test]
+async fn a_create_whose_claim_fails_makes_nothing_and_undoes_nothing() {
+    let f = Full::new("claim").await;
+    // The row refuses `starting` (as a claim lost to another manager would).
+    let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(f.dir.join("state.db"));
+    let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect_with(opts).await.unwrap();
+    sqlx::query("CREATE TRIGGER refuse_claim BEFORE UPDATE OF status ON Machine WHEN NEW.status = 'starting' BEGIN SELECT RAISE(ABORT, 'claim refused'); END")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    // A TAP of this VM's name already there (not this create's to remove).
+    f.net.taps.lock().unwrap().insert(crate::network::link::names::tap_for_vm(VM).unwrap().to_string());
+
+    let e = f.manager().create(&f.config()).await.unwrap_err();
+    assert_eq!(crate::error::ErrorShape::code(&e), "DATABASE_ERROR", "{e}");
+    assert!(f.net.calls().is_empty(), "no TAP, chain or dispatch made or removed: {:?}", f.net.calls());
+    assert!(f.net.tap_exists(crate::network::link::names::tap_for_vm(VM).unwrap().as_ref()));
+    assert_eq!(f.status().await, "off", "the row is left as it was");
+    assert!(std::fs::read_dir(f.dir.join("disks")).map_or(true, |mut d| d.next().is_none()), "no disk made");
+    assert!(journal::load(&f.dir.join("pids"), VM).is_none(), "no journal left to replay");
+    let _ = std::fs::remove_dir_all(&f.dir);
+}
+
+#[tokio::test]
+async fn an_interrupted_create_finds_its_qemu_by_the_identity_record() {
+    let f = fixture("create-id", "starting");
+    let pidfile = f.dir.join("pids/vm-x.pid");
+    let mut qemu = fake_qemu(&pidfile, VM);
+    let mut entry = create_entry(&f, &qemu);
+    // The journal holds the plan only; the PID and start time are beside the pidfile.
+    let (pid, start_time) = entry.qemu.take().unwrap();
+    identity::save(&pidfile, &identity::Recorded { vm_id: VM.into(), pid, start_time, uuid: Some(VM.into()) }).unwrap();
+    std::fs::remove_file(&pidfile).unwrap(); // killed before QEMU's own pidfile was read back
+    Journal::begin(&f.dir.join("pids"), entry).unwrap();
+
+    let _guard = f.lifecycle.lock(VM).await.unwrap();
+
+    assert!(exited(&mut qemu), "the create's QEMU, known by its identity record only, was killed");
+    assert!(!identity::record_path(&pidfile).exists(), "identity record removed with the pidfile");
+    assert_eq!(f.store.status(VM).as_deref(), Some("off"));
+    let _ = std::fs::remove_dir_all(&f.dir);
+}

@@ -120,11 +120,12 @@ pub fn load(pidfile: &Path) -> Option<Recorded> {
     serde_json::from_slice(&std::fs::read(record_path(pidfile)).ok()?).ok()
 }
 
-/// Records the start time of the QEMU just started (durably: a restarted manager
-/// relies on it to tell this process from a later one with the same PID).
+/// Records the start time of the QEMU just started: a restarted manager relies on it
+/// to tell this process from a later one with the same PID. Replaced atomically but not
+/// fsynced: only a crash of the machine can lose it, and that ends the QEMU too.
 pub fn save(pidfile: &Path, r: &Recorded) -> std::io::Result<()> {
     let body = serde_json::to_vec(r).map_err(std::io::Error::other)?;
-    super::journal::write_durably(&record_path(pidfile), &body)
+    super::journal::write_atomically(&record_path(pidfile), &body)
 }
 
 pub fn remove(pidfile: &Path) {

@@ -85,9 +85,21 @@ impl Entry {
     }
 }
 
-/// Writes `body` to `path` so that after a crash the file holds either the old or
-/// the new content: a temporary file, fsync, rename, fsync of the directory.
+/// Writes `body` to `path` so that after a crash of the machine the file holds either
+/// the old or the new content: a temporary file, fsync, rename, fsync of the directory.
 pub fn write_durably(path: &Path, body: &[u8]) -> std::io::Result<()> {
+    let dir = replace_file(path, body, true)?;
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Replaces `path` by a temporary file and a rename, without fsync: a reader never
+/// sees half a file, even if this process dies midway, but the machine crashing may
+/// lose the write. For facts that die with the machine anyway (a process's PID).
+pub fn write_atomically(path: &Path, body: &[u8]) -> std::io::Result<()> {
+    replace_file(path, body, false).map(|_| ())
+}
+
+fn replace_file<'a>(path: &'a Path, body: &[u8], sync: bool) -> std::io::Result<&'a Path> {
     use std::os::unix::fs::OpenOptionsExt;
     let dir = path.parent().ok_or_else(|| std::io::Error::other("no parent directory"))?;
     std::fs::create_dir_all(dir)?;
@@ -97,10 +109,12 @@ pub fn write_durably(path: &Path, body: &[u8]) -> std::io::Result<()> {
     {
         let mut f = std::fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(&tmp)?;
         f.write_all(body)?;
-        f.sync_all()?;
+        if sync {
+            f.sync_all()?;
+        }
     }
     std::fs::rename(&tmp, path)?;
-    std::fs::File::open(dir)?.sync_all()
+    Ok(dir)
 }
 
 /// The journal directory under the pidfile directory.
@@ -129,9 +143,24 @@ pub struct Journal {
 impl Journal {
     /// Starts the journal of an operation (written at once).
     pub fn begin(pidfile_dir: &Path, entry: Entry) -> std::io::Result<Journal> {
-        let j = Journal { path: path_of(pidfile_dir, &entry.vm_id), entry: Arc::new(Mutex::new(entry)) };
+        let j = Journal::unwritten(pidfile_dir, entry);
         j.save()?;
         Ok(j)
+    }
+
+    /// The journal of an operation that has nothing to record yet: its first
+    /// [`Self::record`] writes it. For an operation that changes neither the host nor
+    /// the store before that record (saves one fsynced write).
+    pub fn unwritten(pidfile_dir: &Path, entry: Entry) -> Journal {
+        Journal { path: path_of(pidfile_dir, &entry.vm_id), entry: Arc::new(Mutex::new(entry)) }
+    }
+
+    /// Forgets everything recorded (the operation made none of it) and removes the file.
+    pub fn clear(&self) {
+        let mut e = self.entry.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let fresh = Entry::new(e.op, &e.vm_id, &e.internal_name);
+        *e = fresh;
+        remove(&self.path);
     }
 
     fn save(&self) -> std::io::Result<()> {

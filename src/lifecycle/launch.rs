@@ -122,8 +122,10 @@ impl Launcher for QemuLauncher {
 }
 
 impl VmLifecycle {
-    /// The launcher's spawn, then the new QEMU's PID and start time recorded (in the
-    /// journal, and next to its pidfile for later managers).
+    /// The launcher's spawn, then the new QEMU's PID and start time recorded next to
+    /// its pidfile, where a replay of the journal and later managers find them. (The
+    /// journal already names the pidfile, `-uuid` and `-name`, fsynced; the PID needs
+    /// no fsync: a crash of the machine that could lose it ends the QEMU too.)
     pub(super) async fn spawn_recorded(
         &self,
         vm_id: &str,
@@ -133,7 +135,6 @@ impl VmLifecycle {
         let (process, password) = self.launcher.spawn(self, vm_id, spec, made).await?;
         if let Some(pid) = process.pid() {
             let start_time = identity::start_time(pid).unwrap_or(0);
-            made.record(vm_id, |e| e.qemu = Some((pid, start_time)))?;
             let rec = identity::Recorded { vm_id: vm_id.into(), pid, start_time, uuid: spec.uuid.clone() };
             identity::save(&spec.pidfile, &rec).map_err(|e| super::undo::journal_error(vm_id, &e))?;
         }

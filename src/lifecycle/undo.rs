@@ -55,9 +55,15 @@ pub(super) fn journal_error(vm_id: &str, e: &std::io::Error) -> super::error::Li
 pub(super) async fn kill_if_ours(e: &Entry) -> Verdict {
     let Some(pidfile) = &e.pidfile else { return Verdict::Gone };
     let from_file = std::fs::read_to_string(pidfile).ok().and_then(|s| s.trim().parse::<i32>().ok());
-    let pid = from_file.or(e.qemu.map(|q| q.0));
+    // The PID and start time: in the entry (stop, destroy) or in the identity record
+    // the launch wrote beside the pidfile (create, start).
+    let record = e
+        .qemu
+        .map(|(pid, start_time)| identity::Recorded { vm_id: e.vm_id.clone(), pid, start_time, uuid: e.uuid.clone() })
+        .or_else(|| identity::load(pidfile).filter(|r| r.vm_id == e.vm_id));
+    let pid = from_file.or(record.as_ref().map(|r| r.pid));
     let Some(pid) = pid else { return Verdict::Gone };
-    let recorded = e.qemu.filter(|q| q.0 == pid).map(|(pid, start_time)| identity::Recorded { vm_id: e.vm_id.clone(), pid, start_time, uuid: e.uuid.clone() });
+    let recorded = record.filter(|r| r.pid == pid);
     let expected = Expected { vm_id: e.vm_id.clone(), pidfile: pidfile.clone(), uuid: e.uuid.clone(), name: e.name.clone(), recorded };
     // The pidfd first: the check below then holds for the very process it names.
     let Some(fd) = PidFd::open(pid) else { return Verdict::Gone };

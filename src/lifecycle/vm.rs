@@ -445,8 +445,8 @@ impl VmLifecycle {
         }
         let mut entry = Entry::new(Op::Create, &vm_id, &internal);
         entry.cpu_cores = cores;
-        let journal = Journal::begin(&self.opts.pidfile_dir, entry).map_err(|e| journal_error(&vm_id, &e))?;
-        let mut made = Made::new(journal);
+        // Written with the plan (`create_steps`), before the host or the row changes.
+        let mut made = Made::new(Journal::unwritten(&self.opts.pidfile_dir, entry));
         match self.create_steps(c, &vm_id, &internal, install_media, row, &mut made).await {
             Ok(r) => Ok(r),
             Err(e) => {
@@ -480,11 +480,6 @@ impl VmLifecycle {
             ));
         }
         remove_file_quietly(&paths.qmp_socket);
-        // `starting` before anything is made; the row's version makes it a claim.
-        match row.as_ref().filter(|vm| vm.status.is_startable()) {
-            Some(vm) => self.claim_start(vm, C::DATABASE_ERROR).await?,
-            None => self.store.update_machine_status(vm_id, &VmStatus::Starting).await.map_err(wrap(C::DATABASE_ERROR, vm_id))?,
-        }
         // From here on a failure leaves the VM in `error` (spec §5.11).
         made.status_written = true;
         self.ensure_dirs(C::CREATE_FAILED, vm_id)?;
@@ -539,6 +534,18 @@ impl VmLifecycle {
             e.sockets = vec![paths.qmp_socket.clone()];
             e.sockets.extend([&c.guest_agent_socket_path, &c.infini_service_socket_path].into_iter().flatten().map(PathBuf::from));
         })?;
+        // `starting` before anything is made; the row's version makes it a claim. A
+        // claim that fails made nothing: the plan is dropped, not undone, and the row
+        // (perhaps another manager's by now) is left alone.
+        let claimed = match row.as_ref().filter(|vm| vm.status.is_startable()) {
+            Some(vm) => self.claim_start(vm, C::DATABASE_ERROR).await,
+            None => self.store.update_machine_status(vm_id, &VmStatus::Starting).await.map_err(wrap(C::DATABASE_ERROR, vm_id)),
+        };
+        if let Err(e) = claimed {
+            made.journal.clear();
+            made.status_written = false;
+            return Err(e);
+        }
         let tap = self.net.tap_create(vm_id, Some(&bridge)).map_err(wrap(C::CREATE_FAILED, vm_id))?;
 
         // Effective values (spec §5.5 step 9), with what needs the host resolved here.
