@@ -160,7 +160,7 @@ impl Journal {
         let mut e = self.entry.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let fresh = Entry::new(e.op, &e.vm_id, &e.internal_name);
         *e = fresh;
-        remove(&self.path);
+        remove_quietly(&self.path);
     }
 
     fn save(&self) -> std::io::Result<()> {
@@ -183,15 +183,17 @@ impl Journal {
 
     /// The operation is complete (or fully undone): nothing to replay.
     pub fn finish(self) {
-        remove(&self.path);
+        remove_quietly(&self.path);
     }
 }
 
-fn remove(path: &Path) {
+/// Removes a file that may already be gone; any other failure is only logged (a
+/// leftover file is reported, never fatal to the operation that is cleaning up).
+pub fn remove_quietly(path: &Path) {
     match std::fs::remove_file(path) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => crate::log::warn(NS, &format!("could not remove the journal {}: {e}", path.display())),
+        Err(e) => crate::log::warn(NS, &format!("could not remove {}: {e}", path.display())),
     }
 }
 
@@ -213,11 +215,6 @@ pub fn list(pidfile_dir: &Path) -> Vec<(String, PathBuf)> {
             Some((e.vm_id, p))
         })
         .collect()
-}
-
-/// Removes a replayed journal.
-pub fn discard(path: &Path) {
-    remove(path);
 }
 
 #[cfg(test)]

@@ -47,24 +47,12 @@ struct PortLock(#[allow(dead_code)] nix::fcntl::Flock<std::fs::File>);
 /// create in this one) searches for a free port and starts QEMU on it under this
 /// lock, so two VMs never pick the same port between the search and QEMU's bind.
 async fn lock_display_ports(path: &Path) -> Result<PortLock, LifecycleError> {
-    use nix::fcntl::{Flock, FlockArg};
+    use super::oplock::{flock_until, FlockError};
     let failed = |what: String| LifecycleError::failed(C::RESOURCE_UNAVAILABLE, what, None, Some(json!({ "lockFile": path_string(path) })));
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| failed(format!("Cannot create {}: {e}", dir.display())))?;
-    }
-    let deadline = Instant::now() + PORT_LOCK_WAIT;
-    loop {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)
-            .map_err(|e| failed(format!("Cannot open the display-port lock {}: {e}", path.display())))?;
-        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-            Ok(l) => return Ok(PortLock(l)),
-            Err((_, nix::errno::Errno::EWOULDBLOCK)) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(20)).await,
-            Err((_, e)) => return Err(failed(format!("Display-port lock {} not obtained: {e}", path.display()))),
-        }
+    match flock_until(path, Instant::now() + PORT_LOCK_WAIT, Duration::from_millis(20)).await {
+        Ok(l) => Ok(PortLock(l)),
+        Err(FlockError::Busy) => Err(failed(format!("Display-port lock {} not obtained: held longer than {} s", path.display(), PORT_LOCK_WAIT.as_secs()))),
+        Err(FlockError::Io(e)) => Err(failed(format!("Display-port lock {} not obtained: {e}", path.display()))),
     }
 }
 

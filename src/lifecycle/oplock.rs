@@ -46,6 +46,28 @@ fn open(path: &Path) -> Result<std::fs::File, std::io::Error> {
     std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path)
 }
 
+/// Why [`flock_until`] returned without the lock.
+pub enum FlockError {
+    /// Another holder kept it past the deadline.
+    Busy,
+    /// The file could not be opened or locked.
+    Io(std::io::Error),
+}
+
+/// An exclusive `flock` on `path` (created if missing), polled every `poll` until
+/// `deadline`: a blocking `flock` would hold a runtime thread and could not time out.
+pub async fn flock_until(path: &Path, deadline: Instant, poll: Duration) -> Result<Flock<std::fs::File>, FlockError> {
+    loop {
+        let file = open(path).map_err(FlockError::Io)?;
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(f) => return Ok(f),
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) if Instant::now() < deadline => tokio::time::sleep(poll).await,
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => return Err(FlockError::Busy),
+            Err((_, e)) => return Err(FlockError::Io(e.into())),
+        }
+    }
+}
+
 impl OpLocks {
     fn local(&self, vm_id: &str) -> Arc<tokio::sync::Mutex<()>> {
         self.local.lock().unwrap_or_else(std::sync::PoisonError::into_inner).entry(vm_id.to_string()).or_default().clone()
@@ -57,30 +79,25 @@ impl OpLocks {
     }
 
     /// Waits up to `wait` for both locks. `CONCURRENT_MODIFICATION` when another
-    /// process keeps the VM busy longer; `RESOURCE_UNAVAILABLE` when the lock file
-    /// cannot be opened.
+    /// operation (of this process or another) keeps the VM busy longer;
+    /// `RESOURCE_UNAVAILABLE` when the lock file cannot be opened.
     pub async fn acquire(&self, dir: &Path, vm_id: &str, wait: Duration) -> Result<VmGuard, LifecycleError> {
-        let local = self.local(vm_id).lock_owned().await;
-        let path = lock_path(dir, vm_id);
         let deadline = Instant::now() + wait;
-        loop {
-            let file = open(&path).map_err(|e| {
-                LifecycleError::failed(C::RESOURCE_UNAVAILABLE, format!("Cannot open the lock file {}: {e}", path.display()), Some(vm_id), None)
-            })?;
-            match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-                Ok(f) => return Ok(VmGuard { _file: f, _local: local }),
-                Err((_, nix::errno::Errno::EWOULDBLOCK)) if Instant::now() < deadline => tokio::time::sleep(POLL).await,
-                Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
-                    return Err(LifecycleError::failed(
-                        C::CONCURRENT_MODIFICATION,
-                        format!("VM {vm_id} is busy with an operation of another manager process (waited {} ms)", wait.as_millis()),
-                        Some(vm_id),
-                        Some(json!({ "lockFile": path.display().to_string() })),
-                    ))
-                }
-                Err((_, e)) => {
-                    return Err(LifecycleError::failed(C::RESOURCE_UNAVAILABLE, format!("Lock {} not obtained: {e}", path.display()), Some(vm_id), None))
-                }
+        let path = lock_path(dir, vm_id);
+        let busy = |whose: &str| {
+            LifecycleError::failed(
+                C::CONCURRENT_MODIFICATION,
+                format!("VM {vm_id} is busy with an operation of {whose} (waited {} ms)", wait.as_millis()),
+                Some(vm_id),
+                Some(json!({ "lockFile": path.display().to_string() })),
+            )
+        };
+        let local = tokio::time::timeout_at(deadline.into(), self.local(vm_id).lock_owned()).await.map_err(|_| busy("this manager"))?;
+        match flock_until(&path, deadline, POLL).await {
+            Ok(f) => Ok(VmGuard { _file: f, _local: local }),
+            Err(FlockError::Busy) => Err(busy("another manager process")),
+            Err(FlockError::Io(e)) => {
+                Err(LifecycleError::failed(C::RESOURCE_UNAVAILABLE, format!("Lock {} not obtained: {e}", path.display()), Some(vm_id), None))
             }
         }
     }
@@ -115,6 +132,10 @@ mod tests {
         assert!(b.try_acquire(&dir, "vm1").is_none());
         let e = b.acquire(&dir, "vm1", Duration::from_millis(60)).await.err().unwrap();
         assert_eq!(crate::error::ErrorShape::code(&e), "CONCURRENT_MODIFICATION");
+        // In this process too: a second operation waits no longer than its deadline.
+        let e = a.acquire(&dir, "vm1", Duration::from_millis(60)).await.err().unwrap();
+        assert_eq!(crate::error::ErrorShape::code(&e), "CONCURRENT_MODIFICATION");
+        assert!(e.to_string().contains("this manager"), "{e}");
         drop(g);
         assert!(b.acquire(&dir, "vm1", Duration::from_millis(60)).await.is_ok());
         let _ = std::fs::remove_dir_all(dir);

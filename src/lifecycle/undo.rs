@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::identity::{self, Expected, Verdict};
+use super::journal::remove_quietly;
 use super::journal::{self, Entry, Journal, Op};
-use super::vm::{remove_file_quietly, ShutdownSlot, VmLifecycle, NS};
+use super::vm::{ShutdownSlot, VmLifecycle, NS};
 use crate::qemu::pid::PidFd;
 use crate::qemu::process::QemuProcess;
 use crate::qmp::client::QmpClient;
@@ -117,13 +118,13 @@ impl VmLifecycle {
             }
         }
         for d in e.disks.iter().rev() {
-            remove_file_quietly(d);
+            remove_quietly(d);
         }
         for s in &e.sockets {
-            remove_file_quietly(s);
+            remove_quietly(s);
         }
         if let Some(p) = &e.pidfile {
-            remove_file_quietly(p);
+            remove_quietly(p);
             identity::remove(p);
         }
     }
@@ -197,7 +198,7 @@ impl VmLifecycle {
                 self.write(vm_id, PendingWrite::Direct { status: VmStatus::Off, reason }).await;
             }
         }
-        journal::discard(&path);
+        journal::remove_quietly(&path);
         Some(what)
     }
 

@@ -23,7 +23,7 @@ use super::config::{check_internal_name, validate_create, vm_paths, VmCreateConf
 use super::error::{LifecycleError, LifecycleErrorCode as C};
 use super::host::{HostNet, KernelNet};
 use super::identity::{self, is_uuid, Verdict};
-use super::journal::{Entry, Journal, Op};
+use super::journal::{remove_quietly, Entry, Journal, Op};
 use super::launch::{Launcher, QemuLauncher};
 use super::oplock::{OpLocks, VmGuard, LOCK_WAIT};
 use super::spec::{Resolved, VmSpec};
@@ -215,14 +215,6 @@ fn is_zombie(pid: i32) -> bool {
         .unwrap_or(false)
 }
 
-pub(super) fn remove_file_quietly(p: &Path) {
-    match std::fs::remove_file(p) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => crate::log::warn(NS, &format!("could not remove {}: {e}", p.display())),
-    }
-}
-
 /// The PID in `pidfile` when a live process has it; otherwise the stale file is removed.
 fn live_pid_or_clear(pidfile: &Path) -> Option<i64> {
     if !pidfile.exists() {
@@ -231,7 +223,7 @@ fn live_pid_or_clear(pidfile: &Path) -> Option<i64> {
     let pid = std::fs::read_to_string(pidfile).ok().and_then(|s| s.trim().parse::<i64>().ok());
     let live = pid.filter(|p| pid_alive(*p));
     if live.is_none() {
-        remove_file_quietly(pidfile);
+        remove_quietly(pidfile);
     }
     live
 }
@@ -479,7 +471,7 @@ impl VmLifecycle {
                 Some(json!({ "existingPid": pid, "pidFilePath": pf, "internalName": internal })),
             ));
         }
-        remove_file_quietly(&paths.qmp_socket);
+        remove_quietly(&paths.qmp_socket);
         // From here on a failure leaves the VM in `error` (spec §5.11).
         made.status_written = true;
         self.ensure_dirs(C::CREATE_FAILED, vm_id)?;
@@ -690,7 +682,7 @@ impl VmLifecycle {
                 Some(json!({ "existingPid": pid, "pidFilePath": pf })),
             ));
         }
-        remove_file_quietly(&paths.qmp_socket);
+        remove_quietly(&paths.qmp_socket);
         for (i, d) in disk_paths.iter().enumerate() {
             if !d.exists() {
                 let dp = path_string(d);

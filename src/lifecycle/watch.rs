@@ -12,9 +12,10 @@ use serde_json::{json, Value};
 use super::config::check_internal_name;
 use super::host::HostNet;
 use super::identity::{self, Expected, Verdict};
+use super::journal::remove_quietly;
 use super::journal::Entry;
 use super::oplock::OpLocks;
-use super::vm::{locked, path_string, remove_file_quietly, shutdown_sink, stored_cores, ExitHook, ExitReport, ShutdownSlot, VmLifecycle, NS};
+use super::vm::{locked, path_string, shutdown_sink, stored_cores, ExitHook, ExitReport, ShutdownSlot, VmLifecycle, NS};
 use crate::qemu::process::QemuProcess;
 use crate::qmp::client::{QmpClient, QmpOptions};
 use crate::state::queue::{PendingWrite, Submitted, WriteQueue};
@@ -125,7 +126,7 @@ impl Releaser {
         }
         self.net.detach_dispatch(vm_id).await;
         for s in &h.sockets {
-            remove_file_quietly(s);
+            remove_quietly(s);
         }
         if let Some(p) = &h.pidfile {
             // A pidfile now naming a live process that is not the one released belongs
@@ -135,7 +136,7 @@ impl Releaser {
                 .and_then(|s| s.trim().parse::<i32>().ok())
                 .is_some_and(|pid| Some(pid) != h.pid && crate::qemu::pid::pid_alive(pid));
             if !other {
-                remove_file_quietly(p);
+                remove_quietly(p);
                 identity::remove(p);
             }
         }
