@@ -22,8 +22,12 @@ use crate::network::firewall::rule::FirewallRuleInput;
 use crate::network::firewall::service::{NftablesService, ServiceConfig};
 use crate::network::link::tap::{TapConfig, TapManager};
 use crate::qemu::process::QemuProcess;
+use crate::state::error::{DatabaseError, Retry};
 use crate::state::queue::tests::MemStore;
 use crate::state::records::MachineConfigurationRecord;
+use crate::state::records::{FirewallRuleRecord, MachineConfigUpdate, MachineRecord, RunningVmRecord, TransitionResult, VmConfigRecord};
+use crate::state::status::VmStatus;
+use crate::state::store::{Store, StoreFuture};
 
 const VM: &str = "550e8400-e29b-41d4-a716-446655440000";
 
@@ -294,7 +298,6 @@ async fn an_exit_is_released_while_the_store_is_down_and_recorded_when_it_is_bac
 use super::command::VmCommandSpec;
 use super::error::LifecycleError;
 use super::launch::{LaunchFuture, Launcher};
-use crate::state::store::Store;
 
 #[derive(Default)]
 struct FakeLauncher {
@@ -456,6 +459,89 @@ async fn create_records_everything_and_a_failed_create_releases_exactly_what_it_
     assert_eq!(undo.len(), 3, "TAP down, chain removed, TAP destroyed: {undo:?}");
     assert!(m.active_vms().is_empty());
     assert!(journal::load(&f.dir.join("pids"), VM).is_none());
+    let _ = std::fs::remove_dir_all(&f.dir);
+}
+
+/// The SQLite store, except that the rule lookup fails: `MACHINE_NOT_FOUND` (as a
+/// `PrismaAdapter` reports a machine it cannot find) or, with `down`, a query error.
+struct RulelessStore {
+    inner: Arc<dyn Store>,
+    down: std::sync::atomic::AtomicBool,
+}
+
+impl Store for RulelessStore {
+    fn kind(&self) -> &'static str {
+        self.inner.kind()
+    }
+    fn find_machine<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<MachineRecord>> {
+        self.inner.find_machine(id)
+    }
+    fn update_machine_status<'a>(&'a self, id: &'a str, status: &'a VmStatus) -> StoreFuture<'a, ()> {
+        self.inner.update_machine_status(id, status)
+    }
+    fn find_running_vms(&self) -> StoreFuture<'_, Vec<RunningVmRecord>> {
+        self.inner.find_running_vms()
+    }
+    fn clear_machine_configuration<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()> {
+        self.inner.clear_machine_configuration(id)
+    }
+    fn clear_volatile_machine_configuration<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()> {
+        self.inner.clear_volatile_machine_configuration(id)
+    }
+    fn find_machine_with_config<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<VmConfigRecord>> {
+        self.inner.find_machine_with_config(id)
+    }
+    fn update_machine_configuration<'a>(&'a self, id: &'a str, update: &'a MachineConfigUpdate) -> StoreFuture<'a, ()> {
+        self.inner.update_machine_configuration(id, update)
+    }
+    fn transition_vm_status<'a>(&'a self, id: &'a str, from: &'a VmStatus, to: &'a VmStatus, version: i64) -> StoreFuture<'a, TransitionResult> {
+        self.inner.transition_vm_status(id, from, to, version)
+    }
+    fn get_firewall_rules<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Vec<FirewallRuleRecord>> {
+        let down = self.down.load(Ordering::SeqCst);
+        Box::pin(async move {
+            if down {
+                return Err(DatabaseError::Query {
+                    action: "get firewall rules",
+                    vm_id: Some(id.into()),
+                    cause: "connection refused".into(),
+                    sql_state: None,
+                    retry: Retry::Transient,
+                });
+            }
+            Err(DatabaseError::MachineNotFound { vm_id: id.into() })
+        })
+    }
+    fn get_firewall_rule_set_id<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<String>> {
+        self.inner.get_firewall_rule_set_id(id)
+    }
+    fn get_machine_internal_name<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<String>> {
+        self.inner.get_machine_internal_name(id)
+    }
+}
+
+#[tokio::test]
+async fn a_machine_the_rule_lookup_cannot_find_has_no_rules_and_other_errors_still_fail() {
+    if !qemu_img_available() {
+        return;
+    }
+    // Spec §5.5 step 7: the rule lookup's MACHINE_NOT_FOUND means "no rules"; it used
+    // to abort create and start with DATABASE_ERROR.
+    let mut f = Full::new("no-rules").await;
+    let store = Arc::new(RulelessStore { inner: f.store.clone(), down: Default::default() });
+    f.store = store.clone();
+    let m = f.manager();
+    let r = m.create(&f.config()).await.unwrap();
+    assert!(f.net.calls().contains(&format!("apply {VM}")));
+    m.stop(VM, super::vm::StopConfig { graceful: false, timeout: Duration::from_secs(3), force: true }).await.unwrap();
+    assert!(!crate::qemu::pid::pid_alive(r.pid));
+    let started = m.start_detailed(VM).await.unwrap().1.unwrap();
+    m.stop(VM, super::vm::StopConfig { graceful: false, timeout: Duration::from_secs(3), force: true }).await.unwrap();
+    assert!(!crate::qemu::pid::pid_alive(started.pid));
+    // Any other database error still fails the start.
+    store.down.store(true, Ordering::SeqCst);
+    let e = m.start(VM).await.unwrap_err();
+    assert_eq!(crate::error::ErrorShape::code(&e), "DATABASE_ERROR");
     let _ = std::fs::remove_dir_all(&f.dir);
 }
 

@@ -11,6 +11,7 @@ mod launch;
 pub mod oplock;
 mod ops;
 pub mod pinning;
+mod rules;
 mod spec;
 pub mod uefi;
 mod undo;

@@ -30,7 +30,6 @@ use super::spec::{Resolved, VmSpec};
 use super::undo::{journal_error, Made};
 use super::watch::{HostHold, Live};
 use crate::error::ErrorShape;
-use crate::network::firewall::rule::FirewallRuleInput;
 use crate::network::firewall::service::NftablesService;
 use crate::network::link::tap::TapManager;
 use crate::qemu::accel::AccelChoice;
@@ -497,13 +496,8 @@ impl VmLifecycle {
             };
             images.push((path.clone(), CreateImage::parse(&req).map_err(wrap(C::DISK_ERROR, vm_id))?));
         }
-        // The VM's stored rules, validated before the TAP exists (a bad rule fails early).
-        let records = self.store.get_firewall_rules(vm_id).await.map_err(wrap(C::DATABASE_ERROR, vm_id))?;
-        let rules = records
-            .iter()
-            .map(|r| FirewallRuleInput::from_json(serde_json::to_value(r).unwrap_or(Value::Null)))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(wrap(C::CREATE_FAILED, vm_id))?;
+        // The VM's stored rules, read before the TAP exists.
+        let rules = self.stored_rules(vm_id).await?;
 
         let bridge = c.bridge.clone().unwrap_or_default();
 
@@ -728,13 +722,8 @@ impl VmLifecycle {
             e.chain_attached = true;
         })?;
         self.net.create_chain(vm_id, &tap).await.map_err(wrap(C::START_FAILED, vm_id))?;
-        let records = self.store.get_firewall_rules(vm_id).await.map_err(wrap(C::DATABASE_ERROR, vm_id))?;
-        if !records.is_empty() {
-            let rules = records
-                .iter()
-                .map(|r| FirewallRuleInput::from_json(serde_json::to_value(r).unwrap_or(Value::Null)))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(wrap(C::START_FAILED, vm_id))?;
+        let rules = self.stored_rules(vm_id).await?;
+        if !rules.is_empty() {
             self.net.apply_rules(vm_id, &tap, &rules).await.map_err(wrap(C::START_FAILED, vm_id))?;
         }
         if made.journal.entry().tap_reused.is_some() {

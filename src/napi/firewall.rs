@@ -24,8 +24,10 @@ fn num(n: usize) -> f64 {
     n as f64
 }
 
-fn rules(v: Option<Vec<Value>>) -> Result<Vec<FirewallRuleInput>, NftablesError> {
-    v.unwrap_or_default().into_iter().map(FirewallRuleInput::from_json).collect()
+/// Rules as JS passed them; one that cannot be read fails validation when planned
+/// (left out and reported, or rejecting the call in strict mode).
+fn rules(v: Option<Vec<Value>>) -> Vec<FirewallRuleInput> {
+    v.unwrap_or_default().into_iter().map(FirewallRuleInput::from_json_lenient).collect()
 }
 
 // ---------------------------------------------------------------- translator
@@ -323,6 +325,8 @@ pub struct JsNftablesServiceConfig {
     pub create_backup: Option<bool>,
     pub use_locking: Option<bool>,
     pub default_policy: Option<String>,
+    /// All-or-nothing `applyRules` (default: env `INFINIVIRT_FIREWALL_STRICT`, else false).
+    pub strict_rules: Option<bool>,
 }
 
 fn config_error(message: String) -> NftablesError {
@@ -353,6 +357,7 @@ fn service_config(c: Option<JsNftablesServiceConfig>) -> Result<ServiceConfig, N
         enable_persistence: c.enable_persistence.unwrap_or(true),
         persistence: persistence_config(c.persistence_dir, c.create_backup, c.use_locking)?,
         default_policy,
+        strict_rules: c.strict_rules.unwrap_or_else(service::strict_rules_from_env),
     })
 }
 
@@ -394,6 +399,11 @@ impl NativeNftablesService {
     }
 
     #[napi]
+    pub fn strict_rules(&self) -> bool {
+        self.inner.config().strict_rules
+    }
+
+    #[napi]
     pub async fn initialize(&self) -> napi::Result<()> {
         let s = self.inner.clone();
         guarded(async move { s.initialize().await.napi() }).await
@@ -415,7 +425,7 @@ impl NativeNftablesService {
     ) -> napi::Result<JsFirewallApplyResult> {
         let s = self.inner.clone();
         guarded(async move {
-            let (d, v) = (rules(department_rules).napi()?, rules(vm_rules).napi()?);
+            let (d, v) = (rules(department_rules), rules(vm_rules));
             s.apply_rules(&vm_id, tap.as_deref().unwrap_or(""), &d, &v).await.map(Into::into).napi()
         })
         .await
@@ -431,7 +441,7 @@ impl NativeNftablesService {
     ) -> napi::Result<JsChangedResult> {
         let s = self.inner.clone();
         guarded(async move {
-            let (d, v) = (rules(department_rules).napi()?, rules(vm_rules).napi()?);
+            let (d, v) = (rules(department_rules), rules(vm_rules));
             let r = s.apply_rules_if_changed(&vm_id, tap.as_deref().unwrap_or(""), &d, &v).await.napi()?;
             Ok(JsChangedResult { changed: r.is_some(), result: r.map(Into::into) })
         })
@@ -523,7 +533,7 @@ impl NativeNftablesService {
         guarded(async move {
             let (expected, source) = match tap {
                 Some(tap) => {
-                    let (d, v) = (rules(department_rules).napi()?, rules(vm_rules).napi()?);
+                    let (d, v) = (rules(department_rules), rules(vm_rules));
                     (Some(s.plan(&vm_id, &tap, &d, &v).await.napi()?), "arguments")
                 }
                 None => match s.last_applied(&vm_id) {

@@ -30,6 +30,8 @@ pub struct JsLifecycleOptions {
     pub extra_args: Option<Vec<String>>,
     pub enable_firewall_persistence: Option<bool>,
     pub firewall_persistence_dir: Option<String>,
+    /// All-or-nothing firewall rules (default: env `INFINIVIRT_FIREWALL_STRICT`).
+    pub firewall_strict_rules: Option<bool>,
 }
 
 #[napi(object)]
@@ -101,6 +103,9 @@ impl NativeVmLifecycle {
             fw.enable_persistence = o.enable_firewall_persistence.unwrap_or(true);
             if let Some(d) = o.firewall_persistence_dir {
                 fw.persistence.dir = PathBuf::from(d);
+            }
+            if let Some(strict) = o.firewall_strict_rules {
+                fw.strict_rules = strict;
             }
         }
         let nft = NftablesService::new(fw);

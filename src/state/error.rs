@@ -162,6 +162,15 @@ impl DatabaseError {
         }
     }
 
+    /// `MACHINE_NOT_FOUND`, ours or thrown by a JS adapter (a `PrismaAdapter`).
+    pub fn is_machine_not_found(&self) -> bool {
+        match self {
+            DatabaseError::MachineNotFound { .. } => true,
+            DatabaseError::Foreign(f) => f.code.as_deref() == Some("MACHINE_NOT_FOUND"),
+            _ => false,
+        }
+    }
+
     /// The spec's rule for `updateStatusDirect` (§10.1): a message mentioning
     /// `not found` reads as `VM_NOT_FOUND`. Only used for that result code, never for a
     /// decision that kills or cleans up.

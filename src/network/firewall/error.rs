@@ -45,6 +45,10 @@ pub enum NftablesError {
     /// carrying the `[Rule <id>] ` prefix where the spec has one.
     #[error("{message}")]
     Rule { code: NftablesErrorCode, message: String },
+    /// The VM's chain name (`vm_` + the first 8 alphanumerics of its id) belongs to
+    /// another VM whose id starts the same way; nothing of that VM is touched.
+    #[error("Firewall chain {chain} belongs to VM {owner}; VM {vm_id} maps to the same chain name (only the first 8 alphanumerics of a VM id name its chain), so its firewall is refused")]
+    ChainOwned { chain: String, vm_id: String, owner: String },
     /// `nft` itself failed.
     #[error("{message}")]
     Command { message: String, command: String, args: Vec<String>, stderr: Option<String>, exit_code: Option<i32> },
@@ -55,6 +59,7 @@ impl ErrorShape for NftablesError {
         match self {
             NftablesError::Rule { code, .. } => code.as_str(),
             NftablesError::Command { .. } => NftablesErrorCode::COMMAND_FAILED.as_str(),
+            NftablesError::ChainOwned { .. } => NftablesErrorCode::CHAIN_EXISTS.as_str(),
         }
     }
 
@@ -73,6 +78,11 @@ impl ErrorShape for NftablesError {
                 ctx["exitCode"] = Value::from(*c);
             }
             m.insert("context".into(), ctx);
+        }
+        if let NftablesError::ChainOwned { chain, vm_id, owner } = self {
+            m.insert("chainName".into(), Value::from(chain.clone()));
+            m.insert("vmId".into(), Value::from(vm_id.clone()));
+            m.insert("ownerVmId".into(), Value::from(owner.clone()));
         }
         m
     }

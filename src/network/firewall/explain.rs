@@ -54,7 +54,7 @@ fn bad(msg: String) -> NftablesError {
 impl Packet {
     pub fn parse(p: &PacketInput) -> Result<Packet, NftablesError> {
         let protocol = p.protocol.clone().unwrap_or_default().to_lowercase();
-        if protocol.is_empty() || protocol == "all" || !protocol.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        if protocol.is_empty() || protocol == "all" || super::protocols::number(&protocol).is_none() {
             return Err(bad(format!("Invalid packet protocol: {}", p.protocol.as_deref().unwrap_or(""))));
         }
         let ip = |v: &Option<String>, what: &str| {
@@ -149,8 +149,8 @@ enum Outcome {
     Fallthrough,
 }
 
-fn proto_matches(p: &Packet, l4: L4) -> bool {
-    p.protocol == l4.as_str()
+fn proto_matches(p: &Packet, proto: IpProto) -> bool {
+    super::protocols::number(&p.protocol) == Some(proto.0)
 }
 
 /// `None`: matches; `Some(why)`: does not.
@@ -173,7 +173,7 @@ fn check(m: &Match, cx: &Ctx<'_>, k: &Kernel) -> Option<String> {
             let found = have.is_some_and(|h| k.sets.get(set.as_str()).is_some_and(|s| s.iter().any(|e| e == h)));
             (!found).then(|| format!("{} {} is not in @{set}", field.as_str(), have.unwrap_or("(another port)")))
         }
-        Match::IpProtocol(l4) => (!proto_matches(pkt, *l4)).then(|| format!("protocol is {}, not {}", pkt.protocol, l4.as_str())),
+        Match::IpProtocol(p) => (!proto_matches(pkt, *p)).then(|| format!("protocol is {}, not {p}", pkt.protocol)),
         Match::Addr { field, net } => {
             let (ip, f) = match field {
                 AddrField::Saddr => (pkt.src, "source"),
@@ -182,7 +182,7 @@ fn check(m: &Match, cx: &Ctx<'_>, k: &Kernel) -> Option<String> {
             (!net.contains(ip)).then(|| format!("{f} {ip} is not in {net}"))
         }
         Match::Port { proto, field, range } => {
-            if !proto_matches(pkt, *proto) {
+            if !proto_matches(pkt, IpProto::from(*proto)) {
                 return fail(format!("protocol is {}, not {}", pkt.protocol, proto.as_str()));
             }
             let (p, f) = match field {

@@ -48,7 +48,7 @@ fn plan(caps: &Capabilities, policy: Policy) -> ruleset::VmFirewall {
         {"id":"ping","name":"No ping","action":"DROP","direction":"INOUT","priority":20,"protocol":"icmp"}
     ]))
     .unwrap();
-    plan_vm("vm-1", "vnet-vm1", &rules, &[], caps, policy).unwrap()
+    plan_vm("vm-1", "vnet-vm1", &rules, &[], caps, policy, true).unwrap()
 }
 
 #[test]

@@ -13,6 +13,7 @@ pub mod explain;
 pub mod model;
 pub mod persistence;
 pub mod probe;
+pub mod protocols;
 pub mod readback;
 pub mod render;
 pub mod rule;

@@ -290,6 +290,46 @@ impl L4 {
     }
 }
 
+/// An IPv4 protocol number (`ip protocol`), shown as `tcp`, `udp` or `icmp` for the
+/// three protocols the spec names and as its number otherwise (see `protocols.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IpProto(pub u8);
+
+impl IpProto {
+    pub const ICMP: IpProto = IpProto(1);
+    pub const TCP: IpProto = IpProto(6);
+    pub const UDP: IpProto = IpProto(17);
+
+    /// The transport whose ports a rule may match, if it is one.
+    pub fn l4(self) -> Option<L4> {
+        match self {
+            IpProto::TCP => Some(L4::Tcp),
+            IpProto::UDP => Some(L4::Udp),
+            IpProto::ICMP => Some(L4::Icmp),
+            _ => None,
+        }
+    }
+}
+
+impl From<L4> for IpProto {
+    fn from(l: L4) -> IpProto {
+        match l {
+            L4::Tcp => IpProto::TCP,
+            L4::Udp => IpProto::UDP,
+            L4::Icmp => IpProto::ICMP,
+        }
+    }
+}
+
+impl fmt::Display for IpProto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.l4() {
+            Some(l) => f.write_str(l.as_str()),
+            None => write!(f, "{}", self.0),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AddrField {
     Saddr,
@@ -388,8 +428,8 @@ pub enum Match {
     IfName { field: IfField, op: Op, name: IfName },
     /// `iifname @vm_ports`.
     IfInSet { field: IfField, set: Ident },
-    /// `ip protocol tcp`.
-    IpProtocol(L4),
+    /// `ip protocol tcp` / `ip protocol 50`.
+    IpProtocol(IpProto),
     /// `ip saddr 10.0.0.0/24`.
     Addr { field: AddrField, net: Ipv4Net },
     /// `tcp dport 22` / `udp sport 1000-2000`.
@@ -463,6 +503,9 @@ pub enum Cmd {
     AddTable(Table),
     DeleteTable(Table),
     AddChain(Table, Ident, Option<BaseChain>),
+    /// A regular chain created with a comment (which records the VM owning it; the
+    /// kernel keeps the comment of an existing chain, so this never changes it).
+    AddChainWithComment(Table, Ident, Comment),
     FlushChain(Table, Ident),
     DeleteChain(Table, Ident),
     AddSet(Table, Ident, SetKind),

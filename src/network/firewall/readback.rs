@@ -55,6 +55,26 @@ pub fn rules_of(items: &[Value]) -> Vec<KernelRule> {
         .collect()
 }
 
+/// The comment of a chain: `None` when the chain (or its table) does not exist,
+/// `Some(None)` when it has no comment. nft's JSON leaves chain comments out (1.0.6),
+/// so this reads the text listing of the one chain, where the comment is the first
+/// line of the chain's block.
+pub async fn chain_comment(t: Table, chain: &Ident) -> Result<Option<Option<String>>, NftablesError> {
+    let Some(text) = super::apply::list_text(&["list", "chain", t.family.as_str(), t.name, chain.as_str()]).await? else {
+        return Ok(None);
+    };
+    Ok(Some(chain_comment_of(&text, chain)))
+}
+
+/// The comment line right after `chain <name> {` in a listing, unquoted.
+pub fn chain_comment_of(text: &str, chain: &Ident) -> Option<String> {
+    let head = format!("chain {chain} {{");
+    let mut lines = text.lines().map(str::trim).skip_while(|l| *l != head);
+    lines.next()?;
+    let c = lines.next()?.strip_prefix("comment \"")?.strip_suffix('"')?;
+    Some(c.to_string())
+}
+
 /// The names of the table's chains in listing order (empty when the table is missing).
 /// Lists chains only (`nft -j list chains <family>`), never their rules.
 pub async fn chain_names(t: Table) -> Result<Vec<String>, NftablesError> {
@@ -230,7 +250,15 @@ fn parse_match(m: &Value) -> Result<Option<Match>, String> {
             };
             Ok(Some(Match::EtherType { op: eq, ty }))
         }
-        ("ip", "protocol") if eq == Op::Eq => Ok(Some(Match::IpProtocol(right.as_str().and_then(L4::parse).ok_or_else(bad)?))),
+        ("ip", "protocol") if eq == Op::Eq => {
+            // nft prints a number under the host's name for it, or as a number.
+            let n = match right {
+                Value::String(s) => super::protocols::number(s),
+                Value::Number(_) => right.as_u64().and_then(|n| u8::try_from(n).ok()),
+                _ => None,
+            };
+            Ok(Some(Match::IpProtocol(IpProto(n.ok_or_else(bad)?))))
+        }
         ("ip", f @ ("saddr" | "daddr")) if eq == Op::Eq => {
             let net = match right {
                 Value::String(s) => Ipv4Net::parse(s),
@@ -369,5 +397,21 @@ mod tests {
             json!({"chain": {"family": "inet", "table": "infinivirt", "name": "forward"}}),
         ];
         assert_eq!(chain_names_of(&items, BRIDGE_TABLE), ["forward", "vm_abc"]);
+    }
+
+    #[test]
+    fn reads_protocols_by_name_or_number_and_chain_comments() {
+        let p = |right: Value| {
+            let m = json!({"op": "==", "left": {"payload": {"protocol": "ip", "field": "protocol"}}, "right": right});
+            parse_match(&m).unwrap()
+        };
+        assert_eq!(p(json!("tcp")), Some(Match::IpProtocol(IpProto::TCP)));
+        assert_eq!(p(json!("esp")), Some(Match::IpProtocol(IpProto(50))));
+        assert_eq!(p(json!("ipv6-icmp")), Some(Match::IpProtocol(IpProto(58))));
+        assert_eq!(p(json!(250)), Some(Match::IpProtocol(IpProto(250))));
+        let text = "table bridge infinivirt {\n\tchain vm_a {\n\t\tcomment \"infinivirt-vm:a-1\"\n\t\tdrop\n\t}\n}\n";
+        assert_eq!(chain_comment_of(text, &Ident::fixed("vm_a")).as_deref(), Some("infinivirt-vm:a-1"));
+        let bare = "table bridge infinivirt {\n\tchain vm_a {\n\t\tip protocol tcp drop comment \"x\"\n\t}\n}\n";
+        assert_eq!(chain_comment_of(bare, &Ident::fixed("vm_a")), None);
     }
 }

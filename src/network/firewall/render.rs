@@ -21,6 +21,7 @@ pub fn cmd(c: &Cmd) -> String {
         Cmd::DeleteTable(t) => format!("delete table {t}"),
         Cmd::AddChain(t, name, None) => format!("add chain {t} {name}"),
         Cmd::AddChain(t, name, Some(base)) => format!("add chain {t} {name} {}", base_chain(base)),
+        Cmd::AddChainWithComment(t, name, c) => format!("add chain {t} {name} {{ comment \"{}\"; }}", c.as_str()),
         Cmd::FlushChain(t, name) => format!("flush chain {t} {name}"),
         Cmd::DeleteChain(t, name) => format!("delete chain {t} {name}"),
         Cmd::AddSet(t, name, SetKind::IfNames) => format!("add set {t} {name} {{ type ifname; }}"),
@@ -73,7 +74,7 @@ pub fn match_expr(m: &Match) -> String {
     match m {
         Match::IfName { field, op: o, name } => format!("{} {}\"{}\"", field.as_str(), op(o), name.as_str()),
         Match::IfInSet { field, set } => format!("{} @{set}", field.as_str()),
-        Match::IpProtocol(p) => format!("ip protocol {}", p.as_str()),
+        Match::IpProtocol(p) => format!("ip protocol {p}"),
         Match::Addr { field, net } => {
             let f = match field {
                 AddrField::Saddr => "saddr",
@@ -174,6 +175,7 @@ mod tests {
             Cmd::DeleteElements(t, Ident::fixed("to_vm"), vec![ifn("vnet-a"), ifn("vnet-b")]),
             Cmd::FlushChain(t, fwd.clone()),
             Cmd::DeleteChain(t, Ident::fixed("vm_a")),
+            Cmd::AddChainWithComment(t, Ident::fixed("vm_a"), Comment::sanitized("infinivirt-vm:a-1")),
             Cmd::DeleteRule(t, fwd.clone(), 7),
             Cmd::DeleteTable(INET_TABLE),
             Cmd::AddRule(
@@ -182,7 +184,8 @@ mod tests {
                 Rule {
                     matches: vec![
                         Match::IfName { field: IfField::Oif, op: Op::Eq, name: ifn("accept") },
-                        Match::IpProtocol(L4::Udp),
+                        Match::IpProtocol(IpProto::UDP),
+                        Match::IpProtocol(IpProto(50)),
                         Match::Addr { field: AddrField::Saddr, net: Ipv4Net::parse("10.0.0.0/24").unwrap() },
                         Match::Port { proto: L4::Udp, field: PortField::Sport, range: PortRange { lo: 1000, hi: 2000 } },
                         Match::CtState(CtStates::from_names(["new", "established"]).unwrap()),
@@ -205,9 +208,10 @@ add element bridge infinivirt to_vm { \"vnet-a\" : jump vm_a, \"x\" }
 delete element bridge infinivirt to_vm { \"vnet-a\", \"vnet-b\" }
 flush chain bridge infinivirt forward
 delete chain bridge infinivirt vm_a
+add chain bridge infinivirt vm_a { comment \"infinivirt-vm:a-1\"; }
 delete rule bridge infinivirt forward handle 7
 delete table inet infinivirt
-add rule bridge infinivirt forward oifname \"accept\" ip protocol udp ip saddr 10.0.0.0/24 udp sport 1000-2000 ct state { established, new } meta mark & 0x50000000 != 0x00000000 ether type != arp meta mark set meta mark & 0x03ffffff | 0x04000000 jump reject_fallback comment \"x; 'y'\"
+add rule bridge infinivirt forward oifname \"accept\" ip protocol udp ip protocol 50 ip saddr 10.0.0.0/24 udp sport 1000-2000 ct state { established, new } meta mark & 0x50000000 != 0x00000000 ether type != arp meta mark set meta mark & 0x03ffffff | 0x04000000 jump reject_fallback comment \"x; 'y'\"
 ";
         assert_eq!(batch(&b), want);
     }

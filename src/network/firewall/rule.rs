@@ -44,6 +44,10 @@ pub struct FirewallRuleInput {
     pub connection_state: Option<serde_json::Map<String, serde_json::Value>>,
     #[serde(default)]
     pub overrides_dept: Option<bool>,
+    /// Why the rule as JS passed it could not be read (see [`Self::from_json_lenient`]);
+    /// validation reports it.
+    #[serde(skip)]
+    pub unreadable: Option<String>,
 }
 
 impl FirewallRuleInput {
@@ -55,6 +59,27 @@ impl FirewallRuleInput {
             return Err(NftablesError::Rule { code: C::RULE_INVALID, message: format!("Invalid rule: expected an object, got {v}") });
         }
         serde_json::from_value(v).map_err(|e| NftablesError::Rule { code: C::RULE_INVALID, message: format!("[Rule {id}] Invalid rule: {e}") })
+    }
+
+    /// [`Self::from_json`] that never fails: a value that cannot be read becomes a rule
+    /// keeping its `id`, `name`, `action` and `priority` (when they have the right type)
+    /// whose validation fails with the reading error. A firewall then leaves out that
+    /// rule alone and reports it by name.
+    pub fn from_json_lenient(v: serde_json::Value) -> Self {
+        match Self::from_json(v.clone()) {
+            Ok(r) => r,
+            Err(e) => {
+                let text = |k: &str| v.get(k).and_then(serde_json::Value::as_str).map(str::to_string);
+                FirewallRuleInput {
+                    id: text("id"),
+                    name: text("name"),
+                    action: text("action"),
+                    priority: v.get("priority").and_then(serde_json::Value::as_f64),
+                    unreadable: Some(e.to_string()),
+                    ..Default::default()
+                }
+            }
+        }
     }
 
     /// `[Rule <id>] ` as the original prefixes its messages (`undefined` without an id).
@@ -87,6 +112,9 @@ impl FirewallRuleInput {
     /// Spec §8.4 `validateRule`, in the spec's order, plus checks on values that would
     /// otherwise reach `nft` unchecked (action, direction, integral ports).
     pub fn validate(&self) -> Result<(), NftablesError> {
+        if let Some(why) = &self.unreadable {
+            return Err(NftablesError::Rule { code: C::RULE_INVALID, message: why.clone() });
+        }
         let truthy = |s: &Option<String>| s.as_deref().is_some_and(|v| !v.is_empty());
         if !truthy(&self.name) {
             return Err(self.err(C::RULE_INVALID, "Rule name is required"));
@@ -106,7 +134,8 @@ impl FirewallRuleInput {
             return Err(self.err(C::RULE_INVALID, format!("Invalid rule direction: {direction}. Must be IN, OUT or INOUT")));
         }
         let proto = self.protocol_lower();
-        if !super::SUPPORTED_PROTOCOLS.contains(&proto.as_str()) {
+        // Any IPv4 protocol nft knows, by name or number (the spec named four).
+        if proto != "all" && super::protocols::number(&proto).is_none() {
             return Err(self.err(C::UNSUPPORTED_PROTOCOL, format!("Unsupported protocol: {}", self.protocol.as_deref().unwrap_or(""))));
         }
         let n = |v: f64| super::translate::js_num(v);
@@ -213,6 +242,30 @@ mod tests {
         assert!(FirewallRuleInput::from_json(serde_json::json!("x")).is_err());
         let ok = FirewallRuleInput::from_json(serde_json::json!({"id":"a","name":"n","srcIpAddr":null})).unwrap();
         assert_eq!(ok.src_ip_addr, None);
+    }
+
+    #[test]
+    fn lenient_reading_keeps_the_rule_to_report_it() {
+        use crate::error::ErrorShape;
+        let r = FirewallRuleInput::from_json_lenient(serde_json::json!({"id":"r9","name":"Deny","action":"DROP","priority":5,"srcPortStart":"x"}));
+        assert_eq!((r.name.as_deref(), r.action.as_deref(), r.priority), (Some("Deny"), Some("DROP"), Some(5.0)));
+        let e = r.validate().unwrap_err();
+        assert_eq!(e.code(), "RULE_INVALID");
+        assert!(e.to_string().starts_with("[Rule r9] Invalid rule: "), "{e}");
+        let good = serde_json::json!({"id":"a","name":"n","action":"ACCEPT","direction":"IN","protocol":"esp"});
+        assert_eq!(FirewallRuleInput::from_json_lenient(good.clone()), FirewallRuleInput::from_json(good).unwrap());
+    }
+
+    #[test]
+    fn every_ip_protocol_validates() {
+        let r =
+            |p: &str| FirewallRuleInput::from_json(serde_json::json!({"id":"r","name":"n","action":"DROP","direction":"IN","protocol":p})).unwrap().validate();
+        for ok in ["icmpv6", "esp", "gre", "sctp", "ESP", "47", "0", "255", "ipv6-icmp", "", "all"] {
+            assert!(r(ok).is_ok(), "{ok}");
+        }
+        for bad in ["256", "bogus", "-1", "tcp;", "050"] {
+            assert_eq!(r(bad).unwrap_err().to_string(), format!("[Rule r] Unsupported protocol: {bad}"));
+        }
     }
 
     #[test]

@@ -135,11 +135,15 @@ pub struct Fallback {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VmFirewall {
     pub chain: Ident,
+    /// The comment recording the VM that owns the chain ([`owner_comment`]).
+    pub owner: Comment,
     pub tap: IfName,
     /// The chain's rules in order, terminal policy included.
     pub rules: Vec<Rule>,
     /// Spec `totalRules`: merged rules including the default rule, INOUT counted once.
     pub total_rules: usize,
+    /// Spec `failures`: `(ruleName, error)` of each rule left out (never in strict mode).
+    pub failures: Vec<(String, String)>,
     pub fallbacks: Vec<Fallback>,
 }
 
@@ -149,12 +153,42 @@ pub fn vm_chain(vm_id: &str) -> Ident {
     Ident::new(&crate::network::names::vm_chain_name(vm_id)).unwrap_or_else(|| Ident::fixed("vm_"))
 }
 
+const OWNER_PREFIX: &str = "infinivirt-vm:";
+const OWNER_HASH_PREFIX: &str = "infinivirt-vm-sha256:";
+
+/// The comment a VM's chain carries to record its owner, since chain names keep only
+/// the first 8 alphanumerics of the id and two VMs can share one: `infinivirt-vm:<id>`
+/// for ids of up to 50 bytes of `[A-Za-z0-9._:@-]` (UUIDs, cuids), else the first 128
+/// bits of the id's SHA-256, so the comment never needs quoting and stays within the
+/// 64 characters a sanitised comment keeps.
+pub fn owner_comment(vm_id: &str) -> Comment {
+    let plain = !vm_id.is_empty() && vm_id.len() <= 50 && vm_id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:@-".contains(&b));
+    if plain {
+        return Comment::sanitized(&format!("{OWNER_PREFIX}{vm_id}"));
+    }
+    use sha2::Digest;
+    let hex: String = sha2::Sha256::digest(vm_id.as_bytes()).iter().take(16).map(|b| format!("{b:02x}")).collect();
+    Comment::sanitized(&format!("{OWNER_HASH_PREFIX}{hex}"))
+}
+
+/// The owner a chain comment records, for messages: the VM id, or the hash of an id
+/// that could not be written as is. `None` for a comment that records no owner.
+pub fn owner_of(comment: &str) -> Option<String> {
+    if let Some(id) = comment.strip_prefix(OWNER_PREFIX) {
+        return Some(id.to_string());
+    }
+    comment.strip_prefix(OWNER_HASH_PREFIX).map(|h| format!("with id hash sha256:{h}"))
+}
+
 pub fn parse_tap(tap: &str) -> Result<IfName, NftablesError> {
     IfName::parse(tap).map_err(|e| NftablesError::Rule { code: C::RULE_INVALID, message: format!("Invalid interface name '{tap}': {e}") })
 }
 
-/// Validates and translates every merged rule; the first bad rule fails the whole
-/// plan (nothing is applied).
+/// Validates and translates every merged rule. A rule that fails is left out and
+/// reported in `failures` (the spec's "processed even if some rules failed"); a
+/// DROP or REJECT rule left out widens what reaches the VM, so it is also logged as a
+/// warning. With `strict` the first bad rule fails the whole plan instead (nothing is
+/// applied). A bad TAP name always fails it.
 pub fn plan_vm(
     vm_id: &str,
     tap: &str,
@@ -162,16 +196,34 @@ pub fn plan_vm(
     vm: &[FirewallRuleInput],
     caps: &Capabilities,
     policy: Policy,
+    strict: bool,
 ) -> Result<VmFirewall, NftablesError> {
     let tap = parse_tap(tap)?;
     let merged = merge(dept, vm);
     let mut rules = Vec::new();
     let mut fallbacks = Vec::new();
+    let mut failures = Vec::new();
     for input in &merged {
-        rules.extend(translate_rule(input, &tap, caps, policy, &mut fallbacks)?);
+        match translate_rule(input, &tap, caps, policy, &mut fallbacks) {
+            Ok(r) => rules.extend(r),
+            Err(e) if strict => return Err(e),
+            Err(e) => {
+                let name = input.name.clone().filter(|n| !n.is_empty()).or_else(|| input.id.clone()).unwrap_or_default();
+                let action = input.action.as_deref().unwrap_or("").to_ascii_uppercase();
+                if matches!(action.as_str(), "DROP" | "REJECT") {
+                    crate::log::warn(
+                        "nftables",
+                        &format!("VM {vm_id}: {action} rule '{name}' is left out of its firewall, so what it would stop is not stopped: {e}"),
+                    );
+                } else {
+                    crate::log::log("infinivirt:nftables", &format!("VM {vm_id}: rule '{name}' is left out of its firewall: {e}"));
+                }
+                failures.push((name, e.to_string()));
+            }
+        }
     }
     rules.extend(terminal(policy));
-    Ok(VmFirewall { chain: vm_chain(vm_id), tap, rules, total_rules: merged.len(), fallbacks })
+    Ok(VmFirewall { chain: vm_chain(vm_id), owner: owner_comment(vm_id), tap, rules, total_rules: merged.len(), failures, fallbacks })
 }
 
 /// The last rule of a VM chain: nothing for `accept` (the base policy decides), an
@@ -251,7 +303,11 @@ pub fn translate_rule(
         },
     };
 
-    let proto = L4::parse(&input.protocol_lower());
+    let proto = match input.protocol_lower().as_str() {
+        "all" => None,
+        // Validation has checked the protocol.
+        p => super::protocols::number(p).map(IpProto),
+    };
     let net = |addr: &Option<String>, mask: &Option<String>| -> Option<Ipv4Net> {
         let a = addr.as_deref().filter(|a| !a.is_empty())?;
         let len = mask.as_deref().filter(|m| !m.is_empty()).and_then(prefix_len).unwrap_or(32);
@@ -274,7 +330,7 @@ pub fn translate_rule(
     if let Some(n) = net(&input.dst_ip_addr, &input.dst_ip_mask) {
         common.push(Match::Addr { field: AddrField::Daddr, net: n });
     }
-    if let Some(p @ (L4::Tcp | L4::Udp)) = proto {
+    if let Some(p @ (L4::Tcp | L4::Udp)) = proto.and_then(IpProto::l4) {
         if let Some(r) = port(input.src_port_start, input.src_port_end) {
             common.push(Match::Port { proto: p, field: PortField::Sport, range: r });
         }
@@ -440,11 +496,12 @@ pub fn fallback_infra(caps: &Capabilities) -> Vec<Cmd> {
     v
 }
 
-/// The VM chain created if missing and replaced whole: `add chain`, `flush chain`,
-/// then every rule. In one transaction no packet sees it half-written.
+/// The VM chain created if missing (with its owner comment) and replaced whole:
+/// `add chain`, `flush chain`, then every rule. In one transaction no packet sees it
+/// half-written.
 pub fn vm_chain_cmds(fw: &VmFirewall) -> Vec<Cmd> {
     let t = BRIDGE_TABLE;
-    let mut v = vec![Cmd::AddChain(t, fw.chain.clone(), None), Cmd::FlushChain(t, fw.chain.clone())];
+    let mut v = vec![Cmd::AddChainWithComment(t, fw.chain.clone(), fw.owner.clone()), Cmd::FlushChain(t, fw.chain.clone())];
     v.extend(fw.rules.iter().map(|r| Cmd::AddRule(t, fw.chain.clone(), r.clone())));
     v
 }

@@ -35,7 +35,7 @@ fn both() -> serde_json::Value {
 
 #[test]
 fn spec_68_order_and_counts() {
-    let fw = plan_vm(VM, TAP, &rules(json!([ssh(), both()])), &[], &Capabilities::FULL, Policy::Accept).unwrap();
+    let fw = plan_vm(VM, TAP, &rules(json!([ssh(), both()])), &[], &Capabilities::FULL, Policy::Accept, true).unwrap();
     assert_eq!(fw.total_rules, 3);
     assert_eq!(fw.chain.as_str(), "vm_550e8400");
     assert_eq!(
@@ -63,7 +63,7 @@ fn spec_69_override_knocks_out_department_rules() {
     let names: Vec<&str> = merged.iter().map(|m| m.name.as_deref().unwrap()).collect();
     // Only the same direction and protocol is knocked out (case-insensitive).
     assert_eq!(names, ["DeptTCPout", "DeptUDP", "VmTCP", "Allow Established/Related (Auto)"]);
-    let fw = plan_vm(VM, TAP, &dept[..2], &vm, &Capabilities::FULL, Policy::Accept).unwrap();
+    let fw = plan_vm(VM, TAP, &dept[..2], &vm, &Capabilities::FULL, Policy::Accept, true).unwrap();
     assert_eq!(fw.total_rules, 3);
     let b = body(&fw);
     assert_eq!(b.len(), 4);
@@ -109,17 +109,59 @@ fn rules_render_as_the_spec_tokens() {
 #[test]
 fn invalid_rules_reject_the_whole_plan() {
     let bad = rules(json!([ssh(), {"id":"bad","name":"Bad","action":"ACCEPT","direction":"IN","priority":1,"protocol":"tcp","srcIpAddr":"300.1.1.1"}]));
-    let e = plan_vm(VM, TAP, &bad, &[], &Capabilities::FULL, Policy::Accept).unwrap_err();
+    let e = plan_vm(VM, TAP, &bad, &[], &Capabilities::FULL, Policy::Accept, true).unwrap_err();
     assert_eq!(e.code(), "INVALID_IP_ADDRESS");
     assert_eq!(e.to_string(), "[Rule bad] Invalid source IP address: 300.1.1.1");
-    let e = plan_vm(VM, "vnet a\"; flush ruleset", &[], &[], &Capabilities::FULL, Policy::Accept).unwrap_err();
+    let e = plan_vm(VM, "vnet a\"; flush ruleset", &[], &[], &Capabilities::FULL, Policy::Accept, false).unwrap_err();
     assert_eq!(e.code(), "RULE_INVALID");
+}
+
+#[test]
+fn by_default_a_bad_rule_is_left_out_and_reported_and_the_rest_applies() {
+    let input = json!([
+        ssh(),
+        {"id":"bad","name":"Bad","action":"DROP","direction":"IN","priority":1,"protocol":"tcp","srcIpAddr":"300.1.1.1"},
+        {"id":"gre","name":"No GRE","action":"DROP","direction":"IN","priority":2,"protocol":"gre"},
+        {"id":"n","name":"Num","action":"DROP","direction":"OUT","priority":3,"protocol":"132"}
+    ]);
+    let mut list: Vec<FirewallRuleInput> = input.as_array().unwrap().iter().cloned().map(FirewallRuleInput::from_json_lenient).collect();
+    list.push(FirewallRuleInput::from_json_lenient(json!({"id":"t","name":"Typed","action":"REJECT","priority":"high"})));
+    let fw = plan_vm(VM, TAP, &list, &[], &Capabilities::FULL, Policy::Accept, false).unwrap();
+    assert_eq!(fw.total_rules, 6);
+    assert_eq!(fw.failures.len(), 2, "{:?}", fw.failures);
+    // In rule order: the unreadable rule has no numeric priority, so it sorts first.
+    assert_eq!(fw.failures[0].0, "Typed");
+    assert!(fw.failures[0].1.starts_with("[Rule t] Invalid rule: "), "{:?}", fw.failures[0]);
+    assert_eq!(fw.failures[1], ("Bad".to_string(), "[Rule bad] Invalid source IP address: 300.1.1.1".to_string()));
+    let b = body(&fw);
+    assert!(b.contains(&"oifname \"vnet-550e8400e2\" ip protocol 47 drop comment \"No GRE\"".to_string()), "{b:?}");
+    assert!(b.contains(&"iifname \"vnet-550e8400e2\" ip protocol 132 drop comment \"Num\"".to_string()), "{b:?}");
+    assert!(b.iter().any(|r| r.contains("SSH")) && !b.iter().any(|r| r.contains("Bad")));
+    // Strict mode keeps the all-or-nothing plan.
+    let e = plan_vm(VM, TAP, &list, &[], &Capabilities::FULL, Policy::Accept, true).unwrap_err();
+    assert!(e.to_string().starts_with("[Rule t] Invalid rule: "), "{e}");
+    let e = plan_vm(VM, TAP, &list[..4], &[], &Capabilities::FULL, Policy::Accept, true).unwrap_err();
+    assert_eq!(e.to_string(), "[Rule bad] Invalid source IP address: 300.1.1.1");
+}
+
+#[test]
+fn owners_are_recorded_in_a_comment_nft_can_hold() {
+    assert_eq!(owner_comment("550e8400-e29b-41d4-a716-446655440000").as_str(), "infinivirt-vm:550e8400-e29b-41d4-a716-446655440000");
+    assert_eq!(owner_of("infinivirt-vm:abc-1").as_deref(), Some("abc-1"));
+    let odd = owner_comment("a \"b\"; c");
+    assert!(odd.as_str().starts_with("infinivirt-vm-sha256:") && odd.as_str().len() == 21 + 32, "{}", odd.as_str());
+    assert_ne!(owner_comment("a b"), owner_comment("a c"));
+    assert!(owner_comment(&"x".repeat(51)).as_str().starts_with("infinivirt-vm-sha256:"));
+    assert_eq!(owner_comment(&"x".repeat(50)).as_str(), format!("infinivirt-vm:{}", "x".repeat(50)));
+    assert_eq!(owner_of("something else"), None);
+    let fw = plan_vm(VM, TAP, &[], &[], &Capabilities::FULL, Policy::Accept, false).unwrap();
+    assert_eq!(render::cmd(&vm_chain_cmds(&fw)[0]), format!("add chain bridge infinivirt vm_550e8400 {{ comment \"infinivirt-vm:{VM}\"; }}"));
 }
 
 #[test]
 fn fallback_rendering_keeps_the_meaning() {
     let dept = rules(json!([ssh(), {"id":"rej","name":"Reject web","action":"REJECT","direction":"IN","priority":10,"protocol":"tcp","dstPortStart":80}]));
-    let fw = plan_vm(VM, TAP, &dept, &[], &Capabilities::FALLBACK, Policy::Accept).unwrap();
+    let fw = plan_vm(VM, TAP, &dept, &[], &Capabilities::FALLBACK, Policy::Accept, true).unwrap();
     assert_eq!(
         body(&fw),
         [
@@ -139,25 +181,25 @@ fn fallback_rendering_keeps_the_meaning() {
 #[test]
 fn unavailable_features_are_refused_never_dropped() {
     let caps = Capabilities::NONE;
-    let e = plan_vm(VM, TAP, &rules(json!([ssh()])), &[], &caps, Policy::Accept).unwrap_err();
+    let e = plan_vm(VM, TAP, &rules(json!([ssh()])), &[], &caps, Policy::Accept, true).unwrap_err();
     assert_eq!(e.code(), "RULE_INVALID");
     assert!(e.to_string().starts_with("[Rule ssh] Connection-state matching is not available on this host"), "{e}");
     let rej = rules(json!([{"id":"r","name":"R","action":"REJECT","direction":"IN","priority":1,"protocol":"all"}]));
-    let e = plan_vm(VM, TAP, &rej, &[], &caps, Policy::Accept).unwrap_err();
+    let e = plan_vm(VM, TAP, &rej, &[], &caps, Policy::Accept, true).unwrap_err();
     assert!(e.to_string().starts_with("[Rule r] REJECT is not available on this host"), "{e}");
     // The default rule is left out under an accept policy (it could only accept what
     // the policy accepts) and reported; under a drop policy the plan is refused.
-    let fw = plan_vm(VM, TAP, &[], &[], &caps, Policy::Accept).unwrap();
+    let fw = plan_vm(VM, TAP, &[], &[], &caps, Policy::Accept, true).unwrap();
     assert!(fw.rules.is_empty());
     assert_eq!(fw.total_rules, 1);
     assert_eq!(fw.fallbacks[0].mode, "omitted");
-    let e = plan_vm(VM, TAP, &[], &[], &caps, Policy::Drop).unwrap_err();
+    let e = plan_vm(VM, TAP, &[], &[], &caps, Policy::Drop, true).unwrap_err();
     assert!(e.to_string().starts_with("[Rule __default_established] Connection-state"), "{e}");
 }
 
 #[test]
 fn drop_policy_ends_every_chain() {
-    let fw = plan_vm(VM, TAP, &[], &[], &Capabilities::FULL, Policy::Drop).unwrap();
+    let fw = plan_vm(VM, TAP, &[], &[], &Capabilities::FULL, Policy::Drop, true).unwrap();
     assert_eq!(body(&fw).last().unwrap(), "ether type != arp drop comment \"Infinivirt default policy: drop\"");
     assert_eq!(terminal(Policy::Accept), None);
 }
@@ -171,7 +213,7 @@ fn apply_batch(fw: &VmFirewall, caps: &Capabilities) -> String {
 
 #[test]
 fn golden_apply_native() {
-    let fw = plan_vm(VM, TAP, &rules(json!([ssh(), both()])), &[], &Capabilities::FULL, Policy::Accept).unwrap();
+    let fw = plan_vm(VM, TAP, &rules(json!([ssh(), both()])), &[], &Capabilities::FULL, Policy::Accept, true).unwrap();
     assert_golden("apply-native.nft", &apply_batch(&fw, &Capabilities::FULL));
 }
 
@@ -182,7 +224,7 @@ fn golden_apply_fallback_drop_policy() {
     let vm = rules(
         json!([{"id":"v","name":"Out DNS","action":"ACCEPT","direction":"OUT","priority":60,"protocol":"udp","dstPortStart":53,"dstIpAddr":"10.0.0.1","dstIpMask":"32"}]),
     );
-    let fw = plan_vm(VM, TAP, &dept, &vm, &Capabilities::FALLBACK, Policy::Drop).unwrap();
+    let fw = plan_vm(VM, TAP, &dept, &vm, &Capabilities::FALLBACK, Policy::Drop, true).unwrap();
     assert_golden("apply-fallback-drop.nft", &apply_batch(&fw, &Capabilities::FALLBACK));
 }
 

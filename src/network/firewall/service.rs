@@ -31,11 +31,28 @@ pub struct ServiceConfig {
     /// What a VM chain does with traffic no rule decided: `Accept` (spec; the base
     /// chain's accept policy applies) or `Drop` (an explicit last rule in every VM chain).
     pub default_policy: Policy,
+    /// `applyRules` all or nothing: one invalid rule rejects the call and nothing
+    /// changes. Off by default (the spec's behaviour: the rule is left out and reported
+    /// in `failures`); on with [`STRICT_RULES_ENV`].
+    pub strict_rules: bool,
+}
+
+/// Set to `1` (or `true`, `yes`, `on`) to make strict rules the default.
+pub const STRICT_RULES_ENV: &str = "INFINIVIRT_FIREWALL_STRICT";
+
+/// The strict-rules default from [`STRICT_RULES_ENV`].
+pub fn strict_rules_from_env() -> bool {
+    std::env::var(STRICT_RULES_ENV).is_ok_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
 }
 
 impl Default for ServiceConfig {
     fn default() -> Self {
-        ServiceConfig { enable_persistence: true, persistence: PersistenceConfig::default(), default_policy: Policy::Accept }
+        ServiceConfig {
+            enable_persistence: true,
+            persistence: PersistenceConfig::default(),
+            default_policy: Policy::Accept,
+            strict_rules: strict_rules_from_env(),
+        }
     }
 }
 
@@ -160,9 +177,11 @@ impl NftablesService {
         let _g = TABLE_LOCK.lock().await;
         self.ensure_initialized().await?;
         let caps = probe::capabilities().await;
+        let owner = owner_of_chain(&chain).await?;
+        check_owner(&owner, vm_id, &chain)?;
         let mut batch = Batch(Vec::new());
-        if !chain_exists(chain.as_str()).await {
-            batch.extend(self.empty_chain(&chain));
+        if owner == Owner::Missing {
+            batch.extend(self.empty_chain(&chain, vm_id));
         }
         self.run_with_dispatch(batch, &caps, &tap, &chain, &op).await?;
         self.persist_in_background();
@@ -174,17 +193,19 @@ impl NftablesService {
         let op = Label::new("add chain", [chain.to_string()]);
         let _g = TABLE_LOCK.lock().await;
         self.ensure_initialized().await.map_err(|e| relabel(e, &op))?;
-        if !chain_exists(chain.as_str()).await {
+        let owner = owner_of_chain(&chain).await?;
+        check_owner(&owner, vm_id, &chain)?;
+        if owner == Owner::Missing {
             let caps = probe::capabilities().await;
             let mut batch = Batch(ruleset::infra(&caps));
-            batch.extend(self.empty_chain(&chain));
+            batch.extend(self.empty_chain(&chain, vm_id));
             run_batch(&batch, &op).await?;
         }
         Ok(chain.to_string())
     }
 
-    fn empty_chain(&self, chain: &Ident) -> Vec<Cmd> {
-        let mut v = vec![Cmd::AddChain(BRIDGE_TABLE, chain.clone(), None)];
+    fn empty_chain(&self, chain: &Ident, vm_id: &str) -> Vec<Cmd> {
+        let mut v = vec![Cmd::AddChainWithComment(BRIDGE_TABLE, chain.clone(), ruleset::owner_comment(vm_id))];
         v.extend(ruleset::terminal(self.config.default_policy).map(|r| Cmd::AddRule(BRIDGE_TABLE, chain.clone(), r)));
         v
     }
@@ -236,12 +257,13 @@ impl NftablesService {
         run_batch(&second, op).await
     }
 
-    /// Spec `applyRules`: merge, validate and translate every rule first (a bad rule
-    /// rejects the call and changes nothing), then replace the VM chain and its
-    /// dispatch in one transaction.
+    /// Spec `applyRules`: merge, validate and translate every rule first (a bad rule is
+    /// left out and reported in `failures`, or with `strict_rules` rejects the call and
+    /// changes nothing), then replace the VM chain and its dispatch in one transaction.
+    /// A chain another VM owns is refused (`CHAIN_EXISTS`) and left as it is.
     pub async fn apply_rules(&self, vm_id: &str, tap: &str, dept: &[FirewallRuleInput], vm: &[FirewallRuleInput]) -> Result<ApplyResult, NftablesError> {
         let caps = probe::capabilities().await;
-        let fw = ruleset::plan_vm(vm_id, tap, dept, vm, &caps, self.config.default_policy)?;
+        let fw = self.plan_with(vm_id, tap, dept, vm, &caps)?;
         let _g = TABLE_LOCK.lock().await;
         self.apply_locked(vm_id, fw, &caps).await
     }
@@ -249,19 +271,46 @@ impl NftablesService {
     async fn apply_locked(&self, vm_id: &str, fw: VmFirewall, caps: &Capabilities) -> Result<ApplyResult, NftablesError> {
         self.ensure_initialized().await?;
         let op = Label::new("apply rules", [vm_id.to_string(), fw.tap.as_str().to_string()]);
-        let batch = Batch(ruleset::vm_chain_cmds(&fw));
+        let owner = owner_of_chain(&fw.chain).await?;
+        check_owner(&owner, vm_id, &fw.chain)?;
+        let mut batch = Batch(Vec::new());
+        let mut kept = Vec::new();
+        if owner == Owner::Unrecorded {
+            // The kernel keeps an existing chain's comment, so the owner is recorded by
+            // re-creating the chain in this transaction; the ports it served stay on it.
+            crate::log::log("infinivirt:nftables", &format!("{} has no owner record; VM {vm_id} takes it over", fw.chain));
+            let (to_vm, from_vm, _) = dispatch_state().await?;
+            let to = pointing_to(&to_vm, &fw.chain);
+            let from = pointing_to(&from_vm, &fw.chain);
+            batch.extend(ruleset::dispatch_delete(&[], &to, &from));
+            batch.push(Cmd::FlushChain(BRIDGE_TABLE, fw.chain.clone()));
+            batch.push(Cmd::DeleteChain(BRIDGE_TABLE, fw.chain.clone()));
+            kept = [(ruleset::TO_VM_MAP, to), (ruleset::FROM_VM_MAP, from)]
+                .into_iter()
+                .filter(|(_, keys)| !keys.is_empty())
+                .map(|(map, keys)| Cmd::AddElements(BRIDGE_TABLE, ruleset::ident(map), keys.into_iter().map(|k| Element::Jump(k, fw.chain.clone())).collect()))
+                .collect();
+        }
+        batch.extend(ruleset::vm_chain_cmds(&fw));
+        batch.extend(kept);
         self.run_with_dispatch(batch, caps, &fw.tap, &fw.chain, &op).await?;
+        let failed = fw.failures.len();
         let result = ApplyResult {
             total_rules: fw.total_rules,
-            applied_rules: fw.total_rules,
-            failed_rules: 0,
+            applied_rules: fw.total_rules.saturating_sub(failed),
+            failed_rules: failed,
             chain_name: fw.chain.to_string(),
-            failures: vec![],
+            failures: fw.failures.clone(),
             fallbacks: fw.fallbacks.clone(),
         };
         {
             let mut st = locked(&self.state);
-            st.cache.insert(vm_id.to_string(), fingerprint(&fw));
+            // Spec: the cache only remembers a fully applied rule set.
+            if failed == 0 {
+                st.cache.insert(vm_id.to_string(), fingerprint(&fw));
+            } else {
+                st.cache.remove(vm_id);
+            }
             st.applied.insert(vm_id.to_string(), fw);
         }
         self.persist_in_background();
@@ -278,9 +327,9 @@ impl NftablesService {
         vm: &[FirewallRuleInput],
     ) -> Result<Option<ApplyResult>, NftablesError> {
         let caps = probe::capabilities().await;
-        let fw = ruleset::plan_vm(vm_id, tap, dept, vm, &caps, self.config.default_policy)?;
+        let fw = self.plan_with(vm_id, tap, dept, vm, &caps)?;
         let _g = TABLE_LOCK.lock().await;
-        if locked(&self.state).cache.get(vm_id) == Some(&fingerprint(&fw)) {
+        if fw.failures.is_empty() && locked(&self.state).cache.get(vm_id) == Some(&fingerprint(&fw)) {
             return Ok(None);
         }
         self.apply_locked(vm_id, fw, &caps).await.map(Some)
@@ -291,9 +340,13 @@ impl NftablesService {
     }
 
     /// Spec `flushVMRules` (never fails): the chain keeps only its terminal policy.
+    /// A chain another VM owns is left alone.
     pub async fn flush_vm_rules(&self, vm_id: &str) {
         let chain = ruleset::vm_chain(vm_id);
         let _g = TABLE_LOCK.lock().await;
+        if !owned_or_unrecorded(vm_id, &chain, "flush").await {
+            return;
+        }
         self.clear_rules_cache(vm_id);
         locked(&self.state).applied.remove(vm_id);
         let mut batch = Batch(vec![Cmd::FlushChain(BRIDGE_TABLE, chain.clone())]);
@@ -303,10 +356,14 @@ impl NftablesService {
         }
     }
 
-    /// Spec `detachJumpRules` (never fails): removes the VM's dispatch elements.
+    /// Spec `detachJumpRules` (never fails): removes the VM's dispatch elements; the
+    /// elements of a chain another VM owns are that VM's and stay.
     pub async fn detach_jump_rules(&self, vm_id: &str) {
         let chain = ruleset::vm_chain(vm_id);
         let _g = TABLE_LOCK.lock().await;
+        if !owned_or_unrecorded(vm_id, &chain, "detach").await {
+            return;
+        }
         if let Err(e) = self.detach_locked(&chain, false).await {
             crate::log::log("infinivirt:nftables", &format!("detaching {chain} failed: {e}"));
         }
@@ -316,10 +373,7 @@ impl NftablesService {
     /// `delete_chain` the chain itself.
     async fn detach_locked(&self, chain: &Ident, delete_chain: bool) -> Result<(), NftablesError> {
         let (to_vm, from_vm, ports) = dispatch_state().await?;
-        let pointing = |elems: &[(String, Option<String>)]| -> Vec<IfName> {
-            elems.iter().filter(|(_, t)| t.as_deref() == Some(chain.as_str())).filter_map(|(k, _)| IfName::parse(k).ok()).collect()
-        };
-        let (to, from) = (pointing(&to_vm), pointing(&from_vm));
+        let (to, from) = (pointing_to(&to_vm, chain), pointing_to(&from_vm, chain));
         let mut taps: Vec<IfName> = to.iter().chain(from.iter()).cloned().collect();
         taps.sort_by(|a, b| a.as_str().cmp(b.as_str()));
         taps.dedup();
@@ -339,6 +393,7 @@ impl NftablesService {
         let tap = ruleset::parse_tap(tap)?;
         let _g = TABLE_LOCK.lock().await;
         self.ensure_initialized().await.map_err(|e| relabel(e, &op))?;
+        check_owner(&owner_of_chain(&chain).await?, vm_id, &chain)?;
         let caps = probe::capabilities().await;
         self.run_with_dispatch(Batch(Vec::new()), &caps, &tap, &chain, &op).await
     }
@@ -348,6 +403,11 @@ impl NftablesService {
     pub async fn remove_vm_chain(&self, vm_id: &str) {
         let chain = ruleset::vm_chain(vm_id);
         let _g = TABLE_LOCK.lock().await;
+        if !owned_or_unrecorded(vm_id, &chain, "remove").await {
+            locked(&self.state).cache.remove(vm_id);
+            locked(&self.state).applied.remove(vm_id);
+            return;
+        }
         if let Err(e) = self.detach_locked(&chain, true).await {
             crate::log::log("infinivirt:nftables", &format!("removing {chain} failed: {e}"));
         }
@@ -372,7 +432,18 @@ impl NftablesService {
     /// The plan for explicit rules (for verification against the database's rules).
     pub async fn plan(&self, vm_id: &str, tap: &str, dept: &[FirewallRuleInput], vm: &[FirewallRuleInput]) -> Result<VmFirewall, NftablesError> {
         let caps = probe::capabilities().await;
-        ruleset::plan_vm(vm_id, tap, dept, vm, &caps, self.config.default_policy)
+        self.plan_with(vm_id, tap, dept, vm, &caps)
+    }
+
+    fn plan_with(
+        &self,
+        vm_id: &str,
+        tap: &str,
+        dept: &[FirewallRuleInput],
+        vm: &[FirewallRuleInput],
+        caps: &Capabilities,
+    ) -> Result<VmFirewall, NftablesError> {
+        ruleset::plan_vm(vm_id, tap, dept, vm, caps, self.config.default_policy, self.config.strict_rules)
     }
 
     /// Saves the tables after a change, in the background: listing a large table takes
@@ -432,6 +503,58 @@ async fn chain_exists(chain: &str) -> bool {
         return false;
     }
     matches!(readback::chain_rules(BRIDGE_TABLE, chain).await, Ok(Some(_)))
+}
+
+/// Who a VM chain belongs to, as the kernel records it (the chain's comment, so a
+/// restarted manager and a restored ruleset know it too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    Missing,
+    /// A chain without an owner comment (made by the original library or an earlier
+    /// version): the next VM that applies rules to it records itself.
+    Unrecorded,
+    /// The owner comment (`ruleset::owner_comment`).
+    Vm(String),
+}
+
+/// The owner of a chain, from its comment.
+pub async fn owner_of_chain(chain: &Ident) -> Result<Owner, NftablesError> {
+    Ok(match readback::chain_comment(BRIDGE_TABLE, chain).await? {
+        None => Owner::Missing,
+        Some(Some(c)) if ruleset::owner_of(&c).is_some() => Owner::Vm(c),
+        Some(_) => Owner::Unrecorded,
+    })
+}
+
+/// `CHAIN_EXISTS` when the chain records another VM as its owner.
+pub fn check_owner(owner: &Owner, vm_id: &str, chain: &Ident) -> Result<(), NftablesError> {
+    match owner {
+        Owner::Vm(c) if c != ruleset::owner_comment(vm_id).as_str() => {
+            Err(NftablesError::ChainOwned { chain: chain.to_string(), vm_id: vm_id.to_string(), owner: ruleset::owner_of(c).unwrap_or_default() })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// For the calls that never fail: true when `vm_id` may change the chain (it owns it,
+/// no one has recorded owning it, or it does not exist). Logs why not otherwise.
+async fn owned_or_unrecorded(vm_id: &str, chain: &Ident, what: &str) -> bool {
+    let r = match owner_of_chain(chain).await {
+        Ok(o) => check_owner(&o, vm_id, chain),
+        Err(e) => Err(e),
+    };
+    match r {
+        Ok(()) => true,
+        Err(e) => {
+            crate::log::log("infinivirt:nftables", &format!("{what} of {chain} for VM {vm_id} skipped: {e}"));
+            false
+        }
+    }
+}
+
+/// The ports a map sends to `chain`.
+fn pointing_to(elems: &[(String, Option<String>)], chain: &Ident) -> Vec<IfName> {
+    elems.iter().filter(|(_, t)| t.as_deref() == Some(chain.as_str())).filter_map(|(k, _)| IfName::parse(k).ok()).collect()
 }
 
 type Elems = Vec<(String, Option<String>)>;

@@ -39,11 +39,18 @@ pub fn direction_tokens(direction: &str, tap: &str) -> Result<Vec<String>, Nftab
 
 /// `''` counts as `all` here too (the original validated `''` as `all` but then
 /// refused it in translation, spec §19 #19).
+/// Any other IPv4 protocol nft knows (`esp`, `gre`, `icmpv6`, `47`, …) becomes its
+/// number (`tcp`, `udp` and `icmp` keep their names, also when given as numbers).
 pub fn protocol_tokens(protocol: &str) -> Result<Vec<String>, NftablesError> {
     match protocol.to_lowercase().as_str() {
         "all" | "" => Ok(vec![]),
-        p @ ("tcp" | "udp" | "icmp") => Ok(vec!["ip".into(), "protocol".into(), p.to_string()]),
-        _ => Err(rule_err(C::UNSUPPORTED_PROTOCOL, format!("Unsupported protocol: {protocol}. Supported protocols are: tcp, udp, icmp, all"))),
+        p => match super::protocols::number(p) {
+            Some(n) => Ok(vec!["ip".into(), "protocol".into(), super::model::IpProto(n).to_string()]),
+            None => Err(rule_err(
+                C::UNSUPPORTED_PROTOCOL,
+                format!("Unsupported protocol: {protocol}. Supported protocols are: tcp, udp, icmp, all, an IPv4 protocol name or a number 0-255"),
+            )),
+        },
     }
 }
 
@@ -229,7 +236,7 @@ mod tests {
             err(base)
         };
         assert_eq!(r(json!({"name":""})), ("RULE_INVALID".into(), "[Rule r1] Rule name is required".into()));
-        assert_eq!(r(json!({"protocol":"sctp"})), ("UNSUPPORTED_PROTOCOL".into(), "[Rule r1] Unsupported protocol: sctp".into()));
+        assert_eq!(r(json!({"protocol":"sctpx"})), ("UNSUPPORTED_PROTOCOL".into(), "[Rule r1] Unsupported protocol: sctpx".into()));
         assert_eq!(
             r(json!({"srcPortStart":10,"srcPortEnd":5})),
             ("INVALID_PORT_RANGE".into(), "[Rule r1] Source port range invalid: start (10) > end (5)".into())
@@ -250,6 +257,18 @@ mod tests {
         assert_eq!(r(json!({"action":"accept; flush ruleset"})).0, "RULE_INVALID");
         assert_eq!(r(json!({"direction":"SIDEWAYS"})).0, "RULE_INVALID");
         assert_eq!(r(json!({"dstPortStart":22.5})).0, "INVALID_PORT_RANGE");
+    }
+
+    #[test]
+    fn every_ip_protocol_translates_by_name_or_number() {
+        for (p, tok) in [("icmpv6", "58"), ("ESP", "50"), ("gre", "47"), ("sctp", "132"), ("47", "47"), ("0", "0"), ("6", "tcp"), ("TCP", "tcp")] {
+            assert_eq!(protocol_tokens(p).unwrap(), ["ip", "protocol", tok], "{p}");
+        }
+        assert_eq!(
+            toks(json!({"id":"r","name":"No GRE","action":"DROP","direction":"IN","protocol":"gre"}), "t0"),
+            ["oifname", "t0", "ip", "protocol", "47", "drop", "comment", "\"No GRE\""]
+        );
+        assert_eq!(protocol_tokens("256").unwrap_err().to_string().split('.').next(), Some("Unsupported protocol: 256"));
     }
 
     #[test]

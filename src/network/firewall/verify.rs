@@ -16,7 +16,7 @@ use super::ruleset::{self, VmFirewall};
 /// One difference between the kernel and the expectation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Drift {
-    /// `missing-chain`, `missing-rule`, `unexpected-rule`, `dispatch`, `layout`, `no-expectation`.
+    /// `missing-chain`, `missing-rule`, `unexpected-rule`, `dispatch`, `layout`, `owner`, `no-expectation`.
     pub kind: &'static str,
     /// 1-based position in the chain (of the expected rule for `missing-rule`, of the
     /// kernel's rule for `unexpected-rule`).
@@ -138,6 +138,26 @@ fn layout_rules(cmds: &[Cmd]) -> Vec<(Table, Ident, Vec<Rule>)> {
 pub async fn verify(vm_id: &str, expected: Option<VmFirewall>, source: &'static str) -> Result<VerifyReport, NftablesError> {
     let chain = ruleset::vm_chain(vm_id);
     let mut drift = Vec::new();
+    let owner_drift = |detail: String| Drift { kind: "owner", position: None, chain: chain.to_string(), expected: None, actual: None, detail };
+
+    // A chain another VM owns is that VM's: nothing of it is this VM's to compare.
+    let owner = super::service::owner_of_chain(&chain).await?;
+    if let Err(e) = super::service::check_owner(&owner, vm_id, &chain) {
+        return Ok(VerifyReport {
+            vm_id: vm_id.to_string(),
+            chain_name: chain.to_string(),
+            tap_device_name: expected.as_ref().map(|fw| fw.tap.as_str().to_string()),
+            expected_source: source,
+            in_sync: false,
+            chain_exists: false,
+            expected_rules: expected.as_ref().map_or(0, |fw| fw.rules.len()),
+            kernel_rules: 0,
+            drift: vec![owner_drift(e.to_string())],
+        });
+    }
+    if owner == super::service::Owner::Unrecorded {
+        drift.push(owner_drift(format!("chain {chain} has no owner record; the next applyRules of VM {vm_id} records it")));
+    }
 
     let kernel = readback::chain_rules(BRIDGE_TABLE, chain.as_str()).await?;
     let chain_exists = kernel.is_some();
