@@ -1626,11 +1626,11 @@ export interface HealthMonitorConfig {
   pidfileDir?: string;
   onCrashDetected?: (vmId: string) => Promise<void>;
   onCleanupAlert?: (alert: CleanupAlertEvent) => Promise<void>;
-  /** Infinivirt addition: detaches the TAP from its bridge (`TapDeviceManager`); without it the step is a no-op noted in the result. */
+  /** Infinivirt addition: detaches the TAP from its bridge; default: the monitor's own `TapDeviceManager` (spec §10.3). */
   tapManager?: NetworkCleanupTargets['tapManager'];
-  /** Infinivirt addition: detaches the firewall jump rules (`NftablesService`); without it the step is a no-op noted in the result. */
+  /** Infinivirt addition: detaches the firewall jump rules; default: the monitor's own `NftablesService` (spec §10.3). */
   nftables?: NetworkCleanupTargets['nftables'];
-  /** Infinivirt addition: `CgroupsManager`. */
+  /** Infinivirt addition: cleans empty cgroup scopes of pinned VMs; default: the monitor's own `CgroupsManager`. */
   cgroups?: NetworkCleanupTargets['cgroups'];
   /** Infinivirt addition: first cleanup retry delay in ms (default 1000, doubling). */
   cleanupRetryBaseMs?: number;
@@ -1667,11 +1667,11 @@ export interface CrashEvent {
 export interface EventHandlerConfig {
   enableLogging: boolean;
   emitCustomEvents: boolean;
-  /** Infinivirt addition: detaches the TAP after a guest shutdown (`TapDeviceManager`). */
+  /** Infinivirt addition: detaches the TAP after a guest shutdown; default: the handler's own `TapDeviceManager` (spec §10.2). */
   tapManager?: NetworkCleanupTargets['tapManager'];
-  /** Infinivirt addition: detaches the firewall jump rules (`NftablesService`). */
+  /** Infinivirt addition: detaches the firewall jump rules; default: the handler's own `NftablesService` (spec §10.2). */
   nftables?: NetworkCleanupTargets['nftables'];
-  /** Infinivirt addition: cleans empty cgroup scopes of pinned VMs (`CgroupsManager`). */
+  /** Infinivirt addition: cleans empty cgroup scopes of pinned VMs; default: the handler's own `CgroupsManager` (spec §10.2). */
   cgroups?: NetworkCleanupTargets['cgroups'];
   /** Infinivirt addition: how long the cleanup after SHUTDOWN waits for QEMU to exit (default 30000 ms; QEMU is never killed). */
   exitWaitMs?: number;
