@@ -63,6 +63,18 @@ async function runningVmNetwork () {
   return { vmId, tap, bridge, chain }
 }
 
+// The cleanup reports the TAP and firewall steps done, without a "nothing configured"
+// remark, and the kernel agrees: the TAP has left its bridge, the dispatch is gone.
+function expectReleased (result, { vmId, tap, chain }) {
+  const byType = Object.fromEntries(result.resources.map((r) => [r.type, r]))
+  expect(byType.TAP_DEVICE).toMatchObject({ identifier: tap, status: 'SUCCESS' })
+  expect(byType.FIREWALL_CHAIN).toMatchObject({ identifier: vmId, status: 'SUCCESS' })
+  expect(byType.TAP_DEVICE.note).toBeUndefined()
+  expect(byType.FIREWALL_CHAIN.note).toBeUndefined()
+  expect(masterOf(tap)).toBeNull()
+  expect(dispatchedTo(chain)).toEqual([])
+}
+
 // The PID of a process that has exited (what a crashed QEMU leaves in the row).
 async function deadPid () {
   const child = spawn('sleep', ['60'], { stdio: 'ignore' })
@@ -101,15 +113,7 @@ test('HealthMonitor without injected managers: a crashed VM leaves the bridge an
   const crash = waitFor(monitor, 'crash')
   const summary = await monitor.checkAllVMs()
   expect(summary).toMatchObject({ totalChecked: 1, crashed: 1 })
-  const event = await crash
-  const byType = Object.fromEntries(event.cleanupResult.resources.map((r) => [r.type, r]))
-  expect(byType.TAP_DEVICE).toMatchObject({ identifier: tap, status: 'SUCCESS' })
-  expect(byType.FIREWALL_CHAIN).toMatchObject({ identifier: vmId, status: 'SUCCESS' })
-  // "done" means done: no "nothing configured" remark, and the kernel agrees.
-  expect(byType.TAP_DEVICE.note).toBeUndefined()
-  expect(byType.FIREWALL_CHAIN.note).toBeUndefined()
-  expect(masterOf(tap)).toBeNull()
-  expect(dispatchedTo(chain)).toEqual([])
+  expectReleased((await crash).cleanupResult, { vmId, tap, chain })
   expect(db.state.get(vmId).status).toBe('off')
 })
 
@@ -122,13 +126,6 @@ test('EventHandler without injected managers: a guest shutdown releases the brid
   await handler.attachToVM(vmId, qmp)
   const cleanup = waitFor(handler, 'vm:cleanup', 10000)
   qmp.emit('SHUTDOWN', { guest: true, reason: 'guest-shutdown' }, { seconds: 1700000000, microseconds: 0 })
-  const result = await cleanup
-  const byType = Object.fromEntries(result.resources.map((r) => [r.type, r]))
-  expect(byType.TAP_DEVICE).toMatchObject({ identifier: tap, status: 'SUCCESS' })
-  expect(byType.FIREWALL_CHAIN).toMatchObject({ identifier: vmId, status: 'SUCCESS' })
-  expect(byType.TAP_DEVICE.note).toBeUndefined()
-  expect(byType.FIREWALL_CHAIN.note).toBeUndefined()
-  expect(masterOf(tap)).toBeNull()
-  expect(dispatchedTo(chain)).toEqual([])
+  expectReleased(await cleanup, { vmId, tap, chain })
   await handler.detachAll()
 })
