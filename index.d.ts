@@ -9,6 +9,25 @@
 
 import { EventEmitter } from 'events';
 
+/**
+ * Infinivirt addition (type only; at run time every emitter class extends Node's
+ * `EventEmitter`): the emitter methods of a class checked against its event map, so a
+ * misspelled event name or a wrong payload field fails to compile. `Events` maps each
+ * event name to its listener's arguments (`QMPClientEvents`, `EventHandlerEvents`,
+ * `HealthMonitorEvents`, `InstallationMonitorEvents`, `QemuProcessEvents`).
+ */
+declare class TypedEventEmitter<Events extends { [K in keyof Events]: unknown[] }> extends EventEmitter {
+  on<K extends keyof Events & string>(event: K, listener: (...args: Events[K]) => void): this;
+  once<K extends keyof Events & string>(event: K, listener: (...args: Events[K]) => void): this;
+  off<K extends keyof Events & string>(event: K, listener: (...args: Events[K]) => void): this;
+  addListener<K extends keyof Events & string>(event: K, listener: (...args: Events[K]) => void): this;
+  removeListener<K extends keyof Events & string>(event: K, listener: (...args: Events[K]) => void): this;
+  prependListener<K extends keyof Events & string>(event: K, listener: (...args: Events[K]) => void): this;
+  prependOnceListener<K extends keyof Events & string>(event: K, listener: (...args: Events[K]) => void): this;
+  emit<K extends keyof Events & string>(event: K, ...args: Events[K]): boolean;
+}
+export type { TypedEventEmitter };
+
 // ===========================================================================
 // core/QemuCommandBuilder
 // ===========================================================================
@@ -93,7 +112,12 @@ export declare class QemuCommandBuilder {
  * One QEMU process. Emits `'exit'` with `{ vmId, pid }` the moment the adopted QEMU
  * exits (an Infinivirt addition; the event never keeps Node alive on its own).
  */
-export declare class QemuProcess extends EventEmitter {
+/** Events of `QemuProcess` (Infinivirt addition). */
+export interface QemuProcessEvents {
+  exit: [info: { vmId: string; pid: number }];
+}
+
+export declare class QemuProcess extends TypedEventEmitter<QemuProcessEvents> {
   constructor(vmId: string, commandBuilder: QemuCommandBuilder);
   setQmpSocketPath(path: string): void;
   setPidFilePath(path: string): void;
@@ -121,7 +145,7 @@ export declare class QemuProcess extends EventEmitter {
  * (`(data, timestamp)`), then `'event'` (full message); also `'disconnect'`,
  * `'reconnect'` and `'reconnect_failed'`.
  */
-export declare class QMPClient extends EventEmitter {
+export declare class QMPClient extends TypedEventEmitter<QMPClientEvents> {
   constructor(socketPath: string, options?: QMPClientOptions);
   connect(): Promise<void>;
   disconnect(): Promise<void>;
@@ -679,7 +703,7 @@ export declare class StateSync {
  * Listens to QMP events of attached VMs and updates the DB. Emits `vm:<event>`,
  * `vm:off|suspended|running`, `vm:event` (`VMEventData`), `vm:disconnect` and `error`.
  */
-export declare class EventHandler extends EventEmitter {
+export declare class EventHandler extends TypedEventEmitter<EventHandlerEvents> {
   constructor(db: DatabaseAdapter, config?: Partial<EventHandlerConfig>);
   attachToVM(vmId: string, qmpClient: QMPClient): Promise<void>;
   detachFromVM(vmId: string): Promise<void>;
@@ -692,7 +716,7 @@ export declare class EventHandler extends EventEmitter {
 }
 
 /** Periodic liveness check of running VMs. Emits `crash`, `cleanup-alert` and `error`. */
-export declare class HealthMonitor extends EventEmitter {
+export declare class HealthMonitor extends TypedEventEmitter<HealthMonitorEvents> {
   constructor(db: DatabaseAdapter, config?: Partial<HealthMonitorConfig>);
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -996,6 +1020,79 @@ export interface QMPBlockJobCompletedEventData {
   speed: number;
   error?: string;
 }
+
+/**
+ * Infinivirt addition: the `data` of each QMP event QEMU sends, by event name (the
+ * events of QEMU's QAPI schema). Events without data carry `undefined`.
+ */
+export interface QMPEventDataMap {
+  SHUTDOWN: QMPShutdownEventData;
+  POWERDOWN: undefined;
+  RESET: { guest: boolean; reason: QMPShutdownEventData['reason'] };
+  STOP: undefined;
+  RESUME: undefined;
+  SUSPEND: undefined;
+  SUSPEND_DISK: undefined;
+  WAKEUP: undefined;
+  WATCHDOG: { action: string };
+  GUEST_PANICKED: { action: string; info?: Record<string, unknown> };
+  GUEST_CRASHLOADED: { action: string; info?: Record<string, unknown> };
+  GUEST_PVSHUTDOWN: undefined;
+  DEVICE_DELETED: QMPDeviceDeletedEventData;
+  DEVICE_TRAY_MOVED: { device: string; id: string; 'tray-open': boolean };
+  DEVICE_UNPLUG_GUEST_ERROR: { device?: string; path: string };
+  BLOCK_JOB_COMPLETED: QMPBlockJobCompletedEventData;
+  BLOCK_JOB_CANCELLED: QMPBlockJobCompletedEventData;
+  BLOCK_JOB_ERROR: { device: string; operation: string; action: string };
+  BLOCK_JOB_READY: QMPBlockJobCompletedEventData;
+  BLOCK_JOB_PENDING: { type: string; id: string };
+  JOB_STATUS_CHANGE: { id: string; status: string };
+  BLOCK_IO_ERROR: Record<string, unknown>;
+  BLOCK_IMAGE_CORRUPTED: Record<string, unknown>;
+  BLOCK_WRITE_THRESHOLD: Record<string, unknown>;
+  BALLOON_CHANGE: { actual: number };
+  MEMORY_DEVICE_SIZE_CHANGE: Record<string, unknown>;
+  MEM_UNPLUG_ERROR: Record<string, unknown>;
+  MEMORY_FAILURE: Record<string, unknown>;
+  MIGRATION: { status: string };
+  MIGRATION_PASS: { pass: number };
+  SPICE_CONNECTED: Record<string, unknown>;
+  SPICE_INITIALIZED: Record<string, unknown>;
+  SPICE_DISCONNECTED: Record<string, unknown>;
+  SPICE_MIGRATE_COMPLETED: undefined;
+  VNC_CONNECTED: Record<string, unknown>;
+  VNC_INITIALIZED: Record<string, unknown>;
+  VNC_DISCONNECTED: Record<string, unknown>;
+  RTC_CHANGE: { offset: number; 'qom-path'?: string };
+  NIC_RX_FILTER_CHANGED: { name?: string; path: string };
+  VSERPORT_CHANGE: { id: string; open: boolean };
+  ACPI_DEVICE_OST: Record<string, unknown>;
+  DUMP_COMPLETED: Record<string, unknown>;
+  QUORUM_FAILURE: Record<string, unknown>;
+  QUORUM_REPORT_BAD: Record<string, unknown>;
+  FAILOVER_NEGOTIATED: { 'device-id': string };
+  UNPLUG_PRIMARY: { 'device-id': string };
+  COLO_EXIT: Record<string, unknown>;
+  PR_MANAGER_STATUS_CHANGED: { id: string; connected: boolean };
+  NETDEV_STREAM_CONNECTED: Record<string, unknown>;
+  NETDEV_STREAM_DISCONNECTED: Record<string, unknown>;
+}
+
+/**
+ * Infinivirt addition: the events of `QMPClient`. Each QMP event is emitted under its
+ * own name with `(data, timestamp)`, then as `'event'` with the whole message (use
+ * `'event'` for an event this map does not list); the connection's own events carry
+ * no arguments.
+ */
+export type QMPClientEvents = {
+  [K in keyof QMPEventDataMap]: [data: QMPEventDataMap[K], timestamp: QMPTimestamp];
+} & {
+  event: [event: QMPEvent];
+  connected: [];
+  disconnect: [];
+  reconnect: [];
+  reconnect_failed: [];
+};
 
 export type QMPVMStatus =
   | 'running'
@@ -1626,11 +1723,11 @@ export interface HealthMonitorConfig {
   pidfileDir?: string;
   onCrashDetected?: (vmId: string) => Promise<void>;
   onCleanupAlert?: (alert: CleanupAlertEvent) => Promise<void>;
-  /** Infinivirt addition: detaches the TAP from its bridge (`TapDeviceManager`); without it the step is a no-op noted in the result. */
+  /** Infinivirt addition: detaches the TAP from its bridge; default: the monitor's own `TapDeviceManager` (spec §10.3). */
   tapManager?: NetworkCleanupTargets['tapManager'];
-  /** Infinivirt addition: detaches the firewall jump rules (`NftablesService`); without it the step is a no-op noted in the result. */
+  /** Infinivirt addition: detaches the firewall jump rules; default: the monitor's own `NftablesService` (spec §10.3). */
   nftables?: NetworkCleanupTargets['nftables'];
-  /** Infinivirt addition: `CgroupsManager`. */
+  /** Infinivirt addition: cleans empty cgroup scopes of pinned VMs; default: the monitor's own `CgroupsManager`. */
   cgroups?: NetworkCleanupTargets['cgroups'];
   /** Infinivirt addition: first cleanup retry delay in ms (default 1000, doubling). */
   cleanupRetryBaseMs?: number;
@@ -1667,11 +1764,11 @@ export interface CrashEvent {
 export interface EventHandlerConfig {
   enableLogging: boolean;
   emitCustomEvents: boolean;
-  /** Infinivirt addition: detaches the TAP after a guest shutdown (`TapDeviceManager`). */
+  /** Infinivirt addition: detaches the TAP after a guest shutdown; default: the handler's own `TapDeviceManager` (spec §10.2). */
   tapManager?: NetworkCleanupTargets['tapManager'];
-  /** Infinivirt addition: detaches the firewall jump rules (`NftablesService`). */
+  /** Infinivirt addition: detaches the firewall jump rules; default: the handler's own `NftablesService` (spec §10.2). */
   nftables?: NetworkCleanupTargets['nftables'];
-  /** Infinivirt addition: cleans empty cgroup scopes of pinned VMs (`CgroupsManager`). */
+  /** Infinivirt addition: cleans empty cgroup scopes of pinned VMs; default: the handler's own `CgroupsManager` (spec §10.2). */
   cgroups?: NetworkCleanupTargets['cgroups'];
   /** Infinivirt addition: how long the cleanup after SHUTDOWN waits for QEMU to exit (default 30000 ms; QEMU is never killed). */
   exitWaitMs?: number;
@@ -1730,6 +1827,37 @@ export interface CleanupAlertEvent {
   failedResources: CleanupResourceState[];
   timestamp: Date;
   severity: 'warning' | 'error';
+}
+
+/**
+ * Infinivirt addition: the events of `EventHandler` (spec §10.2 plus `vm:guest_panicked`,
+ * `vm:error`, `vm:reconnect` and `vm:cleanup`).
+ */
+export interface EventHandlerEvents {
+  'vm:shutdown': [data: VMEventData];
+  'vm:powerdown': [data: VMEventData];
+  'vm:reset': [data: VMEventData];
+  'vm:stop': [data: VMEventData];
+  'vm:resume': [data: VMEventData];
+  'vm:suspend': [data: VMEventData];
+  'vm:wakeup': [data: VMEventData];
+  'vm:guest_panicked': [data: VMEventData];
+  'vm:off': [data: VMEventData];
+  'vm:suspended': [data: VMEventData];
+  'vm:running': [data: VMEventData];
+  'vm:error': [data: VMEventData];
+  'vm:event': [data: VMEventData];
+  'vm:disconnect': [data: { vmId: string; timestamp: Date }];
+  'vm:reconnect': [data: { vmId: string; timestamp: Date; sync: SyncResult }];
+  'vm:cleanup': [result: CleanupResult & { event: 'SHUTDOWN' }];
+  error: [error: { vmId: string; event: string; error: string }];
+}
+
+/** Infinivirt addition: the events of `HealthMonitor` (spec §10.3). */
+export interface HealthMonitorEvents {
+  crash: [event: CrashEvent];
+  'cleanup-alert': [alert: CleanupAlertEvent];
+  error: [error: { message: string; timestamp: Date }];
 }
 
 export declare const DEFAULT_HEALTH_CHECK_INTERVAL: 30000;
@@ -2025,10 +2153,8 @@ export declare const RESTART_DELAY_MS: 2000;
 export declare const PROCESS_EXIT_POLL_INTERVAL: 100;
 export declare const RUNTIME_DISK_SIZE_PLACEHOLDER_GB: 1;
 
-/** Input of `new Infinivirt(config)`. */
-export interface InfinivirtConfig {
-  /** A live Prisma client (structurally a `PrismaClientLike`). */
-  prismaClient: unknown;
+/** The options of `new Infinivirt(config)` other than the database (see `InfinivirtConfig`). */
+export interface InfinivirtOptions {
   eventManager?: EventManagerLike;
   healthMonitorInterval?: number;
   autoStartHealthMonitor?: boolean;
@@ -2040,21 +2166,45 @@ export interface InfinivirtConfig {
    * password-less SPICE/VNC console on a non-loopback address. Defaults to env `INFINIVIRT_STRICT_DISPLAY=1`.
    */
   strictDisplaySecurity?: boolean;
-  /**
-   * Infinivirt addition: the database when `prismaClient` is not given (PostgreSQL URL, or
-   * `sqlite:`/`file:` for the embedded store). Defaults to env `INFINIVIRT_DATABASE_URL`.
-   */
-  databaseUrl?: string;
-  /** Infinivirt addition: the embedded SQLite file when `prismaClient` is not given. */
-  sqlitePath?: string;
   /** Infinivirt addition, test-only: raw QEMU arguments appended to every VM's command. */
   extraArgs?: string[];
   /** Infinivirt addition: where the firewall ruleset is persisted (default `/etc/infinivirt/nftables`). */
-  firewallPersistenceDir?: string;  /** Infinivirt addition: the QEMU binary (default `qemu-system-x86_64`). */
+  firewallPersistenceDir?: string;
+  /** Infinivirt addition: the QEMU binary (default `qemu-system-x86_64`). */
   qemuBinary?: string;
   /** Infinivirt addition: options of the UnattendedInstaller used for `unattendedInstall` (media directory, monitor rule). */
   unattended?: UnattendedInstallerOptions;
 }
+
+/** The backend's way: its live Prisma client (structurally a `PrismaClientLike`). */
+export interface InfinivirtPrismaConfig extends InfinivirtOptions {
+  /** A live Prisma client (structurally a `PrismaClientLike`). */
+  prismaClient: unknown;
+  databaseUrl?: string;
+  sqlitePath?: string;
+}
+
+/** Infinivirt addition: the native PostgreSQL store (or `sqlite:`/`file:` for the embedded one). */
+export interface InfinivirtDatabaseUrlConfig extends InfinivirtOptions {
+  prismaClient?: undefined;
+  /** PostgreSQL URL, or `sqlite:`/`file:` for the embedded store. */
+  databaseUrl: string;
+  sqlitePath?: string;
+}
+
+/** Infinivirt addition: the embedded SQLite store in this file (schema created on first use). */
+export interface InfinivirtSqliteConfig extends InfinivirtOptions {
+  prismaClient?: undefined;
+  databaseUrl?: string;
+  /** The embedded SQLite file. */
+  sqlitePath: string;
+}
+
+/**
+ * Input of `new Infinivirt(config)`: a `prismaClient` (the spec's only way), or, as an
+ * Infinivirt addition, a `databaseUrl` or an `sqlitePath` instead of one.
+ */
+export type InfinivirtConfig = InfinivirtPrismaConfig | InfinivirtDatabaseUrlConfig | InfinivirtSqliteConfig;
 
 /** Backend event sink. */
 export interface EventManagerLike {
@@ -2453,7 +2603,7 @@ export declare class UnattendedInstaller {
  * Completion needs the installer's final guest shutdown (see `MonitorConfig`).
  * The constructor throws `UnattendedError(INVALID_CONFIG)` for unusable options.
  */
-export declare class InstallationMonitor extends EventEmitter {
+export declare class InstallationMonitor extends TypedEventEmitter<InstallationMonitorEvents> {
   constructor(qmpClient: QMPClient, config?: Partial<MonitorConfig>);
   /** Resolves with the result (never rejects once started); `stop()` resolves it with `MONITORING_ERROR`. */
   start(): Promise<InstallationResult>;
@@ -2570,12 +2720,36 @@ export interface InstallationProgress {
   error?: Error;
 }
 
+/**
+ * Infinivirt addition: the codes an installation result fails with: the deadline, the
+ * reboot limit, an early or unexpected shutdown, a lost QMP connection, `stop()`.
+ */
+export type InstallationFailureCode =
+  | UnattendedErrorCode.INSTALLATION_TIMEOUT
+  | UnattendedErrorCode.INSTALLATION_RESET_LIMIT_EXCEEDED
+  | UnattendedErrorCode.INSTALLATION_FAILED
+  | UnattendedErrorCode.QMP_ERROR
+  | UnattendedErrorCode.MONITORING_ERROR;
+
+/** Infinivirt addition: the error of a failed `InstallationResult`. */
+export type InstallationError = UnattendedError<InstallationFailureCode>;
+
+/** Infinivirt addition: the events of `InstallationMonitor` (spec §14.2 plus `media-ejected`). */
+export interface InstallationMonitorEvents {
+  progress: [progress: InstallationProgress];
+  'timeout-check': [check: { elapsed: number; remaining: number; percentComplete: number }];
+  complete: [result: InstallationResult];
+  error: [error: InstallationError];
+  'media-ejected': [info: { device: string }];
+}
+
 export interface InstallationResult {
   success: boolean;
   isoPath: string;
   duration: number;
   phases: InstallationProgress[];
-  error?: Error;
+  /** Set when `success` is false; typed with the codes it can carry (the spec said `Error`). */
+  error?: InstallationError;
   /** Infinivirt addition: guest reboots counted (set by `InstallationMonitor`). */
   resetCount?: number;
   /** Infinivirt addition: the screenshot kept of a failed installation. */
@@ -2596,14 +2770,17 @@ export declare enum UnattendedErrorCode {
   MONITORING_ERROR = 'MONITORING_ERROR',
 }
 
-/** Error of the unattended-install code; `name` is `'UnattendedError'`. */
-export declare class UnattendedError extends Error {
-  readonly code: UnattendedErrorCode;
+/**
+ * Error of the unattended-install code; `name` is `'UnattendedError'`. `C` (Infinivirt
+ * addition, defaults to every code) narrows `code` where fewer codes can occur.
+ */
+export declare class UnattendedError<C extends UnattendedErrorCode = UnattendedErrorCode> extends Error {
+  readonly code: C;
   readonly cause?: Error;
   readonly vmId?: string;
   readonly context?: Record<string, unknown>;
   constructor(
-    code: UnattendedErrorCode,
+    code: C,
     message: string,
     cause?: Error,
     vmId?: string,

@@ -308,6 +308,7 @@ class Infinivirt {
     })
     const nftables = NftablesService._adopt(lifecycle._n.nftablesService())
     const tapManager = TapDeviceManager._adopt(lifecycle._n.tapManager())
+    eventHandler._setCleanupTargets({ tapManager, nftables })
     const healthMonitor = new HealthMonitor(store, {
       checkIntervalMs: c.healthMonitorInterval ?? 30000,
       enableCleanup: true,

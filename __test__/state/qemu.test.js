@@ -73,9 +73,12 @@ async function bootVM (name, kind, { guest = { mode: 'wait' } } = {}) {
   await seed.updateMachineConfiguration(vmId, { qemuPid: proc.getPid(), qmpSocketPath: sock })
   const qmp = new QMPClient(sock)
   await qmp.connect()
-  const handler = new EventHandler(db)
+  // This suite runs outside a network namespace: the firewall step must not reach
+  // the host's ruleset (the real one is tested in __test__/net/cleanup-managers.test.js).
+  const nftables = { detachJumpRules: async () => {} }
+  const handler = new EventHandler(db, { nftables })
   await handler.attachToVM(vmId, qmp)
-  const monitor = new HealthMonitor(db, { pidfileDir: dir })
+  const monitor = new HealthMonitor(db, { pidfileDir: dir, nftables })
   monitor.watchVM(vmId, proc, { qmpSocketPath: sock, pidfile })
   return { url, db, seed, vmId, sock, pidfile, serial, proc, qmp, handler, monitor }
 }

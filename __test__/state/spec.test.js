@@ -353,6 +353,7 @@ describe('HealthMonitor (§10.3)', () => {
     const hm = new HealthMonitor(db, {
       cleanupRetryBaseMs: 20,
       tapManager: { detachFromBridge: async () => { tries++; throw new Error('ip failed') } },
+      nftables: { detachJumpRules: async () => {} }, // not the host's ruleset: these tests run outside a namespace
       onCleanupAlert: async (a) => { alerts.push(a) }
     })
     const alert = waitFor(hm, 'cleanup-alert')

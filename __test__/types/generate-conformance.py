@@ -180,7 +180,11 @@ additions={
  'InstallationResult':[('resetCount','number'),('screenshotPath','string')],
 }
 # Fields whose type widens with an addition elsewhere: interface -> [(field, type)].
-widened={'UnattendedInstallerOptions':[('monitorConfig','Partial<api.MonitorConfig>')]}
+# (InstallationResult.error narrows `Error` to the failure codes it can carry.)
+# (InfinivirtConfig.prismaClient becomes optional when `databaseUrl` or `sqlitePath` is given.)
+widened={'UnattendedInstallerOptions':[('monitorConfig','Partial<api.MonitorConfig>')],
+ 'InfinivirtConfig':[('prismaClient','unknown')],
+ 'InstallationResult':[('error','api.InstallationError')]}
 generic={'QMPResponse','QMPEvent'}
 checks=[]
 for n in names+['UnattendedInstallerOptions']:

@@ -13,18 +13,10 @@ const { EventEmitter } = require('events')
 const native = require('../native')
 const { call } = require('../errors')
 const { makeHost, Registry, nativeStoreOf, Debugger } = require('./host')
+const { cleanupTargets, replaceTargets } = require('./cleanup-targets')
 
 const log = new Debugger('event-handler')
 const QMP_EVENTS = ['SHUTDOWN', 'POWERDOWN', 'RESET', 'STOP', 'RESUME', 'SUSPEND', 'WAKEUP', 'GUEST_PANICKED']
-
-// The network managers the cleanup calls, if the owner passed them.
-function networkTargets (config) {
-  const t = {}
-  if (config.tapManager) t.tapManager = config.tapManager
-  if (config.nftables) t.nftables = config.nftables
-  if (config.cgroups) t.cgroups = config.cgroups
-  return t
-}
 
 function eventTime (timestamp) {
   if (timestamp && typeof timestamp.seconds === 'number') {
@@ -38,10 +30,13 @@ class EventHandler extends EventEmitter {
     super()
     const cfg = { enableLogging: true, emitCustomEvents: true, ...config }
     const store = nativeStoreOf(db)
-    const net = networkTargets(cfg)
+    // Without injected managers the cleanup uses the class's own (spec §10.2).
+    const targets = cleanupTargets(cfg)
+    targets.db = store ? null : db
     const objects = new Registry()
-    const host = makeHost({ targets: { db: store ? null : db, ...net }, objects: objects.map, facade: new WeakRef(this), log })
+    const host = makeHost({ targets, objects: objects.map, facade: new WeakRef(this), log })
     Object.defineProperty(this, '_objects', { value: objects })
+    Object.defineProperty(this, '_targets', { value: targets })
     Object.defineProperty(this, '_vms', { value: new Map() })
     Object.defineProperty(this, '_dormant', { value: new Map() })
     Object.defineProperty(this, '_n', {
@@ -49,7 +44,7 @@ class EventHandler extends EventEmitter {
         enableLogging: cfg.enableLogging !== false,
         emitCustomEvents: cfg.emitCustomEvents !== false,
         exitWaitMs: cfg.exitWaitMs,
-        hasNetwork: Object.keys(net).length > 0
+        hasNetwork: true
       }))
     })
   }
@@ -150,6 +145,9 @@ class EventHandler extends EventEmitter {
   async detachAll () {
     for (const vmId of [...this._vms.keys(), ...this._dormant.keys()]) await this.detachFromVM(vmId)
   }
+
+  /** @internal the owner's TAP / firewall / cgroup managers in place of the own ones */
+  _setCleanupTargets (given) { replaceTargets(this._targets, given) }
 
   getAttachedVMs () { return [...this._vms.keys()] }
   isAttached (vmId) { return this._vms.has(vmId) }

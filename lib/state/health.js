@@ -7,6 +7,7 @@ const { EventEmitter } = require('events')
 const native = require('../native')
 const { call } = require('../errors')
 const { makeHost, parse, nativeStoreOf, Debugger } = require('./host')
+const { cleanupTargets } = require('./cleanup-targets')
 
 const log = new Debugger('health-monitor')
 
@@ -15,10 +16,9 @@ class HealthMonitor extends EventEmitter {
     super()
     const cfg = { checkIntervalMs: 30000, enableCleanup: true, pidfileDir: '/var/run/infinivirt/pids', ...config }
     const store = nativeStoreOf(db)
-    const targets = { db: store ? null : db }
-    if (cfg.tapManager) targets.tapManager = cfg.tapManager
-    if (cfg.nftables) targets.nftables = cfg.nftables
-    if (cfg.cgroups) targets.cgroups = cfg.cgroups
+    // Without injected managers the cleanup uses the class's own (spec §10.3).
+    const targets = cleanupTargets(cfg)
+    targets.db = store ? null : db
     const hooks = {}
     if (typeof cfg.onCrashDetected === 'function') hooks.onCrashDetected = cfg.onCrashDetected
     if (typeof cfg.onCleanupAlert === 'function') hooks.onCleanupAlert = cfg.onCleanupAlert
@@ -31,7 +31,7 @@ class HealthMonitor extends EventEmitter {
         enableCleanup: cfg.enableCleanup !== false,
         pidfileDir: cfg.pidfileDir,
         cleanupRetryBaseMs: cfg.cleanupRetryBaseMs,
-        hasNetwork: Boolean(cfg.tapManager || cfg.nftables || cfg.cgroups),
+        hasNetwork: true,
         hasHooks: Object.keys(hooks).length > 0
       }))
     })
