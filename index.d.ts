@@ -199,6 +199,8 @@ export interface VMLifecycleOptions {
   qemuBinary?: string;
   /** Infinivirt addition: where the firewall ruleset is persisted. */
   firewallPersistenceDir?: string;
+  /** Infinivirt addition: all-or-nothing firewall rules (see `NftablesServiceConfig.strictRules`). */
+  firewallStrictRules?: boolean;
   /** Infinivirt addition, test-only: raw QEMU arguments appended to every VM's command. */
   extraArgs?: string[];
   /** Infinivirt addition: options of the UnattendedInstaller used for `unattendedInstall` (media directory, monitor rule). */
@@ -399,6 +401,13 @@ export interface NftablesServiceConfig {
    * chain holds that rule from the start, so a VM is never open).
    */
   defaultPolicy?: 'accept' | 'drop';
+  /**
+   * Infinivirt addition: `applyRules` all or nothing — one invalid rule rejects the call
+   * with that rule's error and nothing changes. Default `false` (the spec's behaviour:
+   * the rule is left out and reported in `failures`, the others are applied), or `true`
+   * when the environment variable `INFINIVIRT_FIREWALL_STRICT` is `1`/`true`.
+   */
+  strictRules?: boolean;
 }
 
 /** How a rule was adapted to the kernel (Infinivirt addition; see `getCapabilities`). */
@@ -1405,6 +1414,13 @@ export interface ConnectionStateConfig {
 export interface NftablesError extends Error {
   code: NftablesErrorCode;
   context?: { command?: string; args?: string[]; stderr?: string; exitCode?: number };
+  /**
+   * Infinivirt addition, with `code: 'CHAIN_EXISTS'`: the VM's chain name (`vm_` + the
+   * first 8 alphanumerics of its id) belongs to another VM (`ownerVmId`).
+   */
+  chainName?: string;
+  vmId?: string;
+  ownerVmId?: string;
 }
 
 export interface ChainListResult {
@@ -2170,6 +2186,8 @@ export interface InfinivirtOptions {
   extraArgs?: string[];
   /** Infinivirt addition: where the firewall ruleset is persisted (default `/etc/infinivirt/nftables`). */
   firewallPersistenceDir?: string;
+  /** Infinivirt addition: all-or-nothing firewall rules (see `NftablesServiceConfig.strictRules`). */
+  firewallStrictRules?: boolean;
   /** Infinivirt addition: the QEMU binary (default `qemu-system-x86_64`). */
   qemuBinary?: string;
   /** Infinivirt addition: options of the UnattendedInstaller used for `unattendedInstall` (media directory, monitor rule). */

@@ -115,7 +115,7 @@ class NftablesPersistence {
 }
 
 class NftablesService {
-  // config: { enablePersistence?, persistenceDir?, createBackup?, useLocking?, defaultPolicy? }
+  // config: { enablePersistence?, persistenceDir?, createBackup?, useLocking?, defaultPolicy?, strictRules? }
   constructor (config) {
     const c = config || {}
     Object.defineProperty(this, '_n', {
@@ -124,7 +124,8 @@ class NftablesService {
         persistenceDir: str(c.persistenceDir),
         createBackup: c.createBackup,
         useLocking: c.useLocking,
-        defaultPolicy: str(c.defaultPolicy)
+        defaultPolicy: str(c.defaultPolicy),
+        strictRules: c.strictRules === undefined || c.strictRules === null ? undefined : Boolean(c.strictRules)
       }))
     })
     Object.defineProperty(this, '_persistence', { value: null, writable: true })

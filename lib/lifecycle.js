@@ -35,7 +35,8 @@ class VMLifecycle {
    *                      to it (its vm:* events), and detached when it stops
    * @param eventManager  `emitCRUD` receives 'create' / 'power_off' events
    * @param options       { diskDir, qmpSocketDir, pidfileDir } plus `qemuBinary`,
-   *                      `firewallPersistenceDir` and, for tests only, `extraArgs`
+   *                      `firewallPersistenceDir`, `firewallStrictRules` and, for
+   *                      tests only, `extraArgs`
    *                      (raw QEMU arguments appended to every VM)
    */
   constructor (prisma, eventHandler, eventManager, options = {}) {
@@ -57,7 +58,8 @@ class VMLifecycle {
         pidfileDir: o.pidfileDir ?? undefined,
         qemuBinary: o.qemuBinary ?? undefined,
         extraArgs: Array.isArray(o.extraArgs) ? o.extraArgs.map(String) : undefined,
-        firewallPersistenceDir: o.firewallPersistenceDir ?? undefined
+        firewallPersistenceDir: o.firewallPersistenceDir ?? undefined,
+        firewallStrictRules: o.firewallStrictRules === undefined || o.firewallStrictRules === null ? undefined : Boolean(o.firewallStrictRules)
       }))
     })
     this._eventHandler = eventHandler
@@ -304,6 +306,7 @@ class Infinivirt {
       qemuBinary: c.qemuBinary,
       extraArgs: c.extraArgs,
       firewallPersistenceDir: c.firewallPersistenceDir,
+      firewallStrictRules: c.firewallStrictRules,
       unattended: c.unattended
     })
     const nftables = NftablesService._adopt(lifecycle._n.nftablesService())

@@ -266,7 +266,7 @@ describe('FirewallRuleTranslator (§8.4, §20.4 55–65)', () => {
     const base = { id: 'r1', name: 'n', action: 'ACCEPT', direction: 'IN', protocol: 'tcp', priority: 1 }
     const cases = [
       [{ name: '' }, 'RULE_INVALID', '[Rule r1] Rule name is required'],
-      [{ protocol: 'sctp' }, 'UNSUPPORTED_PROTOCOL', '[Rule r1] Unsupported protocol: sctp'],
+      [{ protocol: 'sctpx' }, 'UNSUPPORTED_PROTOCOL', '[Rule r1] Unsupported protocol: sctpx'],
       [{ srcPortStart: 10, srcPortEnd: 5 }, 'INVALID_PORT_RANGE', '[Rule r1] Source port range invalid: start (10) > end (5)'],
       [{ dstPortStart: 70000 }, 'INVALID_PORT_RANGE', '[Rule r1] Destination start port out of range: 70000 (must be 0-65535)'],
       [{ protocol: 'icmp', dstPortStart: 1 }, 'RULE_INVALID', '[Rule r1] Ports can only be specified for tcp/udp protocols, not icmp'],
@@ -563,9 +563,9 @@ describe('real traffic through a bridge', () => {
     expect(await udpDelivered(t.out.ns, t.vm.ns, '10.77.0.2', 67, 68)).toBe(true)
   })
 
-  test('a batch with one invalid rule leaves the old rules in place, and traffic as before', async () => {
+  test('strict mode: a batch with one invalid rule leaves the old rules in place, and traffic as before', async () => {
     const t = topology()
-    const s = service()
+    const s = service({ strictRules: true })
     const id = vmId()
     await listen(t.vm.ns, 2000)
     await listen(t.vm.ns, 2001)
@@ -580,6 +580,79 @@ describe('real traffic through a bridge', () => {
     expect(chainRules(generateVMChainName(id))).toEqual(before)
     expect(await connect(t.out.ns, '10.77.0.2', 2000)).toBe('timeout')
     expect(await connect(t.out.ns, '10.77.0.2', 2001)).toBe('connected')
+  })
+
+  test('by default an invalid rule is left out and reported; the others apply in the same transaction', async () => {
+    const t = topology()
+    const s = service()
+    const id = vmId()
+    await listen(t.vm.ns, 2200)
+    await listen(t.vm.ns, 2201)
+    await listen(t.vm.ns, 2202)
+    const r = await s.applyRules(id, t.vm.port, [
+      rule({ name: 'Block 2200', action: 'DROP', direction: 'IN', protocol: 'tcp', dstPortStart: 2200 }),
+      rule({ id: 'bad', name: 'Bad', action: 'DROP', direction: 'IN', protocol: 'tcp', dstPortStart: 2202, srcIpAddr: '10.0.0.256' }),
+      rule({ id: 'typed', name: 'Typed', action: 'DROP', direction: 'IN', protocol: 'tcp', dstPortStart: 'x' })
+    ], [rule({ name: 'Block 2201', action: 'DROP', direction: 'IN', protocol: 'tcp', dstPortStart: 2201 })])
+    expect(r).toMatchObject({ totalRules: 5, appliedRules: 3, failedRules: 2, chainName: generateVMChainName(id) })
+    expect(r.failures).toContainEqual({ ruleName: 'Bad', error: '[Rule bad] Invalid source IP address: 10.0.0.256' })
+    expect(r.failures.map((f) => f.ruleName).sort()).toEqual(['Bad', 'Typed'])
+    expect(await connect(t.out.ns, '10.77.0.2', 2200)).toBe('timeout')
+    expect(await connect(t.out.ns, '10.77.0.2', 2201)).toBe('timeout')
+    expect(await connect(t.out.ns, '10.77.0.2', 2202)).toBe('connected') // its rule was left out
+    // A result with failures is never cached: the same call applies again.
+    expect((await s.applyRulesIfChanged(id, t.vm.port, [rule({ id: 'bad', name: 'Bad', action: 'DROP', direction: 'IN', protocol: 'tcp', srcIpAddr: '10.0.0.256' })], [])).changed).toBe(true)
+  })
+
+  test('strict mode by environment variable; a left-out DROP rule is logged as a warning naming it and the VM', () => {
+    // A separate process, so its stderr (where the core writes warnings) can be read.
+    const script = `
+      const { NftablesService } = require(${JSON.stringify(path.resolve(__dirname, '../..'))})
+      const rules = [{ id: 'bad', name: 'Deny bad', action: 'DROP', direction: 'IN', priority: 1, protocol: 'tcp', srcIpAddr: '300.1.1.1' }]
+      const run = async (s) => s.applyRules('warn-vm-1', 'vnet-warn1', rules, []).then((r) => r.failures, (e) => e.code)
+      ;(async () => {
+        const lenient = await run(new NftablesService({ enablePersistence: false }))
+        process.env.INFINIVIRT_FIREWALL_STRICT = '1'
+        const strict = await run(new NftablesService({ enablePersistence: false }))
+        const optOut = await run(new NftablesService({ enablePersistence: false, strictRules: false }))
+        process.stdout.write(JSON.stringify({ lenient, strict, optOut }))
+      })()
+    `
+    const { spawnSync } = require('child_process')
+    const env = { ...process.env }
+    delete env.INFINIVIRT_FIREWALL_STRICT
+    delete env.INFINIVIRT_WARNINGS
+    const out = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env })
+    expect(out.status).toBe(0)
+    const r = JSON.parse(out.stdout)
+    expect(r.lenient).toEqual([{ ruleName: 'Deny bad', error: '[Rule bad] Invalid source IP address: 300.1.1.1' }])
+    expect(r.strict).toBe('INVALID_IP_ADDRESS')
+    expect(r.optOut).toHaveLength(1)
+    expect(out.stderr).toMatch(/infinivirt:nftables:warn VM warn-vm-1: DROP rule 'Deny bad' is left out of its firewall/)
+  })
+
+  test('every IPv4 protocol nft knows is translated, by name or number, and verifies in sync', async () => {
+    const t = topology()
+    const s = service()
+    const id = vmId()
+    const protos = ['icmpv6', 'esp', 'gre', 'sctp', 'IPSEC-AH', 'ipv6-icmp', '47', '0', '255', 'udplite']
+    const many = protos.map((p, i) => rule({ name: `P ${p}`, action: 'DROP', direction: 'OUT', protocol: p, priority: i }))
+    const r = await s.applyRules(id, t.vm.port, many, [])
+    expect(r).toMatchObject({ totalRules: protos.length + 1, failedRules: 0, failures: [] })
+    expect(T.translateProtocolToTokens('sctp')).toEqual(['ip', 'protocol', '132'])
+    expect(T.translateProtocolToTokens('6')).toEqual(['ip', 'protocol', 'tcp'])
+    expect(thrown(() => T.translateProtocolToTokens('256')).code).toBe('UNSUPPORTED_PROTOCOL')
+    const v = await s.verifyVM(id, t.vm.port, many, [])
+    expect(v.drift).toEqual([])
+    expect(v.inSync).toBe(true)
+    // Real packets: TCP and UDP named by number are matched like their names.
+    await listen(t.vm.ns, 2300)
+    await s.applyRules(id, t.vm.port, [rule({ name: 'No 6', action: 'DROP', direction: 'IN', protocol: '6' })], [])
+    expect(await connect(t.out.ns, '10.77.0.2', 2300)).toBe('timeout')
+    expect(await udpDelivered(t.out.ns, t.vm.ns, '10.77.0.2', 5300, 5300)).toBe(true)
+    await s.applyRules(id, t.vm.port, [rule({ name: 'No 17', action: 'DROP', direction: 'IN', protocol: '17' })], [])
+    expect(await udpDelivered(t.out.ns, t.vm.ns, '10.77.0.2', 5300, 5300)).toBe(false)
+    expect(await connect(t.out.ns, '10.77.0.2', 2300)).toBe('connected')
   })
 
   test('a transaction the kernel refuses changes nothing and rejects with NftablesError context', async () => {
@@ -606,6 +679,93 @@ describe('real traffic through a bridge', () => {
     expect(before).toContain('Block 2100')
     expect(await connect(t.out.ns, '10.77.0.2', 2100)).toBe('timeout')
     expect(await connect(t.out.ns, '10.77.0.2', 2101)).toBe('connected')
+  })
+})
+
+// ------------------------------------------------------------------ chain owners
+
+describe('VMs whose ids share their first 8 alphanumerics (one chain name)', () => {
+  // Same chain name (`vm_<prefix>`), different TAPs in real use (vnet- + 10 alnums).
+  function collidingIds () {
+    const p = require('crypto').randomBytes(4).toString('hex')
+    return [`${p}-a1`, `${p}-b2`]
+  }
+
+  test('the second VM is refused; the first VM\'s rules keep holding through its create, detach, flush and removal', async () => {
+    const t = topology()
+    const s = service()
+    const [a, b] = collidingIds()
+    const chain = generateVMChainName(a)
+    expect(generateVMChainName(b)).toBe(chain)
+    await listen(t.vm.ns, 8080)
+    await listen(t.vm2.ns, 8080)
+    await s.applyRules(a, t.vm.port, [rule({ name: 'A blocks 8080', action: 'DROP', direction: 'IN', protocol: 'tcp', dstPortStart: 8080 })], [])
+    expect(await connect(t.out.ns, '10.77.0.2', 8080)).toBe('timeout')
+    const before = chainRules(chain)
+    const holds = async () => {
+      expect(chainRules(chain)).toEqual(before)
+      expect(mapElems('to_vm')).toEqual([[t.vm.port, { jump: { target: chain } }]])
+      expect(await connect(t.out.ns, '10.77.0.2', 8080)).toBe('timeout')
+    }
+
+    // Every way B could take the chain over is refused with a typed error naming both.
+    for (const call of [
+      () => s.applyRules(b, t.vm2.port, [], []),
+      () => s.applyRulesIfChanged(b, t.vm2.port, [], []),
+      () => s.createVMChain(b, t.vm2.port),
+      () => s.ensureVMChain(b),
+      () => s.attachJumpRules(b, t.vm2.port)
+    ]) {
+      const e = await rejection(call())
+      expect(isErr(e)).toBe(true)
+      expect(e.code).toBe('CHAIN_EXISTS')
+      expect(e.message).toContain(a)
+      expect(e.message).toContain(b)
+      expect(e).toMatchObject({ chainName: chain, vmId: b, ownerVmId: a })
+      await holds()
+    }
+    expect(await connect(t.out.ns, '10.77.0.4', 8080)).toBe('connected') // B has no firewall of A's
+    // Stopping, failing or removing B never touches A's elements or chain.
+    await s.detachJumpRules(b)
+    await s.flushVMRules(b)
+    await s.removeVMChain(b)
+    await holds()
+    const v = await s.verifyVM(b, t.vm2.port, [], [])
+    expect(v.inSync).toBe(false)
+    expect(v.drift).toEqual([expect.objectContaining({ kind: 'owner', detail: expect.stringContaining(a) })])
+
+    // The owner is kept in the kernel (the chain's comment): a restarted manager and a
+    // ruleset restored from the persistence file know it too.
+    const restarted = service()
+    expect((await rejection(restarted.applyRules(b, t.vm2.port, [], []))).code).toBe('CHAIN_EXISTS')
+    expect((await s.verifyVM(a)).inSync).toBe(true)
+    expect((await restarted.forcePersist()).success).toBe(true)
+    dropTables()
+    expect((await restarted.getPersistence().restoreFromDisk()).rulesLoaded).toBe(true)
+    expect((await rejection(restarted.applyRules(b, t.vm2.port, [], []))).code).toBe('CHAIN_EXISTS')
+    await holds()
+
+    // Once A's chain is gone, B may have it.
+    await s.removeVMChain(a)
+    expect(await connect(t.out.ns, '10.77.0.2', 8080)).toBe('connected')
+    await s.applyRules(b, t.vm2.port, [rule({ name: 'B blocks 8080', action: 'DROP', direction: 'IN', protocol: 'tcp', dstPortStart: 8080 })], [])
+    expect(await connect(t.out.ns, '10.77.0.4', 8080)).toBe('timeout')
+    expect((await rejection(s.applyRules(a, t.vm.port, [], []))).ownerVmId).toBe(b)
+  })
+
+  test('a chain without an owner record (an earlier version\'s) is taken over by the VM that applies rules to it', async () => {
+    const t = topology()
+    const s = service()
+    const id = vmId()
+    const chain = generateVMChainName(id)
+    await s.initialize()
+    nft(['-f', '-'], `add chain bridge infinivirt ${chain}\nadd rule bridge infinivirt ${chain} tcp dport 9 drop\nadd element bridge infinivirt to_vm { "${t.vm.port}" : jump ${chain} }\n`)
+    expect((await s.verifyVM(id, t.vm.port, [], [])).drift.map((d) => d.kind)).toContain('owner')
+    await listen(t.vm.ns, 8090)
+    await s.applyRules(id, t.vm.port, [rule({ name: 'Mine', action: 'DROP', direction: 'IN', protocol: 'tcp', dstPortStart: 8090 })], [])
+    expect(nft(['list', 'chain', 'bridge', 'infinivirt', chain])).toContain(`comment "infinivirt-vm:${id}"`)
+    expect((await s.verifyVM(id)).inSync).toBe(true)
+    expect(await connect(t.out.ns, '10.77.0.2', 8090)).toBe('timeout')
   })
 })
 
@@ -645,10 +805,16 @@ describe('injection', () => {
     expect(chainRules(generateVMChainName(id))[0].comment).toBe("a'; flush ruleset; add table ip pwned; 'b c/de")
     expect(nftJson(['list', 'table', 'inet', 'canary'])).not.toBeNull()
     expect(nftJson(['list', 'table', 'ip', 'pwned'])).toBeNull()
+    const strict = service({ strictRules: true })
     for (const bad of [{ srcIpAddr: '1.2.3.4; flush ruleset' }, { dstIpMask: '24 accept' }, { dstPortStart: '22; drop' }, { action: 'accept; flush ruleset' }, { direction: 'IN drop' }, { protocol: 'tcp accept' }]) {
-      const e = await rejection(s.applyRules(id, 'vnet-evil', [rule({ name: 'x', action: 'DROP', direction: 'IN', protocol: 'tcp', ...bad })], []))
+      const crafted = [rule({ name: 'x', action: 'DROP', direction: 'IN', protocol: 'tcp', ...bad })]
+      const e = await rejection(strict.applyRules(id, 'vnet-evil', crafted, []))
       expect(Object.values(NftablesErrorCode)).toContain(e.code)
+      // By default the rule is left out and reported; nothing of it reaches nft.
+      const r = await s.applyRules(id, 'vnet-evil', crafted, [])
+      expect(r.failures).toEqual([{ ruleName: 'x', error: e.message }])
     }
+    expect(nftJson(['list', 'table', 'inet', 'canary'])).not.toBeNull()
     // A long multi-byte name is cut to what nft accepts (128 bytes), not refused.
     await s.applyRules(id, 'vnet-evil', [rule({ name: '€'.repeat(64), action: 'DROP', direction: 'IN' })], [])
     expect(Buffer.byteLength(chainRules(generateVMChainName(id))[0].comment)).toBeLessThanOrEqual(128)

@@ -166,9 +166,9 @@ describe('a failed create releases everything it made (§5.5, §5.11, rule 7)', 
     await expectNothingLeft(m, vmId)
   })
 
-  test('firewall step: stored rules the translator rejects (bad address, ports on icmp) → their errors; nothing is left', async () => {
+  test('firewall step, strict rules: stored rules the translator rejects (bad address, ports on icmp) → their errors; nothing is left', async () => {
     const br = await newBridge('10.215.2.1/24')
-    const m = await manager({ extraArgs: guestArgs({ mode: 'wait' }) })
+    const m = await manager({ extraArgs: guestArgs({ mode: 'wait' }), firewallStrictRules: true })
     const db = m.getPrismaAdapter()
     const ip = env.newVmId('i')
     const icmp = env.newVmId('p')
@@ -351,9 +351,9 @@ describe('a QEMU killed from outside (rule 5, rule 7)', () => {
 })
 
 describe('a start refused by the firewall (§5.6 step 12, rule 6, §19 #5)', () => {
-  test('a rule added while the VM was off is invalid: START_FAILED, the chain keeps its previous rules, TAP and disks stay', async () => {
+  test('strict rules: a rule added while the VM was off is invalid: START_FAILED, the chain keeps its previous rules, TAP and disks stay', async () => {
     const br = await newBridge('10.215.8.1/24')
-    const m = await manager({ extraArgs: guestArgs({ mode: 'wait' }) })
+    const m = await manager({ extraArgs: guestArgs({ mode: 'wait' }), firewallStrictRules: true })
     const db = m.getPrismaAdapter()
     const vmId = env.newVmId('w')
     const chain = generateVMChainName(vmId)

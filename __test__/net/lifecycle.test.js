@@ -196,9 +196,9 @@ describe('Infinivirt create → stop → destroy (§5.5, §5.7, §5.8, §5.10)',
     expect(events[6][3]).toEqual({ forced: true })
   })
 
-  test('firewall rules from the store are in the chain of a running VM; an invalid rule fails the create and leaves nothing', async () => {
+  test('firewall rules from the store are in the chain of a running VM; in strict mode an invalid rule fails the create and leaves nothing', async () => {
     const br = await h.bridge('10.213.3.1/24')
-    const m = await manager({ extraArgs: guestArgs({ mode: 'wait' }) })
+    const m = await manager({ extraArgs: guestArgs({ mode: 'wait' }), firewallStrictRules: true })
     const db = m.getPrismaAdapter()
     const good = newVmId('g')
     const bad = newVmId('x')
@@ -238,6 +238,96 @@ describe('Infinivirt create → stop → destroy (§5.5, §5.7, §5.8, §5.10)',
     expect(await m.getVMStatus(good)).toMatchObject({ status: 'running', processAlive: true, consistent: true })
     expect(netns.linkInfo(ok.value.tapDevice).master).toBe(br)
     await m.stopVM(good, { graceful: false })
+  })
+
+  test('by default an invalid stored rule is left out: the VM starts behind its other rules', async () => {
+    const br = await h.bridge('10.213.9.1/24')
+    const m = await manager({ extraArgs: guestArgs({ mode: 'wait' }) })
+    const db = m.getPrismaAdapter()
+    const vmId = newVmId('l')
+    const chain = generateVMChainName(vmId)
+    await db.insertRecord('FirewallRuleSet', { id: `rs-${vmId}`, name: 'vm', internalName: `rs-${vmId}`, entityType: 'VM', entityId: vmId })
+    await db.insertRecord('FirewallRule', { id: `r-ok-${vmId}`, ruleSetId: `rs-${vmId}`, name: 'no ssh', action: 'DROP', direction: 'IN', priority: 100, protocol: 'tcp', dstPortStart: 2222 })
+    await db.insertRecord('FirewallRule', { id: `r-bad-${vmId}`, ruleSetId: `rs-${vmId}`, name: 'bad port', action: 'DROP', direction: 'IN', priority: 110, protocol: 'tcp', dstPortStart: 70000 })
+    await db.insertRecord('FirewallRule', { id: `r-gre-${vmId}`, ruleSetId: `rs-${vmId}`, name: 'no gre', action: 'DROP', direction: 'OUT', priority: 120, protocol: 'gre' })
+    await seedMachine(m, vmId, { firewallRuleSetId: `rs-${vmId}` })
+    const r = await m.createVM(createConfig(vmId, br))
+    const text = env.nftChainText(chain)
+    expect(text).toContain('2222')
+    expect(text).toContain('ip protocol gre drop')
+    expect(text).not.toContain('bad port')
+    expect(netns.linkInfo(r.tapDevice).master).toBe(br)
+    await m.stopVM(vmId, { graceful: false })
+    expect(await m.startVM(vmId)).toMatchObject({ success: true })
+    expect(env.nftChainText(chain)).toContain('2222')
+    await m.stopVM(vmId, { graceful: false })
+  })
+
+  test('VMs whose ids share their first 8 alphanumerics: the second is refused and the first VM\'s rules hold through its create, stop, failed start and removal', async () => {
+    const br = await h.bridge('10.213.10.1/24')
+    const peers = []
+    try {
+      // Two outside hosts on the bridge: the VM's rule drops pings from .3 only.
+      for (const addr of ['10.213.10.3', '10.213.10.4']) {
+        const ns = netns.createPeerNs()
+        peers.push(ns)
+        const { local, remote } = netns.createVeth(netns.uniqueName('ivq'), ns)
+        links.push(local)
+        netns.ip(['link', 'set', 'dev', local, 'master', br])
+        netns.ip(['-n', ns, 'addr', 'add', `${addr}/24`, 'dev', remote])
+      }
+      const pings = (ns) => {
+        try {
+          execFileSync('ip', ['netns', 'exec', ns, 'busybox', 'ping', '-c', '1', '-W', '2', '10.213.10.2'], { stdio: 'ignore' })
+          return true
+        } catch {
+          return false
+        }
+      }
+      const serial = path.join(dir, 'serial.log')
+      const m = await manager({ extraArgs: guestArgs({ mode: 'wait', ip: '10.213.10.2/24', serialPath: serial }) })
+      const db = m.getPrismaAdapter()
+      const prefix = `lc${require('node:crypto').randomBytes(3).toString('hex')}`
+      const [a, b] = [`${prefix}a1`, `${prefix}b2`]
+      const chain = generateVMChainName(a)
+      expect(generateVMChainName(b)).toBe(chain)
+      await db.insertRecord('FirewallRuleSet', { id: `rs-${a}`, name: 'a', internalName: `rs-${a}`, entityType: 'VM', entityId: a })
+      await db.insertRecord('FirewallRule', { id: `r-${a}`, ruleSetId: `rs-${a}`, name: 'no ping from .3', action: 'DROP', direction: 'IN', priority: 100, protocol: 'icmp', srcIpAddr: '10.213.10.3' })
+      await seedMachine(m, a, { firewallRuleSetId: `rs-${a}` })
+      await seedMachine(m, b)
+
+      const ra = await m.createVM(createConfig(a, br, { displayPort: 5930 }))
+      await waitForMarker(serial, 'IV-READY', 60000)
+      const rulesBefore = env.nftChainText(chain)
+      const holds = async (when) => {
+        expect([when, pings(peers[1])]).toEqual([when, true]) // the guest answers
+        expect([when, pings(peers[0])]).toEqual([when, false]) // but not to .3
+        expect(env.nftChainText(chain)).toBe(rulesBefore)
+        expect(env.tapDispatched(ra.tapDevice)).toBe(true)
+      }
+      await holds('after A\'s create')
+
+      const e = await rejection(m.createVM(createConfig(b, br, { displayPort: 5940 })))
+      expect(e).toBeInstanceOf(LifecycleError)
+      expect(e.code).toBe('CREATE_FAILED')
+      expect(e.context.cause.code).toBe('CHAIN_EXISTS')
+      expect(e.message).toContain(a)
+      expect(e.message).toContain(b)
+      await holds('after B\'s refused create')
+      await m.stopVM(b, { graceful: false })
+      await holds('after B\'s stop')
+      // B's disk went with its failed create; give it one so its start reaches the firewall.
+      execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', path.join(dir, 'disks', `vm-${b}.qcow2`), '1G'])
+      const s = await rejection(m.startVM(b))
+      expect([s.code, s.context.cause.code]).toEqual(['START_FAILED', 'CHAIN_EXISTS'])
+      await holds('after B\'s failed start')
+      await m.destroyVM(b)
+      await holds('after B\'s removal')
+      expect(processesUsing(dir)).toEqual([ra.pid])
+      await m.stopVM(a, { graceful: false })
+    } finally {
+      for (const ns of peers) netns.removePeerNs(ns)
+    }
   })
 
   test('a new manager (backend restart) re-attaches to every running VM and releases the one that died meanwhile (rule 8)', async () => {

@@ -452,7 +452,7 @@ declare namespace SpecClasses {
     reset(vmId: string): Promise<VMOperationResult>;
     getStatus(vmId: string): Promise<VMStatusResult>;
   }
-  type Ctor_VMLifecycle = new (prisma: PrismaAdapter, eventHandler: EventHandler, eventManager?: EventManagerLike, options?: { diskDir?: string; qmpSocketDir?: string; pidfileDir?: string; qemuBinary?: string; firewallPersistenceDir?: string; extraArgs?: string[]; unattended?: UnattendedInstallerOptions }) => unknown;
+  type Ctor_VMLifecycle = new (prisma: PrismaAdapter, eventHandler: EventHandler, eventManager?: EventManagerLike, options?: { diskDir?: string; qmpSocketDir?: string; pidfileDir?: string; qemuBinary?: string; firewallPersistenceDir?: string; firewallStrictRules?: boolean; extraArgs?: string[]; unattended?: UnattendedInstallerOptions }) => unknown;
 
   /** VncConfig instance members. */
   interface Class_VncConfig {

@@ -167,8 +167,9 @@ body.append(indent('export interface UnattendedInstallerOptions { backendService
 additions={
  'SpiceOptions':[('passwordSecretFile','string')],'VncOptions':[('passwordSecretFile','string')],
  'SpiceConfigOptions':[('passwordSecretFile','string')],'VncConfigOptions':[('passwordSecretFile','string')],
- 'InfinivirtConfig':[('strictDisplaySecurity','boolean'),('databaseUrl','string'),('sqlitePath','string'),('extraArgs','string[]'),('firewallPersistenceDir','string'),('qemuBinary','string'),('unattended','api.UnattendedInstallerOptions')],'QMPClientOptions':[('commandTimeouts','Record<string, number>')],
+ 'InfinivirtConfig':[('strictDisplaySecurity','boolean'),('databaseUrl','string'),('sqlitePath','string'),('extraArgs','string[]'),('firewallPersistenceDir','string'),('firewallStrictRules','boolean'),('qemuBinary','string'),('unattended','api.UnattendedInstallerOptions')],'QMPClientOptions':[('commandTimeouts','Record<string, number>')],
  'VMStatusResult':[('monitorResponsive','boolean')],
+ 'NftablesError':[('chainName','string'),('vmId','string'),('ownerVmId','string')],
  'CreateImageOptions':[('backingFile','string'),('backingFormat','api.ImageFormat'),('onProgress','(percent: number) => void')],
  'ConvertImageOptions':[('onProgress','(percent: number) => void')],
  'HealthMonitorConfig':[('tapManager',"api.NetworkCleanupTargets['tapManager']"),('nftables',"api.NetworkCleanupTargets['nftables']"),('cgroups',"api.NetworkCleanupTargets['cgroups']"),('cleanupRetryBaseMs','number')],
@@ -294,7 +295,7 @@ classes_out['BridgeManager']=bm
 classes_out['TapDeviceManager']=['constructor(options?: { orphanGraceMs?: number; sweepOnCreate?: boolean })']+[
     x for x in classes_out['TapDeviceManager'] if not x.startswith('constructor')]
 # Infinivirt addition: VMLifecycle's options also take qemuBinary, firewallPersistenceDir, extraArgs.
-classes_out['VMLifecycle']=['constructor(prisma: PrismaAdapter, eventHandler: EventHandler, eventManager?: EventManagerLike, options?: { diskDir?: string; qmpSocketDir?: string; pidfileDir?: string; qemuBinary?: string; firewallPersistenceDir?: string; extraArgs?: string[]; unattended?: UnattendedInstallerOptions })']+[
+classes_out['VMLifecycle']=['constructor(prisma: PrismaAdapter, eventHandler: EventHandler, eventManager?: EventManagerLike, options?: { diskDir?: string; qmpSocketDir?: string; pidfileDir?: string; qemuBinary?: string; firewallPersistenceDir?: string; firewallStrictRules?: boolean; extraArgs?: string[]; unattended?: UnattendedInstallerOptions })']+[
     x for x in classes_out['VMLifecycle'] if not x.startswith('constructor')]
 
 # ---------------------------------------------------------------- generate
