@@ -11,20 +11,13 @@ const path = require('node:path')
 const util = require('node:util')
 
 const { CommandExecutor, QemuCommandBuilder, QemuProcess } = require('..')
+const { rejection } = require('./helpers/lifecycle-env')
 
 jest.setTimeout(60000)
 
 const SHOWN_TAIL = 4096
 const SECRETS = ['hunter2spice', 's3cr3tobjdata', 'flag-secret-1', 'sp ace secret']
 
-async function rejection (p) {
-  try {
-    await p
-  } catch (e) {
-    return e
-  }
-  throw new Error('expected a rejection')
-}
 
 // Everything an error shows: message, own fields (stdout, stderr, context, …), stack.
 function everything (e) {
