@@ -813,6 +813,8 @@ export type StoreModel = 'Machine' | 'MachineConfiguration' | 'Department' | 'Fi
 /** A `DatabaseAdapter` with the `PrismaAdapter` methods, implemented natively (Infinivirt addition). */
 export interface NativeDatabaseAdapter extends DatabaseAdapter {
   readonly kind: 'postgres' | 'sqlite';
+  /** Where the store is, for logs: `sqlite <path>` or `postgres <url>` (password masked). */
+  readonly location: string;
   findMachineWithConfig(id: string): Promise<VMConfigRecord | null>;
   updateMachineConfiguration(machineId: string, config: Partial<MachineConfigUpdate>): Promise<void>;
   transitionVMStatus(

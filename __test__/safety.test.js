@@ -347,6 +347,24 @@ describe('channels, firmware, passthrough', () => {
     ])
   })
 
+  test("a QMP socket path with '=' is given with its key (QEMU reads a keyless first item with '=' as a parameter)", () => {
+    expect(QB().addQmp('a=b').build()).toStrictEqual(['-qmp', 'unix:path=a=b,server,nowait'])
+    expect(QB().addQmp('/run/q=1,x/vm.sock').build()).toStrictEqual(['-qmp', 'unix:path=/run/q=1,,x/vm.sock,server,nowait'])
+    // QEMU itself starts with it and binds the socket at that very path.
+    const dir = require('node:fs').mkdtempSync(path.join(require('node:os').tmpdir(), 'iv-qmp=a,b-'))
+    try {
+      const sock = path.join(dir, 'q.sock')
+      const argv = QB().addQmp(sock).build()
+      const r = spawnSync('qemu-system-x86_64', ['-machine', 'none', '-nodefaults', '-display', 'none', ...argv, '-daemonize', '-pidfile', path.join(dir, 'pid')], { encoding: 'utf8' })
+      expect(r.stderr).toBe('')
+      expect(r.status).toBe(0)
+      expect(require('node:fs').statSync(sock).isSocket()).toBe(true)
+      process.kill(Number(require('node:fs').readFileSync(path.join(dir, 'pid'), 'utf8')), 'SIGKILL')
+    } finally {
+      require('node:fs').rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   test('firmware, UEFI vars and second CD-ROM paths with a comma are escaped', () => {
     expect(QB().setFirmware('/a,b.fd').setUefiVars('/v,readonly=off.fd').build()).toStrictEqual([
       '-drive', 'if=pflash,format=raw,readonly=on,file=/a,,b.fd',

@@ -3,7 +3,7 @@
 // forwards to the core (which validates and appends) and returns `this`.
 
 const native = require('./native')
-const { call } = require('./errors')
+const call = require('./errors').callIn('lifecycle')
 const { SpiceConfig, VncConfig, NATIVE } = require('./display')
 
 const B = Symbol('infinivirt.builder')

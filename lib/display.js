@@ -35,13 +35,13 @@ class VncConfig {
   getPort () { return this[NATIVE].getPort() }
   getAddr () { return this[NATIVE].getAddr() }
   hasPassword () { return this[NATIVE].hasPassword() }
-  static displayToPort (display) { return native.vncDisplayToPort(display) }
-  static portToDisplay (port) { return native.vncPortToDisplay(port) }
+  static displayToPort (display) { return call(() => native.vncDisplayToPort(display), 'display-number') }
+  static portToDisplay (port) { return call(() => native.vncPortToDisplay(port), 'display-port') }
   static getMaxPasswordLength () { return native.specConstants().VNC_MAX_PASSWORD_LENGTH }
 }
 
 function writeDisplaySecretFile (password, dir) {
-  return call(() => native.writeDisplaySecretFile(password, dir))
+  return call(() => native.writeDisplaySecretFile(password, dir), 'display-password')
 }
 
 module.exports = { SpiceConfig, VncConfig, NATIVE, writeDisplaySecretFile }

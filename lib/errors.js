@@ -5,9 +5,20 @@
 
 const WIRE_PREFIX = '\u0001infinivirt-error:'
 
+// An error's message as text, whatever was passed (an object without toString
+// included): building an error must never throw a TypeError of its own.
+function messageText (m) {
+  if (m === undefined || typeof m === 'string') return m
+  try {
+    return String(m)
+  } catch {
+    return Object.prototype.toString.call(m)
+  }
+}
+
 class DisplayError extends Error {
   constructor (code, message, context) {
-    super(message)
+    super(messageText(message))
     this.name = 'DisplayError'
     this.code = code
     this.context = context
@@ -17,7 +28,7 @@ class DisplayError extends Error {
 
 class StorageError extends Error {
   constructor (code, message, path, command) {
-    super(message)
+    super(messageText(message))
     this.name = 'StorageError'
     this.code = code
     this.path = path
@@ -31,7 +42,7 @@ class StorageError extends Error {
 
 class LifecycleError extends Error {
   constructor (code, message, vmId, context) {
-    super(message)
+    super(messageText(message))
     this.name = 'LifecycleError'
     this.code = code
     this.vmId = vmId
@@ -42,7 +53,7 @@ class LifecycleError extends Error {
 
 class UnattendedError extends Error {
   constructor (code, message, cause, vmId, context) {
-    super(message)
+    super(messageText(message))
     this.name = 'UnattendedError'
     this.code = code
     this.cause = cause
@@ -54,7 +65,7 @@ class UnattendedError extends Error {
 
 class PrismaAdapterError extends Error {
   constructor (message, code, vmId, details) {
-    super(message)
+    super(messageText(message))
     this.name = 'PrismaAdapterError'
     this.code = code
     this.vmId = vmId
@@ -119,18 +130,75 @@ function adopt (err) {
   return e
 }
 
-// Runs a native call, rethrowing its error as the public class; promises reject the same way.
-function call (fn) {
+function codeError (code, message) {
+  const e = new Error(message)
+  e.code = code
+  return e
+}
+
+// What each domain throws for an argument of the wrong shape, with the spec's codes
+// (the same the core gives a value it refuses in that domain).
+const BAD_ARGUMENT = {
+  lifecycle: (m) => new LifecycleError('INVALID_CONFIG', m),
+  storage: (m) => new StorageError('COMMAND_FAILED', m),
+  network: (m) => codeError('INVALID_ARGUMENT', m),
+  firewall: (m) => codeError('RULE_INVALID', m),
+  qmp: (m) => codeError('QMP_INVALID_OPTION', m),
+  state: (m) => new PrismaAdapterError(m, 'INVALID_INPUT'),
+  unattended: (m) => new UnattendedError('INVALID_CONFIG', m),
+  exec: (m) => codeError('INVALID_ARGUMENT', m),
+  'display-port': (m) => new DisplayError('INVALID_PORT', m),
+  'display-number': (m) => new DisplayError('INVALID_DISPLAY_NUMBER', m),
+  'display-password': (m) => new DisplayError('INVALID_PASSWORD', m)
+}
+
+// napi-rs's own failures to convert a JS value into a Rust parameter: their codes
+// are napi status names, not the spec's.
+const NAPI_CONVERSION = new Set([
+  'InvalidArg', 'ObjectExpected', 'StringExpected', 'NameExpected', 'FunctionExpected', 'NumberExpected',
+  'BooleanExpected', 'ArrayExpected', 'BigintExpected', 'DateExpected', 'ArrayBufferExpected'
+])
+
+// The domain's typed error for a bad argument. `detail` says what was wrong.
+function badArgument (domain, detail) {
+  const e = BAD_ARGUMENT[domain](`Invalid argument: ${detail}`)
+  return e
+}
+
+// A native error becomes its public class. Any other TypeError raised while a call
+// converted its arguments (in this facade or in napi's conversion) becomes the
+// domain's typed error, the original as its `cause`. Errors of the caller's own
+// objects come back through the wire (as themselves) and are never retyped.
+function settle (err, domain) {
+  if (err && typeof err.message === 'string' && err.message.startsWith(WIRE_PREFIX)) return adopt(err)
+  // By name too: napi builds its TypeErrors in Node's main context, which is not the
+  // realm of a sandboxed caller (a Jest test, a vm context).
+  const isArgError = err != null && (err instanceof TypeError || err.name === 'TypeError' || NAPI_CONVERSION.has(err.code))
+  if (!domain || !isArgError) return err
+  const e = badArgument(domain, messageText(err.message))
+  if (e.cause === undefined) Object.defineProperty(e, 'cause', { value: err, configurable: true, writable: true })
+  return e
+}
+
+// Runs a native call, rethrowing its error as the public class; promises reject the
+// same way. With `domain`, argument-shape errors become that domain's typed error.
+function call (fn, domain) {
   let r
   try {
     r = fn()
   } catch (e) {
-    throw adopt(e)
+    throw settle(e, domain)
   }
   if (r && typeof r.then === 'function') {
-    return r.catch((e) => { throw adopt(e) })
+    return r.catch((e) => { throw settle(e, domain) })
   }
   return r
+}
+
+// `call` bound to a domain (see BAD_ARGUMENT), for a module's methods.
+function callIn (domain) {
+  if (!BAD_ARGUMENT[domain]) throw new Error(`unknown error domain ${domain}`)
+  return (fn) => call(fn, domain)
 }
 
 module.exports = {
@@ -142,6 +210,8 @@ module.exports = {
   PrismaAdapterError,
   adopt,
   call,
+  callIn,
+  badArgument,
   keepForeign,
   isLifecycleError: (e) => e instanceof LifecycleError,
   isUnattendedError: (e) => e instanceof UnattendedError,

@@ -5,7 +5,7 @@
 // timestamps into Dates and makes every async method reject instead of throwing.
 
 const native = require('./native')
-const { call } = require('./errors')
+const call = require('./errors').callIn('firewall')
 
 // Strings stay strings, null/undefined stay absent, anything else is stringified
 // (the original concatenated such values into its nft commands).
@@ -49,11 +49,11 @@ class FirewallRuleTranslator {
   }
 
   static translatePortsToTokens (protocol, srcPortStart, srcPortEnd, dstPortStart, dstPortEnd) {
-    return native.fwTranslatePorts(str(protocol), num(srcPortStart), num(srcPortEnd), num(dstPortStart), num(dstPortEnd))
+    return call(() => native.fwTranslatePorts(str(protocol), num(srcPortStart), num(srcPortEnd), num(dstPortStart), num(dstPortEnd)))
   }
 
   static translateIpAddressesToTokens (srcIpAddr, srcIpMask, dstIpAddr, dstIpMask) {
-    return native.fwTranslateAddresses(str(srcIpAddr), str(srcIpMask), str(dstIpAddr), str(dstIpMask))
+    return call(() => native.fwTranslateAddresses(str(srcIpAddr), str(srcIpMask), str(dstIpAddr), str(dstIpMask)))
   }
 
   static translateConnectionStateToTokens (connectionState) {
@@ -61,7 +61,7 @@ class FirewallRuleTranslator {
   }
 
   static translateAction (action) {
-    return String(action).toLowerCase()
+    return call(() => String(action).toLowerCase())
   }
 
   static validateRule (rule) {
@@ -159,7 +159,7 @@ class NftablesService {
     return r.changed ? { changed: true, result: r.result } : { changed: false }
   }
 
-  clearRulesCache (vmId) { this._n.clearRulesCache(String(vmId)) }
+  clearRulesCache (vmId) { call(() => this._n.clearRulesCache(String(vmId))) }
 
   getPersistence () {
     if (!this._persistence) this._persistence = new NftablesPersistence(this._n.persistenceConfig())

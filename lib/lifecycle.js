@@ -9,7 +9,8 @@
 // DatabaseAdapter / a Prisma client (called through the host bridge).
 
 const native = require('./native')
-const { call, LifecycleError } = require('./errors')
+const { callIn, LifecycleError } = require('./errors')
+const call = callIn('lifecycle')
 const { createStore } = require('./state/store')
 const { PrismaAdapter } = require('./state/prisma-adapter')
 const { EventHandler } = require('./state/events')
@@ -269,6 +270,36 @@ class VMLifecycle {
 
 const NOT_INITIALIZED = 'Infinivirt not initialized. Call initialize() first.'
 
+// The store an Infinivirt config names. A `prismaClient` key that is present but
+// empty (null/undefined) names no store: without databaseUrl / sqlitePath (or their
+// environment variables) it is refused, so a backend that passes a client before it
+// exists never runs on a second, empty embedded database. Only a config without any
+// database option opens the embedded default. Either way the choice is logged.
+function openStore (c) {
+  const given = (v) => typeof v === 'string' && v.length > 0
+  const explicit = given(c.databaseUrl) || given(c.sqlitePath) ||
+    given(process.env.INFINIVIRT_DATABASE_URL) || given(process.env.INFINIVIRT_SQLITE_PATH)
+  const client = c.prismaClient
+  if (client !== undefined && client !== null) {
+    if (typeof client !== 'object' && typeof client !== 'function') {
+      throw new LifecycleError('INVALID_CONFIG', `prismaClient must be a Prisma client or a createStore() adapter, got ${typeof client}`)
+    }
+    if (nativeStoreOf(client)) {
+      flog.log(`using the store passed as prismaClient (${client.location})`)
+      return client
+    }
+    flog.log('using the Prisma client passed as prismaClient')
+    return new PrismaAdapter(client)
+  }
+  if (Object.prototype.hasOwnProperty.call(c, 'prismaClient') && !explicit) {
+    throw new LifecycleError('INVALID_CONFIG', 'prismaClient is required in InfinivirtConfig')
+  }
+  const store = createStore({ databaseUrl: c.databaseUrl ?? undefined, sqlitePath: c.sqlitePath ?? undefined })
+  if (explicit) flog.log(`using the store ${store.location}`)
+  else flog.log('warn', `no database option given: using the embedded default store ${store.location}`)
+  return store
+}
+
 class Infinivirt {
   /**
    * config: the spec's InfinivirtConfig. `prismaClient` may be a createStore()
@@ -295,9 +326,7 @@ class Infinivirt {
   async initialize () {
     if (this._initialized) return
     const c = this._config
-    let store = c.prismaClient ?? null
-    if (store && !nativeStoreOf(store)) store = new PrismaAdapter(store)
-    if (!store) store = createStore({ databaseUrl: c.databaseUrl ?? undefined, sqlitePath: c.sqlitePath ?? undefined })
+    const store = openStore(c)
     const eventHandler = new EventHandler(store, { enableLogging: true, emitCustomEvents: true })
     const lifecycle = new VMLifecycle(store, eventHandler, c.eventManager, {
       diskDir: c.diskDir,

@@ -4,7 +4,7 @@
 // this file only names the methods. Every method is async, as in the spec.
 
 const native = require('./native')
-const { call } = require('./errors')
+const call = require('./errors').callIn('network')
 
 class TapDeviceManager {
   // Infinivirt addition: `options.orphanGraceMs` (default 30000) and

@@ -5,31 +5,35 @@
 
 const { EventEmitter } = require('events')
 const native = require('./native')
-const { call } = require('./errors')
+const { callIn, badArgument } = require('./errors')
+const call = callIn('lifecycle')
 
 class QemuProcess extends EventEmitter {
   constructor (vmId, commandBuilder) {
     super()
     const self = new WeakRef(this)
     Object.defineProperty(this, '_n', {
-      value: new native.NativeQemuProcess(vmId, (pid) => {
+      value: call(() => new native.NativeQemuProcess(vmId, (pid) => {
         const me = self.deref()
         if (me) me.emit('exit', { vmId, pid })
-      })
+      }))
     })
     this.vmId = vmId
     this._builder = commandBuilder
     this._pinning = { applied: false, cores: [], nodes: [] }
   }
 
-  setQmpSocketPath (path) { this._n.setQmpSocketPath(path) }
+  setQmpSocketPath (path) { call(() => this._n.setQmpSocketPath(path)) }
   setPidFilePath (path) {
+    call(() => this._n.setPidFilePath(path))
     this._pidfile = path
-    this._n.setPidFilePath(path)
   }
 
   async start () {
     const b = this._builder
+    if (!b || typeof b.buildCommand !== 'function' || typeof b.isCpuPinningEnabled !== 'function') {
+      throw badArgument('lifecycle', 'QemuProcess needs a QemuCommandBuilder')
+    }
     const cmd = b.isCpuPinningEnabled()
       ? await b.buildCommandWithPinning()
       : { ...b.buildCommand(), wrapperCommand: null, wrapperArgs: [], pinningApplied: false, pinnedCores: [], numaNodes: [] }

@@ -4,7 +4,7 @@
 
 const { EventEmitter } = require('events')
 const native = require('./native')
-const { call } = require('./errors')
+const call = require('./errors').callIn('qmp')
 const { Debugger } = require('./utils')
 
 const log = new Debugger('qmp-client')

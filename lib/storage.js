@@ -5,7 +5,7 @@
 // QMPClient for the live (running VM) operations.
 
 const native = require('./native')
-const { call } = require('./errors')
+const call = require('./errors').callIn('storage')
 const { Debugger } = require('./utils')
 
 const log = new Debugger('qemu-img')

@@ -3,7 +3,7 @@
 // Rust (src/lifecycle/pinning.rs, src/system/); this file reshapes results only.
 
 const native = require('./native')
-const { call } = require('./errors')
+const call = require('./errors').callIn('lifecycle')
 
 const N = Symbol('native')
 
@@ -53,7 +53,7 @@ class CgroupsManager {
       await this[N].applyCpuPinning(Number(pid), Array.isArray(cores) ? cores.map(Number) : [])
     } catch (e) {
       // Only an internal native failure lands here; pinning never fails a VM.
-      native.debugLog('infinivirt:cgroups-manager:warn', `applyCpuPinning(${pid}) failed: ${e && e.message}`)
+      native.debugLog('infinivirt:cgroups-manager:warn', `applyCpuPinning(${typeof pid === 'number' ? pid : typeof pid}) failed: ${e && e.message}`)
     }
   }
 

@@ -8,7 +8,8 @@
 const { EventEmitter } = require('events')
 const { performance } = require('perf_hooks')
 const native = require('./native')
-const { call, adopt, UnattendedError } = require('./errors')
+const { callIn, adopt, UnattendedError } = require('./errors')
+const call = callIn('unattended')
 const { Debugger } = require('./utils')
 
 const log = new Debugger('installation-monitor')

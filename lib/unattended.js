@@ -5,7 +5,8 @@
 
 const path = require('path')
 const native = require('./native')
-const { call, UnattendedError } = require('./errors')
+const { callIn, UnattendedError } = require('./errors')
+const call = callIn('unattended')
 const { Debugger } = require('./utils')
 
 const debug = new Debugger('unattended-installer')

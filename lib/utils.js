@@ -15,16 +15,16 @@ function validatePciAddress (address) {
 }
 
 function normalizePciAddress (address) {
-  return call(() => native.normalizePciAddress(typeof address === 'string' ? address : ''))
+  return call(() => native.normalizePciAddress(typeof address === 'string' ? address : ''), 'lifecycle')
 }
 
 function generateVMChainName (vmId) {
-  return native.generateVmChainName(vmId)
+  return call(() => native.generateVmChainName(vmId), 'firewall')
 }
 
 class MacAddressGenerator {
   static generate () { return native.macGenerate() }
-  static generateFromVmId (vmId) { return native.macGenerateFromVmId(vmId) }
+  static generateFromVmId (vmId) { return call(() => native.macGenerateFromVmId(vmId), 'network') }
   static validate (mac) { return typeof mac === 'string' && native.macValidate(mac) }
   static isQemuMac (mac) { return typeof mac === 'string' && native.macIsQemu(mac) }
 }
@@ -48,7 +48,7 @@ class Debugger {
 // Runs a host command from an argv (never a shell) and resolves its stdout.
 class CommandExecutor {
   execute (command, args) {
-    return call(() => native.execHost(command, args || []))
+    return call(() => native.execHost(command, args || []), 'exec')
   }
 }
 

@@ -3,6 +3,11 @@
 //! argv only (never a shell), `LC_ALL=C` so tool output is stable to classify, a
 //! deadline with SIGTERM then SIGKILL, and captured output capped so a chatty tool
 //! cannot grow the manager's memory without bound.
+//!
+//! A failed run's error keeps its output (masked, up to the capture cap) for the
+//! callers that classify it, but its message, its JS fields and the logs show only the
+//! command line with secrets masked and a bounded tail of each stream
+//! ([`crate::redact`]).
 
 use std::process::Stdio;
 use std::sync::Arc;
@@ -10,6 +15,8 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Command;
+
+use crate::redact::Redactor;
 
 /// Default deadline for short host tools (`ip`, `nft`, `qemu-img info`).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -62,6 +69,10 @@ pub struct Output {
 }
 
 /// Why a host command failed. Classified once here; callers match variants, not text.
+///
+/// `command` is the masked, bounded command line ([`HostCommand::display`]); `stdout`
+/// and `stderr` are masked in full (up to the capture cap) so callers can classify
+/// them, and shown only as a bounded tail.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
     #[error("Error occurred while executing command: {command}: spawn {} {}", program_of(command), errno_name(source))]
@@ -70,12 +81,17 @@ pub enum ExecError {
         #[source]
         source: std::io::Error,
     },
-    #[error("Command failed with exit code {}: {command}\nstdout: {stdout}\nstderr: {stderr}", exit_label(*.code, *.signal))]
+    #[error("Command failed with exit code {}: {command}\nstdout: {}\nstderr: {}", exit_label(*.code, *.signal), shown(.stdout), shown(.stderr))]
     Exit { command: String, code: Option<i32>, signal: Option<i32>, stdout: String, stderr: String },
     #[error("Command timed out after {}ms: {command}", .after.as_millis())]
     Timeout { command: String, after: Duration, stdout: String, stderr: String },
     #[error("Invalid command argument for {command}: {reason}")]
     InvalidArgument { command: String, reason: String },
+}
+
+/// A stream as messages and fields show it: its last [`crate::redact::SHOWN_TAIL`] bytes.
+fn shown(s: &str) -> String {
+    crate::redact::tail(s, crate::redact::SHOWN_TAIL)
 }
 
 fn program_of(command: &str) -> &str {
@@ -116,8 +132,8 @@ impl crate::error::ErrorShape for ExecError {
         use serde_json::Value;
         crate::error::fields([
             ("exitCode", self.exit_code().map(Value::from)),
-            ("stdout", Some(Value::from(self.stdout()))),
-            ("stderr", Some(Value::from(self.stderr()))),
+            ("stdout", Some(Value::from(shown(self.stdout())))),
+            ("stderr", Some(Value::from(shown(self.stderr())))),
         ])
     }
 }
@@ -131,7 +147,7 @@ impl ExecError {
         }
     }
 
-    /// Captured stdout of a failed run (empty for spawn failures).
+    /// Captured stdout of a failed run, secrets masked (empty for spawn failures).
     pub fn stdout(&self) -> &str {
         match self {
             ExecError::Exit { stdout, .. } | ExecError::Timeout { stdout, .. } => stdout,
@@ -139,7 +155,7 @@ impl ExecError {
         }
     }
 
-    /// Captured stderr of a failed run (empty for spawn failures).
+    /// Captured stderr of a failed run, secrets masked (empty for spawn failures).
     pub fn stderr(&self) -> &str {
         match self {
             ExecError::Exit { stderr, .. } | ExecError::Timeout { stderr, .. } => stderr,
@@ -227,15 +243,21 @@ impl HostCommand {
         &self.args
     }
 
-    /// `program arg1 arg2`, as used in messages (never passed to a shell). Like the
-    /// original's `${command} ${args.join(' ')}`, so a bare program keeps a trailing space.
+    /// `program arg1 arg2`, as used in messages and logs (never passed to a shell): like
+    /// the original's `${command} ${args.join(' ')}` (a bare program keeps a trailing
+    /// space), with secrets masked and cut to [`crate::redact::SHOWN_COMMAND`] bytes.
     pub fn display(&self) -> String {
-        format!("{} {}", self.program, self.args.join(" "))
+        self.redactor().command_line(&self.program, &self.args)
+    }
+
+    fn redactor(&self) -> Redactor {
+        Redactor::for_argv(&self.args)
     }
 
     /// Runs the command; `Ok` only for exit status 0.
     pub async fn run(&self) -> Result<Output, ExecError> {
-        let command = self.display();
+        let redactor = self.redactor();
+        let command = redactor.command_line(&self.program, &self.args);
         if self.program.is_empty() || self.program.contains('\0') || self.args.iter().any(|a| a.contains('\0')) {
             return Err(ExecError::InvalidArgument { command, reason: "program and arguments must be non-empty and contain no NUL byte".into() });
         }
@@ -271,6 +293,7 @@ impl HostCommand {
                     terminate(&mut child).await;
                     let (stdout, _) = join(out).await;
                     let (stderr, _) = join(err).await;
+                    let (stdout, stderr) = (redactor.text(&stdout), redactor.text(&stderr));
                     return Err(ExecError::Timeout { command, after: limit, stdout, stderr });
                 }
             },
@@ -283,6 +306,7 @@ impl HostCommand {
             Ok(Output { stdout, stderr, truncated: t1 || t2 })
         } else {
             use std::os::unix::process::ExitStatusExt;
+            let (stdout, stderr) = (redactor.text(&stdout), redactor.text(&stderr));
             Err(ExecError::Exit { command, code: status.code(), signal: status.signal(), stdout, stderr })
         }
     }
@@ -409,6 +433,24 @@ mod tests {
             .unwrap();
         assert_eq!(out.stdout, "a\rb\r");
         assert_eq!(&*seen.lock().unwrap(), b"a\rb\r");
+    }
+
+    #[test]
+    fn failure_shows_a_bounded_tail_and_no_secret() {
+        // 300 KB on each stream, the secret in the argv and echoed on stderr.
+        let script = "head -c 300000 /dev/zero | tr '\\0' o; head -c 300000 /dev/zero | tr '\\0' e >&2; echo \" $1 $3\" >&2; exit 2";
+        let cmd = HostCommand::new("sh").args(["-c", script, "x", "port=1,password=hunter2", "-object", "secret,id=s0,data=s3cr3tdata"]);
+        assert!(!cmd.display().contains("hunter2") && !cmd.display().contains("s3cr3tdata"));
+        let e = rt().block_on(cmd.run()).unwrap_err();
+        let msg = e.to_string();
+        let fields = serde_json::Value::Object(crate::error::ErrorShape::fields(&e)).to_string();
+        for shown in [&msg, &fields] {
+            assert!(!shown.contains("hunter2") && !shown.contains("s3cr3tdata"), "secret shown");
+            assert!(shown.len() < 3 * crate::redact::SHOWN_TAIL + crate::redact::SHOWN_COMMAND, "{} bytes", shown.len());
+        }
+        assert!(msg.contains("password=***") && msg.contains("data=***") && msg.contains("bytes omitted]"));
+        // The full (masked) output stays available to classifiers.
+        assert!(e.stdout().len() >= 300_000 && !e.stderr().contains("hunter2"));
     }
 
     #[test]

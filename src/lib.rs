@@ -13,6 +13,7 @@ pub mod log;
 pub mod network;
 pub mod qemu;
 pub mod qmp;
+pub mod redact;
 pub mod secret;
 pub mod state;
 pub mod storage;

@@ -52,8 +52,10 @@ pub fn warn(module: &str, message: &str) {
     }
 }
 
+/// Every line is masked ([`crate::redact::text`]): a message may quote a command
+/// line, a tool's output or a URL with credentials.
 fn emit(namespace: &str, message: &str) {
-    let line = format!("{} {namespace} {message}\n", iso_now());
+    let line = format!("{} {namespace} {}\n", iso_now(), crate::redact::text(message));
     let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 

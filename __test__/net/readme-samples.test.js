@@ -169,3 +169,13 @@ test('sample "unattended": answer files, the answer ISO and its CD-ROM arguments
   expect(r.stdout).toContain('CIDATA')
   expect(r.stdout).toMatch(/-drive \S*media=cdrom/)
 })
+
+test('sample "firewall": a bad rule is reported and left out, the others applied, the chain removed', async () => {
+  const r = await runSample('firewall')
+  expect(r.code).toBe(0)
+  expect(r.stdout).toContain('applied 2, failed: bad')
+  // The left-out DROP rule is warned about (it widens access).
+  expect(r.stderr + r.stdout).not.toMatch(/TypeError/)
+  const chains = execFileSync('nft', ['list', 'ruleset']).toString()
+  expect(chains).not.toMatch(/vm_vmsample/)
+})

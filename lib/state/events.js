@@ -11,7 +11,8 @@
 
 const { EventEmitter } = require('events')
 const native = require('../native')
-const { call } = require('../errors')
+const { callIn, badArgument } = require('../errors')
+const call = callIn('state')
 const { makeHost, Registry, nativeStoreOf, Debugger } = require('./host')
 const { cleanupTargets, replaceTargets } = require('./cleanup-targets')
 
@@ -50,7 +51,10 @@ class EventHandler extends EventEmitter {
   }
 
   async attachToVM (vmId, qmpClient) {
-    vmId = String(vmId)
+    vmId = call(() => String(vmId))
+    if (!qmpClient || typeof qmpClient.on !== 'function' || typeof qmpClient.off !== 'function') {
+      throw badArgument('state', 'qmpClient must be an EventEmitter (a QMPClient)')
+    }
     if (this._vms.has(vmId)) return
     this._wake(vmId)
     const listeners = {}
@@ -137,7 +141,7 @@ class EventHandler extends EventEmitter {
   }
 
   async detachFromVM (vmId) {
-    vmId = String(vmId)
+    vmId = call(() => String(vmId))
     this._wake(vmId)
     if (this._removeListeners(vmId)) this._n.detach(vmId)
   }

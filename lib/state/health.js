@@ -5,7 +5,8 @@
 
 const { EventEmitter } = require('events')
 const native = require('../native')
-const { call } = require('../errors')
+const { callIn, badArgument } = require('../errors')
+const call = callIn('state')
 const { makeHost, parse, nativeStoreOf, Debugger } = require('./host')
 const { cleanupTargets } = require('./cleanup-targets')
 
@@ -54,7 +55,7 @@ class HealthMonitor extends EventEmitter {
 
   isMonitoring () { return this._n.isMonitoring() }
   async checkAllVMs () { return parse(await call(() => this._n.checkAllVMs())) }
-  checkVM (vmId, pid) { return this._n.checkVM(Number(pid)) }
+  checkVM (vmId, pid) { return call(() => this._n.checkVM(Number(pid))) }
   async retryCleanup (vmId, config) { return parse(await call(() => this._n.retryCleanup(String(vmId), config ?? {}))) }
 
   /**
@@ -64,6 +65,7 @@ class HealthMonitor extends EventEmitter {
    * infiniServiceSocketPath, pidfile, stderrPath.
    */
   watchVM (vmId, target, options = {}) {
+    if (options === null || typeof options !== 'object') throw badArgument('state', 'watchVM options must be an object')
     const opts = {
       pid: typeof target === 'number' ? target : options.pid,
       qmpSocketPath: options.qmpSocketPath,
@@ -81,7 +83,7 @@ class HealthMonitor extends EventEmitter {
   }
 
   /** Infinivirt addition: stop watching (before a deliberate stop). */
-  unwatchVM (vmId) { return this._n.unwatch(String(vmId)) }
+  unwatchVM (vmId) { return call(() => this._n.unwatch(String(vmId))) }
   /** Infinivirt addition: the VMs being watched. */
   getWatchedVMs () { return this._n.watched() }
   /** Infinivirt addition: status writes queued because the database was unreachable. */

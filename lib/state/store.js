@@ -5,7 +5,7 @@
 // query. Errors are PrismaAdapterErrors with the spec's codes and messages.
 
 const native = require('../native')
-const { call } = require('../errors')
+const call = require('../errors').callIn('state')
 const { NativeStoreHandle } = require('./host')
 
 class NativeStoreAdapter {
@@ -20,6 +20,9 @@ class NativeStoreAdapter {
 
   /** 'postgres' or 'sqlite'. */
   get kind () { return this._n.kind }
+
+  /** Where the store is, for logs: `sqlite <path>` or `postgres <url>` (password masked). */
+  get location () { return this._n.location }
 
   async findMachine (id) { return call(() => this._n.findMachine(String(id))) }
   async updateMachineStatus (id, status) { return call(() => this._n.updateMachineStatus(String(id), String(status))) }

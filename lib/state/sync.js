@@ -4,7 +4,7 @@
 // through the host bridge. The logic (mapping, results, queued writes) is native.
 
 const native = require('../native')
-const { call } = require('../errors')
+const call = require('../errors').callIn('state')
 const { makeHost, parse, Registry, nativeStoreOf, Debugger } = require('./host')
 
 const log = new Debugger('state-sync')
@@ -19,7 +19,7 @@ class StateSync {
   }
 
   mapQMPStatusToDBStatus (qmpStatus) {
-    return native.mapQmpStatusToDbStatus(String(qmpStatus))
+    return call(() => native.mapQmpStatusToDbStatus(String(qmpStatus)))
   }
 
   async syncState (vmId, qmpClient) {

@@ -262,6 +262,7 @@ pub struct JsStoreOptions {
 #[napi(js_name = "NativeStore")]
 pub struct NativeStore {
     inner: Arc<dyn Store>,
+    location: String,
 }
 
 fn version_arg(v: f64) -> Result<i64, StateError> {
@@ -278,7 +279,13 @@ impl NativeStore {
     pub fn new(options: Option<JsStoreOptions>) -> napi::Result<Self> {
         let (url, path) = options.map_or((None, None), |o| (o.database_url, o.sqlite_path));
         let choice = StoreChoice::resolve(url.as_deref(), path.as_deref(), |k| std::env::var(k).ok()).napi()?;
-        Ok(NativeStore { inner: choice.open().napi()? })
+        Ok(NativeStore { inner: choice.open().napi()?, location: choice.describe() })
+    }
+
+    /// Where the store is (`sqlite <path>` or `postgres <url>`, password masked), for logs.
+    #[napi(getter)]
+    pub fn location(&self) -> String {
+        self.location.clone()
     }
 
     /// `"postgres"` or `"sqlite"`.

@@ -239,7 +239,12 @@ fn a27_channel_name_and_id_splice() {
 fn a28_socket_paths_escaped() {
     let mut x = b();
     x.add_qmp("/run/a,server=off").unwrap();
-    assert_eq!(qemu_split(&x.build()[1]), ["unix:/run/a,server=off", "server", "nowait"]);
+    assert_eq!(qemu_split(&x.build()[1]), ["unix:path=/run/a,server=off", "server", "nowait"]);
+    // A path with '=' goes with its key (QEMU would read '/run/a' as a parameter name).
+    let mut x = b();
+    x.add_qmp("/run/a=b,c/q.sock").unwrap();
+    assert_eq!(x.build()[1], "unix:path=/run/a=b,,c/q.sock,server,nowait");
+    assert_eq!(qemu_split(&x.build()[1]), ["unix:path=/run/a=b,c/q.sock", "server", "nowait"]);
 }
 
 #[test]

@@ -349,9 +349,15 @@ impl QemuCommandBuilder {
         Ok(self.push(["-vnc".into(), v, "-vga".into(), "std".into()]))
     }
 
+    /// `-qmp unix:<path>,server,nowait` (spec). QEMU reads the text after `unix:` as an
+    /// option list whose first item is taken as the path only when it holds no `=`
+    /// (`unix:/run/a=b/q.sock` fails with "Invalid parameter '/run/a'"), so a path with
+    /// `=` is given with its key, `unix:path=<path>,server,nowait`, which QEMU reads
+    /// whole. Commas are doubled in both forms.
     pub fn add_qmp(&mut self, socket_path: &str) -> Result<&mut Self, QemuError> {
         let p = opt_path("QMP socket path", socket_path)?;
-        Ok(self.push(["-qmp".into(), format!("unix:{p},server,nowait")]))
+        let key = if p.contains('=') { "path=" } else { "" };
+        Ok(self.push(["-qmp".into(), format!("unix:{key}{p},server,nowait")]))
     }
 
     pub fn add_cdrom(&mut self, iso_path: &str) -> Result<&mut Self, QemuError> {

@@ -50,7 +50,8 @@ impl LaunchSpec {
 pub enum ProcessError {
     #[error("Error occurred while starting QEMU for VM {vm_id}: spawn {program} {errno}")]
     Spawn { vm_id: String, program: String, errno: String },
-    /// QEMU exited before it was ready; carries its own stderr.
+    /// QEMU exited before it was ready; carries its own stderr, masked with its
+    /// command line's secrets (QEMU echoes a rejected option whole), shown as a tail.
     #[error("VM {vm_id} exited during startup with code {code}, signal {signal}{}", stderr_suffix(.stderr))]
     ExitedDuringStartup { vm_id: String, code: String, signal: String, stderr: String },
     #[error("PID file {path} not available after {ms}ms")]
@@ -67,7 +68,8 @@ pub enum ProcessError {
 }
 
 fn stderr_suffix(s: &str) -> String {
-    let t = s.trim();
+    let shown = crate::redact::tail(s, crate::redact::SHOWN_TAIL);
+    let t = shown.trim();
     if t.is_empty() {
         String::new()
     } else {
@@ -92,7 +94,7 @@ impl ErrorShape for ProcessError {
 
     fn fields(&self) -> Map<String, Value> {
         match self {
-            ProcessError::ExitedDuringStartup { stderr, .. } => fields([("stderr", Some(Value::from(stderr.clone())))]),
+            ProcessError::ExitedDuringStartup { stderr, .. } => fields([("stderr", Some(Value::from(crate::redact::tail(stderr, crate::redact::SHOWN_TAIL))))]),
             ProcessError::NotOurs { pid, .. } => fields([("pid", Some(Value::from(*pid)))]),
             _ => Map::new(),
         }
@@ -162,12 +164,14 @@ impl QemuProcess {
                 String::from_utf8_lossy(&buf).into_owned()
             })
         });
+        let redactor = crate::redact::Redactor::for_argv(&argv);
         let collect_stderr = |h: Option<tokio::task::JoinHandle<String>>| async move {
-            match h {
+            let raw = match h {
                 // A daemonized QEMU may keep the pipe a moment after its parent exits.
                 Some(h) => tokio::time::timeout(Duration::from_millis(300), h).await.ok().and_then(Result::ok).unwrap_or_default(),
                 None => String::new(),
-            }
+            };
+            redactor.text(&raw)
         };
         let exited_early = |status: std::process::ExitStatus, stderr: String| {
             use std::os::unix::process::ExitStatusExt;

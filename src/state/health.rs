@@ -475,7 +475,7 @@ impl HealthMonitorCore {
                 return;
             }
             None => match spec.stderr_path.as_deref().and_then(|p| std::fs::read_to_string(p).ok()).filter(|s| !s.trim().is_empty()) {
-                Some(stderr) => (Reason::QemuError { stderr: crate::exec::tail(&stderr, 2048).to_string() }, VmStatus::Off),
+                Some(stderr) => (Reason::QemuError { stderr: crate::exec::tail(&crate::redact::text(&stderr), 2048).to_string() }, VmStatus::Off),
                 None => (Reason::Killed, VmStatus::Off),
             },
         };

@@ -148,6 +148,15 @@ impl StoreChoice {
         }
     }
 
+    /// Where the store is, for logs: `sqlite <path>`, or `postgres <url>` with the
+    /// URL's password masked.
+    pub fn describe(&self) -> String {
+        match self {
+            StoreChoice::Postgres { url } => format!("postgres {}", crate::redact::text(url)),
+            StoreChoice::Sqlite { path } => format!("sqlite {}", path.display()),
+        }
+    }
+
     fn from_url(url: &str) -> Option<StoreChoice> {
         let lower = url.to_ascii_lowercase();
         if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
@@ -227,6 +236,13 @@ mod tests {
         assert!(StoreChoice::resolve(Some("mysql://x"), None, no_env).is_err());
         assert!(StoreChoice::resolve(Some("postgres://x"), Some("/a"), no_env).is_err());
         assert!(StoreChoice::resolve(None, Some(""), no_env).is_err());
+    }
+
+    #[test]
+    fn described_without_password() {
+        let pg = StoreChoice::resolve(Some("postgres://app:s3cret@db:5432/x"), None, no_env).unwrap();
+        assert_eq!(pg.describe(), "postgres postgres://app:***@db:5432/x");
+        assert_eq!(StoreChoice::resolve(None, None, no_env).unwrap().describe(), format!("sqlite {DEFAULT_SQLITE_PATH}"));
     }
 
     #[test]

@@ -70,7 +70,9 @@ impl ErrorShape for NftablesError {
     fn fields(&self) -> Map<String, Value> {
         let mut m = Map::new();
         if let NftablesError::Command { command, args, stderr, exit_code, .. } = self {
-            let mut ctx = json!({ "command": command, "args": args });
+            // The context repeats a host command: masked like every other one.
+            let args = crate::redact::Redactor::for_argv(args).argv(args);
+            let mut ctx = json!({ "command": crate::redact::text(command), "args": args });
             if let Some(s) = stderr {
                 ctx["stderr"] = Value::from(s.clone());
             }
