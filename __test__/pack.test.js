@@ -89,6 +89,15 @@ describeHere('npm package (pack + install into an empty directory)', () => {
     expect(platform.files.sort()).toEqual([ADDON, 'package.json'].sort())
   })
 
+  test('the installed package depends on nothing: Prisma stays a dev dependency and an optional peer', () => {
+    const installed = JSON.parse(fs.readFileSync(path.join(app, 'node_modules', '@infinibay', 'infinivirt', 'package.json'), 'utf8'))
+    expect(installed.dependencies ?? {}).toEqual({})
+    expect(installed.peerDependenciesMeta).toEqual({ '@prisma/client': { optional: true } })
+    for (const dir of ['prisma', '@prisma', 'pg']) {
+      expect([dir, fs.existsSync(path.join(app, 'node_modules', dir))]).toEqual([dir, false])
+    }
+  })
+
   test('require() loads the installed package and its platform addon', () => {
     const script = `
       const m = require('@infinibay/infinivirt')

@@ -6,7 +6,7 @@
 // 1. SIGKILL → database updated: a paused TCG QEMU watched by HealthMonitor.watchVM
 //    is killed; the latency is the database's own clock_timestamp() of the status
 //    write (a trigger) minus the wall-clock time of kill(). Native store vs
-//    PrismaAdapter over a pg client, against the original design's 30 s sweep
+//    PrismaAdapter over the real Prisma Client (6.16, @prisma/adapter-pg), against the original design's 30 s sweep
 //    (a crash waits 15 s for it on average).
 // 2. One HealthMonitor.checkAllVMs() over 1,000 running VMs with live (fake) PIDs:
 //    the process's CPU time (process.cpuUsage(), all threads). Native store vs
@@ -24,7 +24,7 @@ const { spawn } = require('child_process')
 const { Client } = require('pg')
 const iv = require('..')
 const { startPostgres } = require('../__test__/helpers/postgres')
-const { PrismaPg } = require('../__test__/helpers/prisma-pg')
+const { prismaClient, closePrisma } = require('../__test__/helpers/prisma')
 
 const { QemuCommandBuilder, QemuProcess, HealthMonitor, PrismaAdapter, createStore } = iv
 
@@ -79,8 +79,8 @@ async function paths (prefix) {
       db = createStore({ databaseUrl: `${url}?connection_limit=8` })
       closers.push(() => db.close())
     } else {
-      const client = new PrismaPg(url, { max: 8 })
-      closers.push(() => client.$disconnect())
+      const client = prismaClient(url, { max: 8 })
+      closers.push(() => closePrisma(client))
       db = new PrismaAdapter(client)
     }
     out[kind] = { url, db, seed }

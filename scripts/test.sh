@@ -32,6 +32,9 @@ bash scripts/setup-system.sh
 step "npm dependencies"
 bash scripts/npm-deps.sh
 
+step "Prisma Client for the tests (scripts/prisma-client.sh)"
+bash scripts/prisma-client.sh
+
 step "cargo fmt --check"
 cargo fmt --check
 

@@ -2,8 +2,8 @@
 // The VM lifecycle on PostgreSQL (API.md §5.5–§5.8, §6, §11): a throwaway server
 // started by the harness (helpers/postgres.js, or DATABASE_URL), the backend's schema,
 // and the two ways the backend can hand it to Infinivirt: the native store
-// (`databaseUrl`, sqlx) and a Prisma client (`prismaClient`, here the Prisma-shaped
-// client over `pg` of helpers/prisma-pg.js, wrapped in PrismaAdapter). The rows are
+// (`databaseUrl`, sqlx) and a Prisma client (`prismaClient`: the real Prisma Client 6.16
+// over @prisma/adapter-pg of helpers/prisma.js, wrapped in PrismaAdapter). The rows are
 // read back with plain SQL after every step and compared with the host: /proc, the
 // TAP and its bridge, the nft chain. Real bridge/TAP/nft in the private namespace of
 // scripts/test-net.sh, real QEMU (TCG) booting the test guest.
@@ -17,7 +17,7 @@ const { Client } = require('pg')
 const { Infinivirt, BridgeManager, LifecycleError, createStore, generateVMChainName } = require('../..')
 const netns = require('../helpers/netns')
 const { startPostgres, statusLog } = require('../helpers/postgres')
-const { PrismaPg } = require('../helpers/prisma-pg')
+const { prismaClient, closePrisma } = require('../helpers/prisma')
 const { guestArgs, ensureGuest } = require('../helpers/guest')
 const env = require('../helpers/lifecycle-env')
 
@@ -38,7 +38,8 @@ async function pgRow (url, vmId) {
   try {
     const r = await c.query(
       `SELECT m."status", m."version", c."qemuPid", c."qmpSocketPath", c."tapDeviceName", c."bridge", c."diskPaths",
-              c."graphicProtocol", c."graphicPort", c."graphicHost", c."graphicPassword", c."machineId"
+              c."graphicProtocol", c."graphicPort", c."graphicHost", c."graphicPassword", c."machineId",
+              COALESCE(c."cpuPinning"::text, 'SQL NULL') AS "cpuPinningStored"
          FROM "Machine" m LEFT JOIN "MachineConfiguration" c ON c."machineId" = m."id" WHERE m."id" = $1`, [vmId])
     return r.rows[0] || null
   } finally {
@@ -71,8 +72,8 @@ function dirs () {
 const PATHS = {
   'native store (databaseUrl)': async (url) => new Infinivirt({ databaseUrl: url, ...dirs() }),
   'Prisma client (prismaClient)': async (url) => {
-    const client = new PrismaPg(url)
-    closers.push(() => client.$disconnect())
+    const client = prismaClient(url)
+    closers.push(() => closePrisma(client))
     return new Infinivirt({ prismaClient: client, ...dirs() })
   }
 }
@@ -165,7 +166,8 @@ describe.each(Object.keys(PATHS))('lifecycle on PostgreSQL through the %s', (kin
       graphicProtocol: 'spice',
       graphicPort: r.displayPort,
       graphicHost: '127.0.0.1',
-      graphicPassword: 'pw-pg'
+      graphicPassword: 'pw-pg',
+      cpuPinningStored: 'SQL NULL' // no pinning: NULL on both paths, not a JSON null
     })
     expect(await configurationRows(url, vmId)).toBe(1)
     expect(host(vmId)).toEqual({ qemus: [r.pid], tapExists: true, tapMaster: br, chain: true, dispatched: true })

@@ -420,10 +420,17 @@ describe('PrismaAdapter (§11.1) over a mocked client', () => {
     expect(Object.keys(args.include.configuration.select)).toEqual(expect.arrayContaining([
       'machineId', 'enableNumaCtlPinning', 'cpuPinningStrategy', 'tpmSocketPath', 'guestAgentSocketPath',
       'infiniServiceSocketPath', 'virtioDriversIso', 'enableAudio', 'enableUsbTablet']))
-    expect(args.include.firewallRuleSet).toEqual({ include: { rules: true } })
-    expect(args.include.department).toEqual({ include: { firewallRuleSet: { include: { rules: true } } } })
+    // The spec's `rules: true`, in creation order (the native stores' order).
+    const rules = { include: { rules: { orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] } } }
+    expect(args.include.firewallRuleSet).toEqual(rules)
+    expect(args.include.department).toEqual({ include: { firewallRuleSet: rules } })
     await a.updateMachineConfiguration('m', { qemuPid: 5, diskPaths: ['/d'] })
     expect(c.calls.pop()).toEqual(['machineConfiguration.upsert', { where: { machineId: 'm' }, create: { machineId: 'm', qemuPid: 5, diskPaths: ['/d'] }, update: { qemuPid: 5, diskPaths: ['/d'] } }])
+    // A null Json value is SQL NULL: left out of the create, Prisma.DbNull's wire form in the update.
+    await a.updateMachineConfiguration('m', { qemuPid: null, cpuPinning: null })
+    const [, upsert] = c.calls.pop()
+    expect(upsert.create).toEqual({ machineId: 'm', qemuPid: null })
+    expect(JSON.parse(JSON.stringify(upsert.update))).toEqual({ qemuPid: null, cpuPinning: { $type: 'Enum', value: 'DbNull' } })
     await expect(a.updateMachineConfiguration('', {})).rejects.toMatchObject({ code: 'INVALID_INPUT', message: 'Machine ID is required' })
     c.machine.findUnique = async () => ({ internalName: 'vm-abc' })
     expect(await a.getMachineDiskPath('m')).toBe('/var/lib/infinivirt/disks/vm-abc.qcow2')

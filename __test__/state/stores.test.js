@@ -1,17 +1,18 @@
 'use strict'
 // The database contract, one suite for every store: the native PostgreSQL store, the
-// native (embedded) SQLite store, and PrismaAdapter over a Prisma-shaped client on a
-// real PostgreSQL. Then the sync classes on the same stores plus a plain JS adapter,
-// the database going away and coming back, and the rows the native and the
-// Prisma-client paths leave behind, compared.
+// native (embedded) SQLite store, and PrismaAdapter over the real Prisma Client
+// (helpers/prisma.js) on a real PostgreSQL. Then the sync classes on the same stores
+// plus a plain JS adapter, the database going away and coming back, and the rows the
+// native and the Prisma-client paths leave behind, compared.
 
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { spawn } = require('node:child_process')
+const { Client } = require('pg')
 const iv = require('../..')
 const { startPostgres, rows, statusLog } = require('../helpers/postgres')
-const { PrismaPg } = require('../helpers/prisma-pg')
+const { prismaClient, closePrisma } = require('../helpers/prisma')
 const { memoryAdapter, fakeQmp, waitFor, until } = require('./helpers')
 
 const { createStore, PrismaAdapter, PrismaAdapterError, StateSync, EventHandler, HealthMonitor } = iv
@@ -51,9 +52,9 @@ const PATHS = {
   },
   'Prisma client over PostgreSQL': async () => {
     const url = await pg.createDatabase('prisma', { audit: true })
-    const client = new PrismaPg(url)
+    const client = prismaClient(url)
     const seed = createStore({ databaseUrl: url })
-    closers.push(() => client.$disconnect(), () => seed.close())
+    closers.push(() => closePrisma(client), () => seed.close())
     return { db: new PrismaAdapter(client), seed, url, client }
   }
 }
@@ -74,6 +75,20 @@ async function seedFixture (s) {
   await s.insertRecord('Machine', { id: 'm3', name: 'Desk 3', internalName: 'vm-desk3', status: 'running', os: 'fedora', gpuPciAddress: '0000:01:00.0' })
   await s.insertRecord('Machine', { id: 'm4', name: 'Desk 4', internalName: 'vm-desk4', status: 'running', os: 'fedora' })
   await s.updateMachineConfiguration('m3', { qemuPid: 3333, tapDeviceName: 'vnet-m3', qmpSocketPath: '/run/iv/m3.sock', guestAgentSocketPath: '/run/iv/m3.ga' })
+}
+
+// The Json columns of every MachineConfiguration row as stored: 'SQL NULL' or the
+// JSON text (a JSON null reads as 'null'; pg would parse both to null).
+async function jsonColumns (url) {
+  const c = new Client({ connectionString: url })
+  await c.connect()
+  try {
+    const cols = ['xml', 'diskPaths', 'numaConfig', 'cpuPinning']
+    const r = await c.query(`SELECT "machineId", ${cols.map((k) => `COALESCE("${k}"::text, 'SQL NULL') AS "${k}"`).join(', ')} FROM "MachineConfiguration"`)
+    return Object.fromEntries(r.rows.map(({ machineId, ...v }) => [machineId, v]))
+  } finally {
+    await c.end()
+  }
 }
 
 const FULL_CONFIG = {
@@ -171,9 +186,10 @@ describe.each(Object.keys(PATHS))('store contract: %s', (name) => {
     expect(m2.configuration).toMatchObject({ bridge: 'virbr0', networkModel: 'virtio-net-pci', networkQueues: 1, machineType: 'q35', cpuModel: 'host', diskBus: 'virtio', diskCacheMode: 'writeback', memoryBalloon: false, hugepages: false, enableNumaCtlPinning: false, cpuPinningStrategy: 'basic', enableAudio: false, enableUsbTablet: true, qemuPid: null, cpuPinning: null })
     expect(m2.department).toBeNull()
     expect(m2.firewallRuleSet).toBeNull()
-    // null clears a column
+    // null clears a column; in a Json column that is SQL NULL, not JSON null
     await p.db.updateMachineConfiguration('m2', { diskPaths: null, bridge: null })
     expect((await p.db.findMachineWithConfig('m2')).configuration).toMatchObject({ diskPaths: null, bridge: null })
+    if (p.url) expect((await jsonColumns(p.url)).m2).toMatchObject({ diskPaths: 'SQL NULL' })
     expect(await p.db.findMachineWithConfig('nope')).toBeNull()
     await expect(p.db.updateMachineConfiguration('', {})).rejects.toMatchObject({ name: 'PrismaAdapterError', code: 'INVALID_INPUT', message: 'Machine ID is required' })
     const bad = await p.db.updateMachineConfiguration('m2', { noSuchColumn: 1 }).catch((e) => e)
@@ -402,6 +418,8 @@ test('the native and the Prisma-client paths leave the same rows', async () => {
     await seedFixture(p.seed)
     await p.db.updateMachineConfiguration('m1', FULL_CONFIG)
     await p.db.updateMachineConfiguration('m2', { qemuPid: 77, diskPaths: [] })
+    await p.db.updateMachineConfiguration('m1', { cpuPinning: null }) // update: clears the pinning
+    await p.db.updateMachineConfiguration('m4', { qemuPid: 44, cpuPinning: null, diskPaths: null }) // create
     await p.db.updateMachineStatus('m1', 'suspended')
     await p.db.clearVolatileMachineConfiguration('m1')
     await p.db.transitionVMStatus('m2', 'off', 'starting', 1)
@@ -418,6 +436,8 @@ test('the native and the Prisma-client paths leave the same rows', async () => {
   }
   const cfg = async (url) => (await rows(url, 'MachineConfiguration', { omit: ['id', 'createdAt', 'updatedAt'] })).sort((x, y) => x.machineId.localeCompare(y.machineId))
   expect(await cfg(b.url)).toEqual(await cfg(a.url))
+  expect(await jsonColumns(b.url)).toEqual(await jsonColumns(a.url))
+  expect((await jsonColumns(b.url)).m1).toMatchObject({ diskPaths: '["/var/lib/infinivirt/disks/vm-desk1.qcow2"]', cpuPinning: 'SQL NULL' })
   // both paths stamp updatedAt in UTC, as Prisma Client does
   const stamp = await rows(a.url, 'Machine', { omit: [] })
   expect(Math.abs(new Date(stamp[0].updatedAt).getTime() - Date.now())).toBeLessThan(24 * 3600 * 1000)

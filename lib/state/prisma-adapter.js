@@ -9,6 +9,11 @@
 // tpmSocketPath, guestAgentSocketPath, infiniServiceSocketPath, virtioDriversIso,
 // enableAudio and enableUsbTablet come back as stored instead of always null; and
 // findRunningVMs also selects cpuPinning (spec §19 #7: StateSync.getVMInfo needs it).
+//
+// Two more, found running on the real Prisma Client (COMPATIBILITY.md): rules are read
+// in creation order (the spec's `rules: true` leaves the order to the query plan), and
+// a null written to a Json column is SQL NULL (Prisma.DbNull), as the native store
+// writes it, not rejected (library engine) or stored as JSON `null` (client engine).
 
 const { PrismaAdapterError } = require('../errors')
 const { Debugger } = require('../utils')
@@ -32,9 +37,39 @@ const RULE_FIELDS = [
   'dstPortStart', 'dstPortEnd', 'srcIpAddr', 'srcIpMask', 'dstIpAddr', 'dstIpMask', 'connectionState', 'overridesDept'
 ]
 
+// The native stores' order: without it the rows come in whatever order the plan
+// gives (an index on (ruleSetId, priority) gives priority order, an edit can move a
+// row to the end), so equal-priority rules could change places between reads.
+const RULES = { rules: { orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] } }
+
 const RULES_INCLUDE = {
-  firewallRuleSet: { include: { rules: true } },
-  department: { include: { firewallRuleSet: { include: { rules: true } } } }
+  firewallRuleSet: { include: RULES },
+  department: { include: { firewallRuleSet: { include: RULES } } }
+}
+
+// The Json columns of MachineConfiguration (backend schema).
+const JSON_FIELDS = new Set(['xml', 'diskPaths', 'numaConfig', 'cpuPinning'])
+
+// Prisma.DbNull as it goes over the wire. The real one belongs to the caller's
+// generated client, which the adapter cannot import. Prisma's JSON protocol (Prisma 5
+// and 6, both engines) sends an argument that has toJSON() as what toJSON() returns,
+// and sends Prisma.DbNull as exactly this value.
+const DB_NULL = Object.freeze({ toJSON: () => ({ $type: 'Enum', value: 'DbNull' }) })
+
+// The upsert's create and update: a null Json value is left out of the create (the
+// column's default is NULL) and is DB_NULL in the update.
+function configWrite (machineId, config) {
+  const create = { machineId }
+  const update = {}
+  for (const [k, v] of Object.entries(config ?? {})) {
+    if (v === null && JSON_FIELDS.has(k)) {
+      update[k] = DB_NULL
+    } else {
+      create[k] = v
+      update[k] = v
+    }
+  }
+  return { create, update }
 }
 
 const VM_INCLUDE = { configuration: { select: CONFIG_SELECT }, ...RULES_INCLUDE }
@@ -186,11 +221,8 @@ class PrismaAdapter {
   async updateMachineConfiguration (machineId, config) {
     if (!machineId) throw new PrismaAdapterError('Machine ID is required', 'INVALID_INPUT', machineId)
     try {
-      await this.prisma.machineConfiguration.upsert({
-        where: { machineId },
-        create: { machineId, ...config },
-        update: config
-      })
+      const { create, update } = configWrite(machineId, config)
+      await this.prisma.machineConfiguration.upsert({ where: { machineId }, create, update })
     } catch (e) {
       throw wrap('update machine configuration', 'UPDATE_FAILED', machineId, e)
     }
