@@ -26,13 +26,13 @@ const ROOT = path.join(__dirname, '..')
 const ROUND_TRIPS = 10000
 const SPAWN_RUNS = 20
 const RSS_VMS = 10
-const FLOOR_BIN = path.join(ROOT, 'target', 'release', 'examples', 'qmp_floor')
-const VENV = path.join(__dirname, '.venv')
-const VENV_PY = path.join(VENV, 'bin', 'python')
+// Where `cargo build --release --example qmp_floor` put it (CARGO_TARGET_DIR if set).
+const FLOOR_BIN = path.join(path.resolve(ROOT, process.env.CARGO_TARGET_DIR || 'target'), 'release', 'examples', 'qmp_floor')
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iv-bench-qmp-'))
 const live = new Set() // QemuProcess handles still to kill
 let seq = 0
+let peerPython = null // set by ensurePeer()
 
 // ---- helpers -------------------------------------------------------------
 
@@ -114,15 +114,13 @@ function ensureFloor () {
   }
 }
 
-// The peer's venv: created once under bench/.venv (git-ignored) with qemu.qmp from PyPI.
+// The peer's interpreter: the venv scripts/python-tools.sh keeps (npm test sets it up
+// for the answer-file tests; on a machine where it is missing, this creates it).
 function ensurePeer () {
-  const has = () => fs.existsSync(VENV_PY) &&
-    spawnSync(VENV_PY, ['-c', 'import qemu.qmp'], { stdio: 'ignore' }).status === 0
-  if (has()) return
-  console.error('setting up bench/.venv with qemu.qmp from PyPI …')
-  execFileSync('python3', ['-m', 'venv', VENV], { stdio: ['ignore', 'ignore', 'inherit'] })
-  execFileSync(VENV_PY, ['-m', 'pip', 'install', '--quiet', 'qemu.qmp'], { stdio: ['ignore', 'ignore', 'inherit'] })
-  if (!has()) throw new Error('could not install qemu.qmp into bench/.venv')
+  const bin = execFileSync('bash', [path.join(ROOT, 'scripts', 'python-tools.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim()
+  const py = path.join(bin, 'python')
+  if (spawnSync(py, ['-c', 'import qemu.qmp'], { stdio: 'ignore' }).status !== 0) throw new Error(`${py} cannot import qemu.qmp`)
+  return py
 }
 
 function runJson (cmd, args) {
@@ -170,7 +168,7 @@ async function benchRoundTrip () {
   try {
     const js = await jsRoundTrips(vm.sock, ROUND_TRIPS)
     const floor = await runJson(FLOOR_BIN, [vm.sock, String(ROUND_TRIPS)])
-    const peer = await runJson(VENV_PY, [path.join(__dirname, 'qmp_peer.py'), vm.sock, String(ROUND_TRIPS)])
+    const peer = await runJson(peerPython, [path.join(__dirname, 'qmp_peer.py'), vm.sock, String(ROUND_TRIPS)])
     const vsFloor = js.p50_us / floor.p50_us
     const vsPeer = peer.p50_us / js.p50_us
     console.log(`  p99: js ${fmt(js.p99_us)}µs, floor ${fmt(floor.p99_us)}µs (${fmt(js.p99_us / floor.p99_us, 2)}x), ` +
@@ -354,7 +352,7 @@ async function main () {
   if (typeof global.gc !== 'function') throw new Error('run with node --expose-gc (npm run bench:qmp does)')
   checkReleaseBuild()
   ensureFloor()
-  ensurePeer()
+  peerPython = ensurePeer()
   console.log(`infinivirt QMP bench: ${os.cpus().length} cores, ${os.cpus()[0].model.trim()}, QEMU under TCG, node ${process.version}`)
   // Optional section names on the command line run only those (e.g. `node --expose-gc bench/qmp.js rss`).
   const only = process.argv.slice(2)

@@ -3,7 +3,8 @@
 Connects to the QMP socket given as argv[1], sends argv[2] (default 10000)
 `query-status` commands in sequence with `await qmp.execute(...)`, timing each
 with time.perf_counter_ns, and prints {"n", "p50_us", "p99_us"} as JSON.
-Run with the interpreter of bench/.venv (bench/qmp.js sets it up).
+Run with the interpreter of the venv scripts/python-tools.sh keeps (bench/qmp.js
+finds it through that script).
 """
 
 import asyncio
