@@ -11,8 +11,9 @@
 //    from /proc/<pid>/cmdline and the VM destroyed. The bare run spawns exactly that
 //    argv (`-daemonize`, `-pidfile`, its disk already made), polls every 1 ms for the
 //    QMP socket, does the handshake by hand and times until `query-status` answers;
-//    that QEMU is then killed by the PID its pidfile names (after checking its
-//    /proc/<pid>/cmdline). Runs alternate which side goes first; medians compared.
+//    that QEMU is then killed through a QemuProcess attached from its pidfile, which
+//    waits until every thread has exited (two bare runs in a row bind the same SPICE
+//    port). Runs alternate which side goes first; medians compared.
 //    The same run also times, through the public API, the steps createVM adds on top
 //    of the QEMU start (disk, TAP, firewall, store writes), to show what the
 //    difference is made of.
@@ -34,7 +35,7 @@ const os = require('node:os')
 const path = require('node:path')
 
 const {
-  Infinivirt, BridgeManager, QMPClient, QemuImgService, TapDeviceManager, NftablesService, createStore, generateVMChainName
+  Infinivirt, BridgeManager, QMPClient, QemuImgService, QemuProcess, TapDeviceManager, NftablesService, createStore, generateVMChainName
 } = require('..')
 const { assertPrivateNetns } = require('../__test__/helpers/netns')
 // Live (non-zombie) processes whose command line contains a needle (this run's temp dir).
@@ -120,10 +121,14 @@ function vmConfig (vmId, extra = {}) {
 }
 
 
+// True once every thread of `pid` has exited. A killed QEMU's main thread turns
+// zombie first, while its other threads still close the process's files (the SPICE
+// listener among them; the TAP's teardown makes that take tens of ms): a zombie main
+// thread alone does not mean the display port is free.
 function gone (pid) {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] === 'Z'
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] === 'Z' && fs.readdirSync(`/proc/${pid}/task`).length <= 1
   } catch {
     return true
   }
@@ -227,23 +232,26 @@ async function viaBareSpawn (argv) {
   }
 }
 
-/** SIGKILLs the daemon named by `pidfile` once its command line shows that pidfile. */
+/**
+ * Kills the daemon named by `pidfile` through a QemuProcess handle: attach proves
+ * the PID is the QEMU whose argv names that pidfile, and forceKill returns once its
+ * pidfd reports the whole process gone, so the next run finds its ports free.
+ */
 async function killBare (pidfile) {
+  // The pidfile exists a moment before QEMU has written its PID into it.
   const deadline = Date.now() + 5000
-  let pid = null
-  while (!pid && Date.now() < deadline) {
-    try { pid = Number(fs.readFileSync(pidfile, 'utf8').trim()) || null } catch {}
-    if (!pid) await sleep(5)
+  const written = () => { try { return Number(fs.readFileSync(pidfile, 'utf8').trim()) > 0 } catch { return false } }
+  while (!written() && Date.now() < deadline) await sleep(5)
+  const p = new QemuProcess(`bare-${path.basename(pidfile)}`)
+  p.setPidFilePath(pidfile)
+  if (!(await p.attach())) {
+    const left = processesWith(pidfile)
+    if (left.length) throw new Error(`QEMU ${left.join(', ')} of ${pidfile} could not be attached to`)
+    return // it never started, or already exited
   }
-  if (!pid) throw new Error(`the bare QEMU wrote no pidfile ${pidfile}`)
-  let argv = ''
-  try { argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8') } catch {}
-  if (!argv.split('\0').includes(pidfile)) throw new Error(`PID ${pid} from ${pidfile} is not the QEMU we started`)
-  process.kill(pid, 'SIGKILL')
-  while (!gone(pid)) {
-    if (Date.now() > deadline + 5000) throw new Error(`bare QEMU ${pid} did not exit`)
-    await sleep(2)
-  }
+  const pid = p.getPid()
+  await p.forceKill()
+  if (!gone(pid)) throw new Error(`bare QEMU ${pid} still runs after forceKill`)
   fs.rmSync(pidfile, { force: true })
 }
 

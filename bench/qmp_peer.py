@@ -1,9 +1,11 @@
 """The peer for bench/qmp.js: QEMU's own Python QMP library (`qemu.qmp`, PyPI).
 
-Connects to the QMP socket given as argv[1], sends argv[2] (default 10000)
-`query-status` commands in sequence with `await qmp.execute(...)`, timing each
-with time.perf_counter_ns, and prints {"n", "p50_us", "p99_us"} as JSON.
-Run with the interpreter of bench/.venv (bench/qmp.js sets it up).
+Connects to the QMP socket given as argv[1], sends argv[3] (default 0) untimed
+`query-status` commands, then argv[2] (default 10000) more in sequence with
+`await qmp.execute(...)`, timing each with time.perf_counter_ns, and prints
+{"n", "p50_us", "p99_us", "samples_us"} as JSON.
+Run with the interpreter of the venv scripts/python-tools.sh keeps (bench/qmp.js
+finds it through that script).
 """
 
 import asyncio
@@ -21,11 +23,13 @@ def percentile(sorted_ns, p):
     return sorted_ns[min(max(rank, 1), len(sorted_ns)) - 1] / 1000
 
 
-async def main(path, count):
+async def main(path, count, warmup):
     qmp = QMPClient("bench")
     await qmp.connect(path)
     samples = []
     try:
+        for _ in range(warmup):
+            await qmp.execute("query-status")
         for _ in range(count):
             t0 = time.perf_counter_ns()
             reply = await qmp.execute("query-status")
@@ -34,10 +38,12 @@ async def main(path, count):
                 raise RuntimeError(f"query-status reply without a status: {reply!r}")
     finally:
         await qmp.disconnect()
+    raw = [round(ns / 1000, 1) for ns in samples]
     samples.sort()
     print(json.dumps({"n": len(samples), "p50_us": round(percentile(samples, 50), 1),
-                      "p99_us": round(percentile(samples, 99), 1)}))
+                      "p99_us": round(percentile(samples, 99), 1), "samples_us": raw}))
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 10000))
+    asyncio.run(main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 10000,
+                     int(sys.argv[3]) if len(sys.argv) > 3 else 0))

@@ -1,12 +1,14 @@
 //! The floor for `bench/qmp.js`: the least a QMP client can do per round trip.
 //!
 //! One unix socket, one tokio current-thread runtime, no request table, no timeouts:
-//! connect, read the greeting, negotiate capabilities, then send `query-status`
-//! N times in sequence, timing each write-to-parsed-reply with `Instant`. Prints
-//! `{"n":…,"p50_us":…,"p99_us":…}` on stdout.
+//! connect, read the greeting, negotiate capabilities, send `warmup` untimed
+//! `query-status` commands, then `count` more in sequence, timing each
+//! write-to-parsed-reply with `Instant`. Prints
+//! `{"n":…,"p50_us":…,"p99_us":…,"samples_us":[…]}` on stdout (the bench pools the
+//! samples of several runs).
 //!
 //! Build: `cargo build --release --example qmp_floor`
-//! Run:   `target/release/examples/qmp_floor <qmp-socket> [count]`
+//! Run:   `target/release/examples/qmp_floor <qmp-socket> [count] [warmup]`
 
 use std::time::{Duration, Instant};
 
@@ -47,8 +49,9 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Failure> {
     let mut argv = std::env::args().skip(1);
-    let path = argv.next().ok_or("usage: qmp_floor <qmp-socket> [count]")?;
+    let path = argv.next().ok_or("usage: qmp_floor <qmp-socket> [count] [warmup]")?;
     let count: usize = argv.next().map_or(Ok(10_000), |s| s.parse())?;
+    let warmup: usize = argv.next().map_or(Ok(0), |s| s.parse())?;
 
     let (rd, mut wr) = UnixStream::connect(&path).await?.into_split();
     let mut rd = BufReader::new(rd);
@@ -62,19 +65,28 @@ async fn main() -> Result<(), Failure> {
     reply_to(&mut rd, &mut line, "hs").await?;
 
     let mut samples = Vec::with_capacity(count);
-    for i in 0..count {
+    for i in 0..warmup + count {
         let id = i.to_string();
         let req = format!("{{\"execute\":\"query-status\",\"id\":\"{id}\"}}\n");
         let t0 = Instant::now();
         wr.write_all(req.as_bytes()).await?;
         let v = reply_to(&mut rd, &mut line, &id).await?;
-        samples.push(t0.elapsed());
+        if i >= warmup {
+            samples.push(t0.elapsed());
+        }
         if v.get("return").and_then(|r| r.get("status")).is_none() {
             return Err("query-status reply without a status".into());
         }
     }
     wr.shutdown().await?;
+    let raw: Vec<String> = samples.iter().map(|d| format!("{:.1}", d.as_secs_f64() * 1e6)).collect();
     samples.sort_unstable();
-    println!("{{\"n\":{},\"p50_us\":{:.1},\"p99_us\":{:.1}}}", samples.len(), percentile(&samples, 50.0), percentile(&samples, 99.0));
+    println!(
+        "{{\"n\":{},\"p50_us\":{:.1},\"p99_us\":{:.1},\"samples_us\":[{}]}}",
+        samples.len(),
+        percentile(&samples, 50.0),
+        percentile(&samples, 99.0),
+        raw.join(",")
+    );
     Ok(())
 }
