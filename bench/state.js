@@ -36,6 +36,7 @@ const WRITE_SECONDS = 2
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iv-bench-state-'))
 const live = new Set()
 const closers = []
+const monitors = []
 let pg
 
 const TRIGGER = `
@@ -108,6 +109,11 @@ async function startQemu (name) {
 
 async function killLatency (kind, target) {
   const hm = new HealthMonitor(target.db, { pidfileDir: dir })
+  // Held from a module-level list: a HealthMonitor reachable only from its own
+  // listeners can be garbage-collected while its watch is active, and the native
+  // side then drops the 'crash' event (the facade is a WeakRef). The slower Prisma
+  // path gives a GC the time to run mid-crash; the bench would wait forever.
+  monitors.push(hm)
   const lat = []
   for (let i = 0; i < KILL_RUNS; i++) {
     const name = `k-${kind}-${i}`
