@@ -12,6 +12,11 @@ const { cleanupTargets } = require('./cleanup-targets')
 
 const log = new Debugger('health-monitor')
 
+// The native side reaches its facade through a WeakRef (an idle monitor nobody uses
+// may be collected). A monitor that sweeps or watches a VM must not be: its 'crash'
+// would be lost. It stays referenced here while it has that work.
+const working = new Set()
+
 class HealthMonitor extends EventEmitter {
   constructor (db, config = {}) {
     super()
@@ -38,7 +43,20 @@ class HealthMonitor extends EventEmitter {
     })
   }
 
+  _hold () { working.add(this) }
+  _settle () {
+    if (!this._n.isMonitoring() && this._n.watched().length === 0) working.delete(this)
+  }
+
+  emit (name, ...args) {
+    const r = super.emit(name, ...args)
+    // A reported exit ends its watch just after the event.
+    if (working.has(this)) setTimeout(() => this._settle(), 1000).unref()
+    return r
+  }
+
   async start () {
+    this._hold()
     // Like the original's setInterval, a running monitor keeps Node's event loop alive
     // (the native timer and its weak callbacks do not).
     if (!this._keepAlive) this._keepAlive = setInterval(() => {}, 0x7fffffff)
@@ -47,6 +65,7 @@ class HealthMonitor extends EventEmitter {
 
   async stop () {
     this._n.stop()
+    this._settle()
     if (this._keepAlive) {
       clearInterval(this._keepAlive)
       this._keepAlive = null
@@ -80,10 +99,15 @@ class HealthMonitor extends EventEmitter {
     } else {
       call(() => this._n.watchPid(String(vmId), opts))
     }
+    this._hold()
   }
 
   /** Infinivirt addition: stop watching (before a deliberate stop). */
-  unwatchVM (vmId) { return call(() => this._n.unwatch(String(vmId))) }
+  unwatchVM (vmId) {
+    const r = call(() => this._n.unwatch(String(vmId)))
+    this._settle()
+    return r
+  }
   /** Infinivirt addition: the VMs being watched. */
   getWatchedVMs () { return this._n.watched() }
   /** Infinivirt addition: status writes queued because the database was unreachable. */
