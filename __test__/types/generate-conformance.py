@@ -306,6 +306,8 @@ extras={'QemuCommandBuilder':["setStrictDisplaySecurity","isStrictDisplaySecurit
         'EventHandler':["getPendingWrites"],
         'HealthMonitor':["watchVM","unwatchVM","getWatchedVMs","getPendingWrites"],
         'InstallationMonitor':["getResetCount"],
+        # API-next §1.6 guestExec, and the libvirt-style pass-through.
+        'Infinivirt':["guestExec","qemuAgentCommand"],
         'NftablesService':["getCapabilities","verifyVM","explain"],
         'QMPClient':["queryVnc","querySpice","queryMemorySizeSummary","screendump","setPassword","blockdevChangeMedium",
                      "humanMonitorCommand","blockdevSnapshotInternalSync","blockdevSnapshotDeleteInternalSync","blockResize"]}

@@ -156,8 +156,20 @@ impl GuestAgent {
         let conn = self.current().ok_or(GuestAgentError::NotConnected)?;
         let req = Request { command, args, expect, reply_cap: self.opts.reply_cap(), sync_limit: self.opts.connect_timeout };
         let ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX);
+        let attempt = async {
+            let mut sent = false;
+            let r = conn.exchange(&req, &mut sent).await;
+            if sent || !matches!(r, Err(GuestAgentError::Closed { .. })) {
+                return r;
+            }
+            // The socket died while idle (its QEMU exited or restarted) and the command
+            // never left: dial the socket again once and send it there.
+            let fresh = obtain(&self.path, self.opts.connect_timeout).await?;
+            *lock(&self.conn) = Some(fresh.clone());
+            fresh.exchange(&req, &mut sent).await
+        };
         self.cancellable(async {
-            match tokio::time::timeout(limit, conn.exchange(&req)).await {
+            match tokio::time::timeout(limit, attempt).await {
                 Ok(r) => r,
                 Err(_) => Err(GuestAgentError::Timeout { command: command.to_string(), ms }),
             }
@@ -178,6 +190,33 @@ impl GuestAgent {
     /// A command of ours with the default deadline.
     pub(crate) async fn call(&self, command: &str, args: Option<&Value>) -> Result<Value, GuestAgentError> {
         self.request(command, args, Expect::Reply, self.opts.command_timeout).await
+    }
+}
+
+/// libvirt's `qemuAgentCommand` timeouts: `None`, -1 (default) and -2 (block, which
+/// here is the default too: every call answers in bounded time) give the client's
+/// command timeout; otherwise seconds, above 0 and at most a day.
+pub fn pass_through_timeout(seconds: Option<f64>) -> Result<Option<Duration>, GuestAgentError> {
+    match seconds {
+        None => Ok(None),
+        Some(s) if s == -1.0 || s == -2.0 => Ok(None),
+        Some(s) => AgentOptions::millis("timeoutSeconds", s * 1000.0).map(Some),
+    }
+}
+
+impl GuestAgent {
+    /// A raw pass-through like libvirt's: `{"execute": …, "arguments"?: {…}}` in,
+    /// the agent's answer as `{"return": …}` JSON text out (an `error` answer is a
+    /// typed error). A caller's `id` is ignored: the client numbers requests itself.
+    pub async fn command_json(&self, json: &str, timeout: Option<Duration>) -> Result<String, GuestAgentError> {
+        let v: Value = serde_json::from_str(json).map_err(|e| GuestAgentError::invalid("jsonCommand", format!("is not JSON: {e}")))?;
+        let obj = v.as_object().ok_or_else(|| GuestAgentError::invalid("jsonCommand", "must be a JSON object"))?;
+        if let Some(k) = obj.keys().find(|k| !matches!(k.as_str(), "execute" | "arguments" | "id")) {
+            return Err(GuestAgentError::invalid("jsonCommand", format!("has an unknown key {k:?}")));
+        }
+        let command = obj.get("execute").and_then(Value::as_str).ok_or_else(|| GuestAgentError::invalid("jsonCommand", "needs a string \"execute\""))?;
+        let r = self.execute(command, obj.get("arguments"), timeout).await?;
+        Ok(serde_json::json!({ "return": r }).to_string())
     }
 }
 

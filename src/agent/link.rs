@@ -94,11 +94,13 @@ impl Connection {
     /// One request/reply exchange, waiting for the link first. Unbounded by itself:
     /// the caller applies the deadline. Dropped midway (deadline, cancellation), it
     /// leaves the link marked out of sync, so the next exchange resyncs first.
-    pub async fn exchange(&self, req: &Request<'_>) -> Result<Value, GuestAgentError> {
+    /// `sent` tells whether the command may have reached the agent (false: it surely
+    /// did not, so a closed socket can be redialled and the command sent again).
+    pub async fn exchange(&self, req: &Request<'_>, sent: &mut bool) -> Result<Value, GuestAgentError> {
         let mut guard = self.link.lock().await;
         let Some(link) = guard.as_mut() else { return Err(GuestAgentError::CONNECTION_CLOSED) };
         let id = self.next_id.fetch_add(1, Ordering::Relaxed).to_string();
-        let r = run(link, &self.path, req, &id).await;
+        let r = run(link, &self.path, req, &id, sent).await;
         if matches!(r, Err(GuestAgentError::Closed { .. })) {
             // The socket is gone (QEMU exited, the chardev was closed): drop it.
             *guard = None;
@@ -119,12 +121,25 @@ fn nonce() -> u64 {
     h.finish() & ((1 << 53) - 1)
 }
 
-async fn run(link: &mut Link, path: &Path, req: &Request<'_>, id: &str) -> Result<Value, GuestAgentError> {
+async fn run(link: &mut Link, path: &Path, req: &Request<'_>, id: &str, sent: &mut bool) -> Result<Value, GuestAgentError> {
     if !link.in_sync {
         sync(link, path, req.sync_limit).await?;
     }
     link.in_sync = false;
-    write(link, wire::encode(req.command, id, req.args).as_bytes()).await?;
+    let line = wire::encode(req.command, id, req.args);
+    // A write that fails at once (EPIPE: the QEMU behind this socket is gone) sent
+    // nothing; one that fails later may have sent part of the line.
+    *sent = true;
+    let s = link.io.get_mut();
+    match s.try_write(line.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::WouldBlock => {
+            *sent = false;
+            return Err(GuestAgentError::CONNECTION_CLOSED);
+        }
+        Err(_) => write(link, line.as_bytes()).await?,
+        Ok(n) if n < line.len() => write(link, &line.as_bytes()[n..]).await?,
+        Ok(_) => {}
+    }
     let r = match req.expect {
         Expect::Reply => read_reply(link, req, id).await,
         Expect::NoReplyOnSuccess => confirm(link, req, id).await,

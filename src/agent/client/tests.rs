@@ -484,3 +484,65 @@ fn file_read_and_write_respect_limits_and_close_handles() {
         assert_eq!(closes, 3, "every opened handle is closed, the failed read's too");
     });
 }
+
+#[test]
+fn json_pass_through() {
+    assert_eq!(pass_through_timeout(Some(-1.0)).unwrap(), None);
+    assert_eq!(pass_through_timeout(Some(2.5)).unwrap(), Some(Duration::from_millis(2500)));
+    assert_eq!(pass_through_timeout(Some(0.0)).unwrap_err().code(), "AGENT_INVALID_ARGUMENT");
+    rt().block_on(async {
+        let p = sock("json");
+        let peer = peer(&p, vec![], true, Box::new(|_, v| vec![ok(v, json!({"version": "7.2"}))]));
+        let a = GuestAgent::new(&p, fast());
+        a.connect().await.unwrap();
+        let r = a.command_json(r#"{"execute":"guest-info","arguments":{},"id":"mine"}"#, None).await.unwrap();
+        assert_eq!(serde_json::from_str::<Value>(&r).unwrap(), json!({"return": {"version": "7.2"}}));
+        assert_eq!(peer.seen.lock().unwrap()[1].1, json!({"execute": "guest-info", "id": "1"}));
+        for bad in ["nope", "[]", r#"{"execute":1}"#, r#"{"execute":"guest-info","x":1}"#, r#"{"execute":"guest-sync-delimited"}"#] {
+            assert_eq!(a.command_json(bad, None).await.unwrap_err().code(), "AGENT_INVALID_ARGUMENT", "{bad}");
+        }
+    });
+}
+
+#[test]
+fn a_socket_that_died_while_idle_is_redialled_once() {
+    rt().block_on(async {
+        let p = sock("redial");
+        let l = UnixListener::bind(&p).unwrap();
+        let server = tokio::spawn(async move {
+            for round in 0..2 {
+                let (s, _) = l.accept().await.unwrap();
+                let (rd, mut wr) = s.into_split();
+                let mut rd = BufReader::new(rd);
+                let mut buf = Vec::new();
+                loop {
+                    buf.clear();
+                    if rd.read_until(b'\n', &mut buf).await.unwrap_or(0) == 0 {
+                        break;
+                    }
+                    let text: Vec<u8> = buf.iter().copied().filter(|b| *b != 0xFF).collect();
+                    let v: Value = serde_json::from_slice(&text).unwrap();
+                    let out = if v["execute"] == "guest-sync-delimited" {
+                        format!("\u{FF}{}\n", json!({"return": v["arguments"]["id"]}))
+                    } else {
+                        json!({"return": round, "id": v["id"]}).to_string() + "\n"
+                    };
+                    let mut bytes = out.into_bytes();
+                    if bytes.starts_with("\u{FF}".as_bytes()) {
+                        bytes.splice(0..2, [0xFFu8]);
+                    }
+                    wr.write_all(&bytes).await.unwrap();
+                    if round == 0 {
+                        break; // the first QEMU goes away right after the sync
+                    }
+                }
+            }
+        });
+        let a = GuestAgent::new(&p, fast());
+        a.connect().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(a.execute("guest-info", None, None).await.unwrap(), json!(1));
+        a.disconnect();
+        server.await.unwrap();
+    });
+}
