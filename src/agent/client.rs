@@ -86,7 +86,10 @@ async fn obtain(path: &Path, connect_timeout: Duration) -> Result<Arc<Connection
     };
     let mut current = slot.conn.lock().await;
     if let Some(c) = current.upgrade().filter(|c| c.is_alive()) {
-        return Ok(c);
+        match c.resync_if_idle(connect_timeout).await {
+            Err(GuestAgentError::Closed { .. }) => {}
+            r => return r.map(|()| c),
+        }
     }
     let c = Arc::new(Connection::dial(path, connect_timeout).await?);
     *current = Arc::downgrade(&c);

@@ -91,6 +91,23 @@ impl Connection {
         self.alive.load(Ordering::Acquire)
     }
 
+    /// A client joining this connection: if the link is idle and out of sync (an
+    /// earlier exchange timed out), resync now, so joining a connection whose agent
+    /// went away fails like a fresh dial would. A busy link is left to its user.
+    pub async fn resync_if_idle(&self, limit: Duration) -> Result<(), GuestAgentError> {
+        let Ok(mut guard) = self.link.try_lock() else { return Ok(()) };
+        let Some(link) = guard.as_mut() else { return Err(GuestAgentError::CONNECTION_CLOSED) };
+        if link.in_sync {
+            return Ok(());
+        }
+        let r = sync(link, &self.path, limit).await;
+        if matches!(r, Err(GuestAgentError::Closed { .. })) {
+            *guard = None;
+            self.alive.store(false, Ordering::Release);
+        }
+        r
+    }
+
     /// One request/reply exchange, waiting for the link first. Unbounded by itself:
     /// the caller applies the deadline. Dropped midway (deadline, cancellation), it
     /// leaves the link marked out of sync, so the next exchange resyncs first.

@@ -546,3 +546,35 @@ fn a_socket_that_died_while_idle_is_redialled_once() {
         server.await.unwrap();
     });
 }
+
+#[test]
+fn joining_a_connection_whose_agent_went_silent_fails_like_a_dial() {
+    rt().block_on(async {
+        let p = sock("join-silent");
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c2 = calls.clone();
+        // Answers the first sync and nothing after the first request.
+        let l = UnixListener::bind(&p).unwrap();
+        let _server = tokio::spawn(async move {
+            let (s, _) = l.accept().await.unwrap();
+            let (rd, mut wr) = s.into_split();
+            let mut rd = BufReader::new(rd);
+            let mut buf = Vec::new();
+            while rd.read_until(b'\n', &mut buf).await.unwrap_or(0) > 0 {
+                let text: Vec<u8> = buf.iter().copied().filter(|b| *b != 0xFF).collect();
+                let v: Value = serde_json::from_slice(&text).unwrap();
+                if v["execute"] == "guest-sync-delimited" && c2.fetch_add(1, Ordering::SeqCst) == 0 {
+                    let mut out = vec![0xFFu8];
+                    out.extend_from_slice(format!("{}\n", json!({"return": v["arguments"]["id"]})).as_bytes());
+                    wr.write_all(&out).await.unwrap();
+                }
+                buf.clear();
+            }
+        });
+        let a = GuestAgent::new(&p, fast());
+        a.connect().await.unwrap();
+        assert_eq!(a.ping(Some(Duration::from_millis(200))).await.unwrap_err().code(), "AGENT_TIMEOUT");
+        let b = GuestAgent::new(&p, fast());
+        assert_eq!(b.connect().await.unwrap_err().code(), "AGENT_NOT_RUNNING");
+    });
+}
