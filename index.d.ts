@@ -2095,6 +2095,13 @@ export interface VMStatusResult {
    * 1.5 s (a stopped or wedged QEMU); `qmpStatus` is then null.
    */
   monitorResponsive?: boolean;
+  /**
+   * Addition: present for a running VM with a guest agent channel
+   * (`guestAgentSocketPath`): whether its agent answered within the same 1.5 s.
+   */
+  agentResponsive?: boolean;
+  /** Addition: the guest's addresses as its agent reports them (no loopback, no IPv6 link-local). */
+  guestIpAddresses?: string[];
 }
 
 export declare enum LifecycleErrorCode {

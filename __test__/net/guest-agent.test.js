@@ -105,6 +105,12 @@ describe('GuestAgentClient and Infinivirt.guestExec against qemu-ga in the guest
     expect(JSON.parse(await m.qemuAgentCommand(vmId, '{"execute":"guest-get-host-name"}', 5))).toEqual({ return: { 'host-name': 'iv-guest' } })
     expect((await rejection(m.qemuAgentCommand(vmId, '{"execute":"guest-nope"}'))).code).toBe('AGENT_COMMAND_NOT_FOUND')
 
+    // ---- getVMStatus reports the agent and the guest's addresses --------------------
+    const st = await m.getVMStatus(vmId)
+    expect(st).toMatchObject({ status: 'running', processAlive: true, monitorResponsive: true, agentResponsive: true })
+    expect(st.guestIpAddresses).toContain('10.214.0.2')
+    expect(st.guestIpAddresses).not.toContain('127.0.0.1')
+
     // ---- freeze → a write inside the guest blocks → thaw → it completes -------------
     // The writer starts before the freeze (a frozen agent runs no guest-exec) and
     // records, in centiseconds of uptime, when its write began and when it returned.
@@ -143,10 +149,27 @@ describe('GuestAgentClient and Infinivirt.guestExec against qemu-ga in the guest
     expect(took).toBeLessThan(8000)
     // Through the facade too, and a fresh client cannot connect.
     expect((await rejection(m.guestExec(vmId, undefined, '/bin/true', [], { timeout: 3000 }))).code).toMatch(/^AGENT_(NOT_RUNNING|TIMEOUT)$/)
+    // getVMStatus stays within its bound and says the agent does not answer.
+    const t1 = Date.now()
+    const st2 = await m.getVMStatus(vmId)
+    expect(Date.now() - t1).toBeLessThan(3000)
+    expect(st2).toMatchObject({ processAlive: true, monitorResponsive: true, agentResponsive: false, guestIpAddresses: [] })
     const fresh = new GuestAgentClient(socket, { connectTimeout: 1000 })
     expect((await rejection(fresh.connect())).code).toMatch(/^AGENT_(NOT_RUNNING|CONNECT_FAILED)$/)
     await c.disconnect()
     expect(c.isConnected()).toBe(false)
+  })
+
+  test('stopVM escalates to the agent when the guest ignores the power button', async () => {
+    const { m, vmId, serial } = await agentVm({ mode: 'hang', ip: '10.214.1.2/24' })
+    await waitForMarker(serial, 'IV-AGENT-STARTED', 1000)
+    const t = Date.now()
+    const r = await m.stopVM(vmId, { graceful: true, timeout: 12000, force: true })
+    // Not forced: the agent's guest-shutdown powered the guest off after the ACPI half (6 s).
+    expect(r).toMatchObject({ success: true, forced: false })
+    expect(Date.now() - t).toBeLessThan(12000)
+    await waitForMarker(serial, 'IV-AGENT-SHUTDOWN poweroff', 1000)
+    expect((await m.getVMStatus(vmId)).status).toBe('off')
   })
 
   test('typed errors without an agent: no socket, no stored path, not connected', async () => {

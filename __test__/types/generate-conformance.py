@@ -168,7 +168,7 @@ additions={
  'SpiceOptions':[('passwordSecretFile','string')],'VncOptions':[('passwordSecretFile','string')],
  'SpiceConfigOptions':[('passwordSecretFile','string')],'VncConfigOptions':[('passwordSecretFile','string')],
  'InfinivirtConfig':[('strictDisplaySecurity','boolean'),('databaseUrl','string'),('sqlitePath','string'),('extraArgs','string[]'),('firewallPersistenceDir','string'),('qemuBinary','string'),('unattended','api.UnattendedInstallerOptions')],'QMPClientOptions':[('commandTimeouts','Record<string, number>')],
- 'VMStatusResult':[('monitorResponsive','boolean')],
+ 'VMStatusResult':[('monitorResponsive','boolean'),('agentResponsive','boolean'),('guestIpAddresses','string[]')],
  'CreateImageOptions':[('backingFile','string'),('backingFormat','api.ImageFormat'),('onProgress','(percent: number) => void')],
  'ConvertImageOptions':[('onProgress','(percent: number) => void')],
  'HealthMonitorConfig':[('tapManager',"api.NetworkCleanupTargets['tapManager']"),('nftables',"api.NetworkCleanupTargets['nftables']"),('cgroups',"api.NetworkCleanupTargets['cgroups']"),('cleanupRetryBaseMs','number')],
