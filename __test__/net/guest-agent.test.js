@@ -76,11 +76,14 @@ describe('GuestAgentClient and Infinivirt.guestExec against qemu-ga in the guest
     expect(late.message).toMatch(/^guest-exec timed out for command "\/bin\/sleep" \(pid \d+\) after 1500ms$/)
     await c.ping()
 
-    // A stale reply after a timeout never answers the next request: the 1 ms request's
-    // reply arrives late, the next request resyncs and gets its own answer.
-    const stale = await rejection(c.execute('guest-get-osinfo', {}, { timeout: 1 }))
+    // A stale reply after a timeout never answers the next request: an 8 MiB read
+    // (about 11 MiB of base64 over the channel, seconds under TCG) outlives its 100 ms
+    // deadline; the next request resyncs past that late reply and gets its own answer.
+    const zero = await c.execute('guest-file-open', { path: '/dev/zero', mode: 'r' })
+    const stale = await rejection(c.execute('guest-file-read', { handle: zero, count: 8 * 1024 * 1024 }, { timeout: 100 }))
     expect(stale.code).toBe('AGENT_TIMEOUT')
     expect(await c.getHostName()).toBe('iv-guest')
+    await c.execute('guest-file-close', { handle: zero })
     expect(await c.execute('guest-get-host-name')).toEqual({ 'host-name': 'iv-guest' })
 
     // ---- typed helpers ---------------------------------------------------------------
