@@ -140,6 +140,19 @@ describe('GuestAgentClient and Infinivirt.guestExec against qemu-ga in the guest
     expect(times[1] - times[0]).toBeGreaterThan(2)
     expect((await c.fileRead('/mnt/data/frozen')).toString()).toBe('data\n')
 
+    // ---- a manager restart finds the guest frozen and thaws it -----------------------
+    // (a manager that died between a freeze and its thaw; its VMs keep running)
+    expect(await c.fsFreeze()).toBe(1)
+    await m.shutdown()
+    const m2 = await h.manager()
+    let state = 'frozen'
+    for (let i = 0; i < 100 && state === 'frozen'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      state = await c.fsFreezeStatus()
+    }
+    expect(state).toBe('thawed')
+    expect((await m2.getVMStatus(vmId)).agentResponsive).toBe(true)
+
     // ---- the agent killed in the guest: typed errors, no hang -----------------------
     await c.guestExec('/bin/sh', ['-c', '(sleep 1; kill $(cat /run/qga/pid)) >/dev/null 2>&1 &'])
     await new Promise((resolve) => setTimeout(resolve, 3000))
@@ -151,10 +164,10 @@ describe('GuestAgentClient and Infinivirt.guestExec against qemu-ga in the guest
     expect(e.code).toBe('AGENT_NOT_RUNNING')
     expect(took).toBeLessThan(8000)
     // Through the facade too, and a fresh client cannot connect.
-    expect((await rejection(m.guestExec(vmId, undefined, '/bin/true', [], { timeout: 3000 }))).code).toMatch(/^AGENT_(NOT_RUNNING|TIMEOUT)$/)
+    expect((await rejection(m2.guestExec(vmId, undefined, '/bin/true', [], { timeout: 3000 }))).code).toMatch(/^AGENT_(NOT_RUNNING|TIMEOUT)$/)
     // getVMStatus stays within its bound and says the agent does not answer.
     const t1 = Date.now()
-    const st2 = await m.getVMStatus(vmId)
+    const st2 = await m2.getVMStatus(vmId)
     expect(Date.now() - t1).toBeLessThan(3000)
     expect(st2).toMatchObject({ processAlive: true, monitorResponsive: true, agentResponsive: false, guestIpAddresses: [] })
     const fresh = new GuestAgentClient(socket, { connectTimeout: 1000 })

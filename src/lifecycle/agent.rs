@@ -67,6 +67,28 @@ pub(crate) async fn shutdown(socket: &Path, limit: Duration) -> bool {
     matches!(r, Ok(Ok(())))
 }
 
+/// After a manager restart: a guest left frozen (the manager died between a freeze
+/// and its thaw) is thawed. Best effort and logged; a guest without an answering
+/// agent is left alone.
+pub(crate) async fn thaw_if_frozen(socket: &Path, vm_id: &str) {
+    const NS: &str = "infinivirt:vm-lifecycle";
+    let a = GuestAgent::new(socket, AgentOptions { connect_timeout: CONNECT, command_timeout: Duration::from_secs(10), ..AgentOptions::default() });
+    let r = async {
+        a.connect().await?;
+        if a.fsfreeze_status().await? != "frozen" {
+            return Ok(None);
+        }
+        a.fsthaw().await.map(Some)
+    }
+    .await;
+    a.disconnect();
+    match r {
+        Ok(Some(n)) => crate::log::warn(NS, &format!("VM {vm_id}: its guest was left frozen; thawed {n} filesystem(s)")),
+        Ok(None) => {}
+        Err(e) => crate::log::log(NS, &format!("VM {vm_id}: freeze state not checked: {e}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
