@@ -71,7 +71,6 @@ pub(crate) async fn shutdown(socket: &Path, limit: Duration) -> bool {
 /// and its thaw) is thawed. Best effort and logged; a guest without an answering
 /// agent is left alone.
 pub(crate) async fn thaw_if_frozen(socket: &Path, vm_id: &str) {
-    const NS: &str = "infinivirt:vm-lifecycle";
     let a = GuestAgent::new(socket, AgentOptions { connect_timeout: CONNECT, command_timeout: Duration::from_secs(10), ..AgentOptions::default() });
     let r = async {
         a.connect().await?;
@@ -83,9 +82,9 @@ pub(crate) async fn thaw_if_frozen(socket: &Path, vm_id: &str) {
     .await;
     a.disconnect();
     match r {
-        Ok(Some(n)) => crate::log::warn(NS, &format!("VM {vm_id}: its guest was left frozen; thawed {n} filesystem(s)")),
+        Ok(Some(n)) => crate::log::warn("vm-lifecycle", &format!("VM {vm_id}: its guest was left frozen; thawed {n} filesystem(s)")),
         Ok(None) => {}
-        Err(e) => crate::log::log(NS, &format!("VM {vm_id}: freeze state not checked: {e}")),
+        Err(e) => crate::log::log("infinivirt:vm-lifecycle", &format!("VM {vm_id}: freeze state not checked: {e}")),
     }
 }
 
