@@ -186,6 +186,110 @@ export declare class QMPClient extends TypedEventEmitter<QMPClientEvents> {
 }
 
 // ===========================================================================
+// core/GuestAgentClient (API-next §1; Infinivirt additions marked)
+// ===========================================================================
+
+export interface GuestAgentClientOptions {
+  /** Dialling plus the first `guest-sync-delimited`, in ms (default 5000). */
+  connectTimeout?: number;
+  /** Default deadline of one command, in ms (default 30000). */
+  commandTimeout?: number;
+  /** Infinivirt addition: most bytes kept of each of `guestExec`'s stdout and stderr (default 16 MiB). */
+  maxOutputBytes?: number;
+}
+
+/** Codes of the errors a guest agent call rejects with (`err.code`; Infinivirt addition). */
+export type GuestAgentErrorCode =
+  | 'AGENT_NOT_CONNECTED'
+  | 'AGENT_CONNECT_FAILED'
+  | 'AGENT_NOT_RUNNING'
+  | 'AGENT_TIMEOUT'
+  | 'AGENT_COMMAND_FAILED'
+  | 'AGENT_COMMAND_DISABLED'
+  | 'AGENT_COMMAND_NOT_FOUND'
+  | 'AGENT_INVALID_REPLY'
+  | 'AGENT_REPLY_TOO_LARGE'
+  | 'AGENT_CONNECTION_CLOSED'
+  | 'AGENT_INVALID_ARGUMENT'
+  | 'AGENT_FILE_TOO_LARGE'
+  | 'AGENT_NOT_CONFIGURED';
+
+export interface GuestExecOptions {
+  /** Overall deadline in ms (default: the client's commandTimeout). The process keeps running in the guest after it. */
+  timeout?: number;
+  /** Accepted and ignored: the agent has no working-directory parameter. */
+  cwd?: string;
+}
+
+export interface GuestExecResult {
+  stdout: string;
+  stderr: string;
+  /** -1 when the process was killed by a signal. */
+  exitCode: number;
+  /** Infinivirt addition: the signal that ended the process, if any. */
+  signal?: number;
+  /** Infinivirt addition: set when stdout was cut (agent cap of 16 MiB or maxOutputBytes). */
+  stdoutTruncated?: boolean;
+  stderrTruncated?: boolean;
+}
+
+export interface GuestExecRawResult extends Omit<GuestExecResult, 'stdout' | 'stderr'> {
+  stdout: Buffer;
+  stderr: Buffer;
+}
+
+/** One entry of `guest-network-get-interfaces`. */
+export interface GuestNetworkInterface {
+  name: string;
+  'hardware-address'?: string;
+  'ip-addresses'?: Array<{ 'ip-address-type': 'ipv4' | 'ipv6'; 'ip-address': string; prefix: number }>;
+  statistics?: Record<string, number>;
+}
+
+export interface GuestAgentInfo {
+  version: string;
+  supported_commands: Array<{ name: string; enabled: boolean; 'success-response': boolean }>;
+}
+
+/**
+ * QEMU guest agent client over the host side of a VM's `org.qemu.guest_agent.0` channel.
+ * Clients of one socket share one connection; the stream is resynchronised with
+ * `guest-sync-delimited` on connect and after any timeout, so a late reply never answers
+ * a new request. Errors carry a `code` (GuestAgentErrorCode).
+ */
+export declare class GuestAgentClient {
+  constructor(socketPath: string, options?: GuestAgentClientOptions);
+  readonly socketPath: string;
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  isConnected(): boolean;
+  /** `options.timeout` (ms) is an Infinivirt addition. */
+  execute<T = unknown>(command: string, args?: Record<string, unknown>, options?: { timeout?: number }): Promise<T>;
+  /** Output decoded as UTF-8 (the original decoded latin1). */
+  guestExec(command: string, args?: string[], options?: GuestExecOptions): Promise<GuestExecResult>;
+  guestExecRaw(command: string, args?: string[], options?: { timeout?: number }): Promise<GuestExecRawResult>;
+  /** Number of filesystems frozen. A timeout does not undo a freeze in progress: always thaw. */
+  fsFreeze(): Promise<number>;
+  fsThaw(): Promise<number>;
+  // Infinivirt additions.
+  ping(options?: { timeout?: number }): Promise<void>;
+  info(): Promise<GuestAgentInfo>;
+  getOsInfo(): Promise<Record<string, string>>;
+  getHostName(): Promise<string>;
+  getNetworkInterfaces(options?: { timeout?: number }): Promise<GuestNetworkInterface[]>;
+  getFsInfo(): Promise<Array<Record<string, unknown>>>;
+  fsFreezeStatus(): Promise<'thawed' | 'frozen'>;
+  /** `guest-shutdown`; resolves once the agent took it (default mode 'powerdown'). */
+  shutdown(mode?: 'powerdown' | 'reboot' | 'halt', options?: { timeout?: number }): Promise<void>;
+  /** The password is never logged nor echoed in errors. */
+  setUserPassword(username: string, password: string, options?: { crypted?: boolean }): Promise<void>;
+  /** The whole guest file; larger than `maxBytes` (default 16 MiB) rejects AGENT_FILE_TOO_LARGE. */
+  fileRead(path: string, options?: { maxBytes?: number }): Promise<Buffer>;
+  /** Creates or truncates the guest file; resolves the bytes written. */
+  fileWrite(path: string, data: Buffer | string, options?: { maxBytes?: number }): Promise<number>;
+}
+
+// ===========================================================================
 // core/VMLifecycle
 // ===========================================================================
 
@@ -254,6 +358,16 @@ export declare class Infinivirt {
   /** `force` defaults to true. */
   ejectCdrom(vmId: string, device: string, force?: boolean): Promise<void>;
   queryBlockDevices(vmId: string): Promise<QMPBlockInfo[]>;
+  /**
+   * API-next §1.6: runs a program in the guest through its agent (one shared connection
+   * per VM). `guestAgentSocketPath` may be null/undefined to use the VM's stored one.
+   */
+  guestExec(vmId: string, guestAgentSocketPath: string | null | undefined, command: string, args?: string[], options?: GuestExecOptions): Promise<GuestExecResult>;
+  /**
+   * Infinivirt addition, as libvirt's: `jsonCommand` is `{"execute": …, "arguments"?: …}`,
+   * the result the agent's `{"return": …}` as JSON text. `timeoutSeconds` -1/-2/absent: default (30 s).
+   */
+  qemuAgentCommand(vmId: string, jsonCommand: string, timeoutSeconds?: number): Promise<string>;
 }
 
 // ===========================================================================
@@ -2127,6 +2241,13 @@ export interface VMStatusResult {
    * 1.5 s (a stopped or wedged QEMU); `qmpStatus` is then null.
    */
   monitorResponsive?: boolean;
+  /**
+   * Addition: present for a running VM with a guest agent channel
+   * (`guestAgentSocketPath`): whether its agent answered within the same 1.5 s.
+   */
+  agentResponsive?: boolean;
+  /** Addition: the guest's addresses as its agent reports them (no loopback, no IPv6 link-local). */
+  guestIpAddresses?: string[];
 }
 
 export declare enum LifecycleErrorCode {

@@ -19,6 +19,8 @@ const { VMLifecycle, Infinivirt } = require('./lib/lifecycle')
 const { CpuPinningAdapter, CgroupsManager } = require('./lib/system')
 const { UnattendedInstaller } = require('./lib/unattended')
 const { InstallationMonitor } = require('./lib/unattended-monitor')
+// Its own module (API-next §0.3): a test may replace lib/guest-agent by path.
+const { GuestAgentClient } = require('./lib/guest-agent')
 
 const C = native.specConstants()
 
@@ -149,5 +151,6 @@ module.exports = {
   // Infinivirt additions (see COMPATIBILITY.md).
   writeDisplaySecretFile,
   detectAccelerator: () => native.detectAccelerator(),
-  createStore
+  createStore,
+  GuestAgentClient
 }

@@ -20,6 +20,7 @@ const { QMPClient } = require('./qmp')
 const { NftablesService } = require('./firewall')
 const { TapDeviceManager } = require('./network')
 const { UnattendedInstaller } = require('./unattended')
+const { GuestAgentClient } = require('./guest-agent')
 const path = require('path')
 
 const log = new Debugger('vm-lifecycle')
@@ -316,6 +317,8 @@ class Infinivirt {
     this._eventHandler = null
     this._healthMonitor = null
     this._nftables = null
+    // vmId -> GuestAgentClient: one agent connection per VM, shared by every caller.
+    this._agents = new Map()
   }
 
   /**
@@ -395,6 +398,8 @@ class Infinivirt {
       for (const vmId of this._eventHandler.getAttachedVMs()) await this._lifecycle._detach(vmId)
       await this._eventHandler.detachAll()
     }
+    for (const a of this._agents.values()) await a.disconnect()
+    this._agents.clear()
     if (this._lifecycle) await this._lifecycle._shutdown()
     this._initialized = false
   }
@@ -475,6 +480,55 @@ class Infinivirt {
   /** QMP `query-block` over the EventHandler's client of the VM. */
   async queryBlockDevices (vmId) {
     return this._clientOf(vmId).queryBlock()
+  }
+
+  /**
+   * The VM's guest agent client, connected: one per VM, shared by every caller (the
+   * agent's chardev serves one peer at a time). Without `socketPath` the VM's stored
+   * `guestAgentSocketPath` is used.
+   */
+  async _agent (vmId, socketPath) {
+    this._require()
+    vmId = String(vmId)
+    let p = socketPath
+    if (!p) {
+      const vm = await this._store.findMachineWithConfig(vmId)
+      if (!vm) throw new LifecycleError('VM_NOT_FOUND', `VM not found: ${vmId}`, vmId)
+      p = vm.configuration && vm.configuration.guestAgentSocketPath
+      if (!p) {
+        const e = new Error(`VM ${vmId} has no guest agent channel (guestAgentSocketPath is not set)`)
+        e.code = 'AGENT_NOT_CONFIGURED'
+        e.vmId = vmId
+        throw e
+      }
+    }
+    let client = this._agents.get(vmId)
+    if (!client || client.socketPath !== String(p)) {
+      if (client) await client.disconnect()
+      client = new GuestAgentClient(String(p))
+      this._agents.set(vmId, client)
+    }
+    await client.connect()
+    return client
+  }
+
+  /**
+   * API-next §1.6: runs `command` in the guest through its agent. `guestAgentSocketPath`
+   * may be null/undefined: the VM's stored one is used. Output is decoded as UTF-8.
+   */
+  async guestExec (vmId, guestAgentSocketPath, command, args, options) {
+    const client = await this._agent(vmId, guestAgentSocketPath)
+    return client.guestExec(command, args, options)
+  }
+
+  /**
+   * A raw agent command, as libvirt's: `jsonCommand` is `{"execute": …, "arguments"?: …}`
+   * text, the result the agent's `{"return": …}` as text. `timeoutSeconds`: -1/-2/absent
+   * for the default (30 s), else seconds.
+   */
+  async qemuAgentCommand (vmId, jsonCommand, timeoutSeconds) {
+    const client = await this._agent(vmId)
+    return client._commandJson(String(jsonCommand), timeoutSeconds)
   }
 }
 

@@ -8,16 +8,18 @@
 # The output is cached outside the repository in
 #   ${INFINIVIRT_GUEST_DIR:-/var/cache/infinivirt/test-guest}/
 #     vmlinuz            the kernel
-#     initramfs.cpio.gz  busybox + /init + the needed kernel modules
-#     stamp              kernel package/version and hashes of the inputs
+#     initramfs.cpio.gz  busybox + /init + the needed kernel modules + qemu-ga
+#     stamp              kernel and qemu-ga package versions, hashes of the inputs
 # A second run with the same inputs only checks the stamp and prints "cached".
 # On stdout the script prints two lines, `kernel=<path>` and `initrd=<path>`;
 # progress goes to stderr.
 #
 # The kernel comes from the package behind the metapackage
 # linux-image-cloud-amd64 (fetched with `apt-get download`, unpacked with
-# `dpkg-deb -x`, never installed). Busybox comes from busybox-static. Nothing
-# is fetched except through apt.
+# `dpkg-deb -x`, never installed). So does QEMU's guest agent (qemu-ga, from
+# qemu-guest-agent), with the shared libraries `ldd` finds for it on this host
+# and the dynamic loader. Busybox comes from busybox-static. Nothing is fetched
+# except through apt.
 set -euo pipefail
 
 say() { printf '[build-test-guest] %s\n' "$*" >&2; }
@@ -45,10 +47,14 @@ META_PKG=linux-image-cloud-amd64
 #   virtio_blk  the state disk of iv.mode=reboot
 #   button      ACPI power button -> input event
 #   evdev       /dev/input/event* for acpid
-ROOT_MODULES="virtio_pci:CONFIG_VIRTIO_PCI virtio_net:CONFIG_VIRTIO_NET virtio_blk:CONFIG_VIRTIO_BLK button:CONFIG_ACPI_BUTTON evdev:CONFIG_INPUT_EVDEV"
+#   virtio_console  virtio-serial ports (the guest agent's org.qemu.guest_agent.0)
+#   ext4        the data disk of iv.data= (what the agent's fsfreeze freezes)
+#   crc32c_generic  the crc32c ext4 metadata checksums ask the crypto API for
+ROOT_MODULES="virtio_pci:CONFIG_VIRTIO_PCI virtio_net:CONFIG_VIRTIO_NET virtio_blk:CONFIG_VIRTIO_BLK button:CONFIG_ACPI_BUTTON evdev:CONFIG_INPUT_EVDEV virtio_console:CONFIG_VIRTIO_CONSOLE ext4:CONFIG_EXT4_FS crc32c_generic:CONFIG_CRYPTO_CRC32C"
+QGA_PKG=qemu-guest-agent
 
 [ -f "$INIT_SRC" ] || fail "missing $INIT_SRC"
-for c in apt-cache apt-get dpkg-deb dpkg-query sha256sum gzip find flock; do
+for c in apt-cache apt-get dpkg-deb dpkg-query sha256sum gzip find flock ldd; do
   command -v "$c" >/dev/null 2>&1 || fail "$c not found"
 done
 
@@ -97,19 +103,27 @@ resolve_kernel() {
   [ -n "$KPKG" ] && [ -n "$KVER" ]
 }
 
+# Sets QVER to the candidate version of qemu-guest-agent.
+resolve_qga() {
+  QVER=$(apt-cache show --no-all-versions "$QGA_PKG" 2>/dev/null | awk '$1 == "Version:" { print $2; exit }')
+  [ -n "$QVER" ]
+}
+
 KPKG=
 KVER=
-if ! resolve_kernel; then
+QVER=
+if ! resolve_kernel || ! resolve_qga; then
   apt_update
   resolve_kernel || true
+  resolve_qga || true
 fi
 
 INIT_HASH=$(sha256sum "$INIT_SRC" | cut -d' ' -f1)
 BUILDER_HASH=$(sha256sum "${BASH_SOURCE[0]}" | cut -d' ' -f1)
 BUSYBOX_HASH=$(sha256sum "$BUSYBOX" | cut -d' ' -f1)
 stamp_text() {
-  printf 'kernel-package=%s\nkernel-version=%s\ninit-sha256=%s\nbuilder-sha256=%s\nbusybox-sha256=%s\n' \
-    "$1" "$2" "$INIT_HASH" "$BUILDER_HASH" "$BUSYBOX_HASH"
+  printf 'kernel-package=%s\nkernel-version=%s\nqga-version=%s\ninit-sha256=%s\nbuilder-sha256=%s\nbusybox-sha256=%s\n' \
+    "$1" "$2" "$QVER" "$INIT_HASH" "$BUILDER_HASH" "$BUSYBOX_HASH"
 }
 
 print_paths() {
@@ -118,7 +132,7 @@ print_paths() {
 
 have_output() { [ -s "$OUT_DIR/vmlinuz" ] && [ -s "$OUT_DIR/initramfs.cpio.gz" ] && [ -f "$OUT_DIR/stamp" ]; }
 
-if [ -z "$KPKG" ] || [ -z "$KVER" ]; then
+if [ -z "$KPKG" ] || [ -z "$KVER" ] || [ -z "$QVER" ]; then
   # apt knows no cloud kernel (no network, odd sources): keep a cache built
   # from the same init rather than failing.
   if [ "$FORCE" = 0 ] && have_output &&
@@ -129,7 +143,7 @@ if [ -z "$KPKG" ] || [ -z "$KVER" ]; then
     print_paths
     exit 0
   fi
-  fail "cannot resolve $META_PKG through apt-cache"
+  fail "cannot resolve $META_PKG and $QGA_PKG through apt-cache"
 fi
 
 WANT_STAMP=$(stamp_text "$KPKG" "$KVER")
@@ -148,19 +162,22 @@ mkdir -p "$TMP/deb"
 apt_download() {
   # As root apt drops to the _apt user for downloads, who cannot write into
   # a mktemp directory; download as root instead (an ordinary apt option).
-  (cd "$TMP/deb" && apt-get -q -o APT::Sandbox::User=root download "$KPKG=$KVER" </dev/null >&2)
+  (cd "$TMP/deb" && apt-get -q -o APT::Sandbox::User=root download "$KPKG=$KVER" "$QGA_PKG=$QVER" </dev/null >&2)
 }
 if ! apt_download; then
   # Stale package lists (the version was superseded on the mirror): update,
   # resolve again, retry.
   apt_update
   resolve_kernel || fail "cannot resolve $META_PKG through apt-cache"
+  resolve_qga || fail "cannot resolve $QGA_PKG through apt-cache"
   WANT_STAMP=$(stamp_text "$KPKG" "$KVER")
-  say "retrying with $KPKG $KVER"
-  apt_download || fail "apt-get download $KPKG=$KVER failed"
+  say "retrying with $KPKG $KVER and $QGA_PKG $QVER"
+  apt_download || fail "apt-get download $KPKG=$KVER $QGA_PKG=$QVER failed"
 fi
-DEB=$(find "$TMP/deb" -maxdepth 1 -name '*.deb' | head -n1)
-[ -n "$DEB" ] || fail "apt-get download produced no .deb"
+DEB=$(find "$TMP/deb" -maxdepth 1 -name 'linux-image-*.deb' | head -n1)
+[ -n "$DEB" ] || fail "apt-get download produced no kernel .deb"
+QDEB=$(find "$TMP/deb" -maxdepth 1 -name "${QGA_PKG}_*.deb" | head -n1)
+[ -n "$QDEB" ] || fail "apt-get download produced no $QGA_PKG .deb"
 mkdir -p "$TMP/kernel"
 dpkg-deb -x "$DEB" "$TMP/kernel"
 
@@ -250,6 +267,41 @@ for applet in $("$BUSYBOX" --list); do
 done
 cp "$INIT_SRC" "$ROOT/init"
 chmod 755 "$ROOT/init"
+
+# ---- qemu-ga --------------------------------------------------------------
+# The agent is dynamically linked: its libraries (as `ldd` resolves them on
+# this host) and the dynamic loader go to the same paths in the initramfs.
+mkdir -p "$TMP/qga"
+dpkg-deb -x "$QDEB" "$TMP/qga"
+QGA_BIN="$TMP/qga/usr/sbin/qemu-ga"
+[ -x "$QGA_BIN" ] || fail "no usr/sbin/qemu-ga in $QGA_PKG"
+mkdir -p "$ROOT/usr/sbin" "$ROOT/sbin"
+cp "$QGA_BIN" "$ROOT/usr/sbin/qemu-ga"
+LDD_OUT=$(ldd "$QGA_BIN" 2>&1) || fail "ldd qemu-ga failed: $LDD_OUT"
+if printf '%s\n' "$LDD_OUT" | grep -q 'not found'; then
+  fail "qemu-ga needs libraries this host lacks (install them with apt-get):
+$(printf '%s\n' "$LDD_OUT" | grep 'not found')"
+fi
+for lib in $(printf '%s\n' "$LDD_OUT" | sed -n -e 's/.*=> \(\/[^ ]*\) (.*/\1/p' -e 's/^[[:space:]]*\(\/[^ ]*\) (.*/\1/p'); do
+  mkdir -p "$ROOT$(dirname "$lib")"
+  cp -L "$lib" "$ROOT$lib"
+done
+# guest-shutdown runs /sbin/shutdown, which busybox lacks: a small stand-in.
+cat >"$ROOT/sbin/shutdown" <<'EOF'
+#!/bin/sh
+# Called by qemu-ga for guest-shutdown: -P powerdown, -H halt, -r reboot.
+what=poweroff
+for a in "$@"; do
+	case "$a" in
+		-r) what=reboot ;;
+	esac
+done
+echo "IV-AGENT-SHUTDOWN $what" >/dev/console
+(sleep 0.2; sync; "/bin/$what" -f) </dev/null >/dev/null 2>&1 &
+exit 0
+EOF
+chmod 755 "$ROOT/sbin/shutdown"
+say "qemu-ga $QVER with $(printf '%s\n' "$LDD_OUT" | grep -c '/') libraries"
 
 # ---- pack -----------------------------------------------------------------
 (cd "$ROOT" && find . -mindepth 1 | LC_ALL=C sort |

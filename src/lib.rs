@@ -4,6 +4,7 @@
 //! also compiles the Node.js binding layer in `src/napi/`, which only converts values
 //! and errors; the JS facade (`index.js`) rebuilds the public classes on top of it.
 
+pub mod agent;
 pub mod consts;
 pub mod display;
 pub mod error;

@@ -55,14 +55,19 @@ function tcgArgs() {
 //   reboots     for mode 'reboot': reboot this many times, then power off
 //               (needs a zeroed raw state disk: -drive file=<img>,format=raw,if=virtio)
 //   ip, peer    e.g. '10.0.0.2/24' and '10.0.0.1': configure eth0, ping peer
+//   agent       true: run qemu-ga on the org.qemu.guest_agent.0 port (the VM
+//               needs the channel: addGuestAgentChannel / guestAgentSocketPath)
+//   data        an ext4 disk to mount on /mnt/data: '/dev/vdb' or 'LABEL=<label>'
 //   extraAppend more kernel parameters (string or array)
-function guestArgs({ mode, reboots, ip, peer, serialPath, extraAppend } = {}) {
+function guestArgs({ mode, reboots, ip, peer, agent, data, serialPath, extraAppend } = {}) {
   const { kernel, initrd } = ensureGuest()
   const append = ['console=ttyS0', 'quiet']
   if (mode) append.push(`iv.mode=${mode}`)
   if (reboots !== undefined && reboots !== null) append.push(`iv.reboots=${Number(reboots)}`)
   if (ip) append.push(`iv.ip=${ip}`)
   if (peer) append.push(`iv.peer=${peer}`)
+  if (agent) append.push('iv.agent=1')
+  if (data) append.push(`iv.data=${data}`)
   if (extraAppend) append.push(...(Array.isArray(extraAppend) ? extraAppend : [extraAppend]))
   const args = ['-kernel', kernel, '-initrd', initrd, '-append', append.join(' ')]
   if (serialPath) args.push('-serial', `file:${path.resolve(serialPath)}`)

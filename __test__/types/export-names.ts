@@ -329,8 +329,9 @@ void totalCount;
 type RuntimeName = (typeof RUNTIME_EXPORT_NAMES)[number];
 const runtimeKeys: readonly (keyof typeof api)[] = RUNTIME_EXPORT_NAMES;
 void runtimeKeys;
-// ... and the only value exports beyond them are Infinivirt's `writeDisplaySecretFile`, `detectAccelerator` and `createStore`.
-assertTrue<Equals<Exclude<keyof typeof api, RuntimeName>, 'writeDisplaySecretFile' | 'detectAccelerator' | 'createStore'>>();
+// ... and the only value exports beyond them are Infinivirt's `writeDisplaySecretFile`, `detectAccelerator` and `createStore`,
+// and `GuestAgentClient` (API-next §1).
+assertTrue<Equals<Exclude<keyof typeof api, RuntimeName>, 'writeDisplaySecretFile' | 'detectAccelerator' | 'createStore' | 'GuestAgentClient'>>();
 
 // Type-level reference of each runtime export (fails if one is missing).
 export type RuntimeExportCheck = [

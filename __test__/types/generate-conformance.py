@@ -61,8 +61,9 @@ void totalCount;
 type RuntimeName = (typeof RUNTIME_EXPORT_NAMES)[number];
 const runtimeKeys: readonly (keyof typeof api)[] = RUNTIME_EXPORT_NAMES;
 void runtimeKeys;
-// ... and the only value exports beyond them are Infinivirt's `writeDisplaySecretFile`, `detectAccelerator` and `createStore`.
-assertTrue<Equals<Exclude<keyof typeof api, RuntimeName>, 'writeDisplaySecretFile' | 'detectAccelerator' | 'createStore'>>();
+// ... and the only value exports beyond them are Infinivirt's `writeDisplaySecretFile`, `detectAccelerator` and `createStore`,
+// and `GuestAgentClient` (API-next §1).
+assertTrue<Equals<Exclude<keyof typeof api, RuntimeName>, 'writeDisplaySecretFile' | 'detectAccelerator' | 'createStore' | 'GuestAgentClient'>>();
 
 // Type-level reference of each runtime export (fails if one is missing).
 export type RuntimeExportCheck = [
@@ -168,7 +169,7 @@ additions={
  'SpiceOptions':[('passwordSecretFile','string')],'VncOptions':[('passwordSecretFile','string')],
  'SpiceConfigOptions':[('passwordSecretFile','string')],'VncConfigOptions':[('passwordSecretFile','string')],
  'InfinivirtConfig':[('strictDisplaySecurity','boolean'),('databaseUrl','string'),('sqlitePath','string'),('extraArgs','string[]'),('firewallPersistenceDir','string'),('firewallStrictRules','boolean'),('qemuBinary','string'),('unattended','api.UnattendedInstallerOptions')],'QMPClientOptions':[('commandTimeouts','Record<string, number>')],
- 'VMStatusResult':[('monitorResponsive','boolean')],
+ 'VMStatusResult':[('monitorResponsive','boolean'),('agentResponsive','boolean'),('guestIpAddresses','string[]')],
  'NftablesError':[('chainName','string'),('vmId','string'),('ownerVmId','string')],
  'CreateImageOptions':[('backingFile','string'),('backingFormat','api.ImageFormat'),('onProgress','(percent: number) => void')],
  'ConvertImageOptions':[('onProgress','(percent: number) => void')],
@@ -311,6 +312,8 @@ extras={'QemuCommandBuilder':["setStrictDisplaySecurity","isStrictDisplaySecurit
         'EventHandler':["getPendingWrites"],
         'HealthMonitor':["watchVM","unwatchVM","getWatchedVMs","getPendingWrites"],
         'InstallationMonitor':["getResetCount"],
+        # API-next §1.6 guestExec, and the libvirt-style pass-through.
+        'Infinivirt':["guestExec","qemuAgentCommand"],
         'NftablesService':["getCapabilities","verifyVM","explain"],
         'QMPClient':["queryVnc","querySpice","queryMemorySizeSummary","screendump","setPassword","blockdevChangeMedium",
                      "humanMonitorCommand","blockdevSnapshotInternalSync","blockdevSnapshotDeleteInternalSync","blockResize"]}

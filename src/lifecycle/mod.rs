@@ -1,6 +1,7 @@
 //! VM lifecycle: errors, create configuration, the VM's QEMU command, CPU pinning plans,
 //! the per-VM UEFI vars file.
 
+mod agent;
 pub mod command;
 pub mod config;
 pub mod error;

@@ -31,6 +31,8 @@ const STATUS_QMP_WAIT: Duration = Duration::from_millis(1500);
 const OPERATION_QMP_WAIT: Duration = Duration::from_secs(10);
 const QMP_CONNECT_TIMEOUT: Duration = Duration::from_millis(5000);
 const RESTART_DELAY: Duration = Duration::from_millis(2000);
+/// Longest the agent step of a stop waits for the agent to take `guest-shutdown`.
+const AGENT_STOP_STEP: Duration = Duration::from_secs(10);
 
 impl VmLifecycle {
     // ------------------------------------------------------------------ stop
@@ -112,6 +114,11 @@ impl VmLifecycle {
             entry.name = Some(vm.name.clone());
             let journal = Journal::begin(&self.opts.pidfile_dir, entry).map_err(|e| journal_error(vm_id, &e))?;
             let mut exited = false;
+            // With a guest agent, the power button gets half the time and the agent
+            // the rest (each step has its own deadline; the stop's total is unchanged).
+            let agent_socket = conf.guest_agent_socket_path.clone().map(PathBuf::from);
+            let acpi_deadline = if agent_socket.is_some() { Instant::now() + cfg.timeout / 2 } else { deadline };
+            let acpi_left = || acpi_deadline.saturating_duration_since(Instant::now());
             if cfg.graceful {
                 if let Some(sock) = socket.as_ref().filter(|s| s.exists()) {
                     let qmp = match &live_qmp {
@@ -126,8 +133,8 @@ impl VmLifecycle {
                         }
                     };
                     if let Some(q) = &qmp {
-                        if matches!(bounded(left(), q.execute("system_powerdown", None)).await, Some(Ok(_))) {
-                            exited = bounded(left(), p.wait_exit()).await.is_some();
+                        if matches!(bounded(acpi_left(), q.execute("system_powerdown", None)).await, Some(Ok(_))) {
+                            exited = bounded(acpi_left(), p.wait_exit()).await.is_some();
                         }
                         q.disconnect().await;
                     }
@@ -136,6 +143,14 @@ impl VmLifecycle {
                     journal.finish();
                     keep(p, live_qmp);
                     return Err(LifecycleError::failed(C::STOP_FAILED, format!("QMP socket {s} does not exist and force is disabled"), Some(vm_id), None));
+                }
+            }
+            if !exited && cfg.graceful {
+                // The guest ignored the power button: ask its agent, if it has one.
+                if let Some(ga) = agent_socket.as_ref().filter(|s| s.exists()) {
+                    if super::agent::shutdown(ga, left().min(AGENT_STOP_STEP)).await {
+                        exited = bounded(left(), p.wait_exit()).await.is_some();
+                    }
                 }
             }
             if !exited {
@@ -304,15 +319,26 @@ impl VmLifecycle {
         let qmp = locked(&self.live).get(vm_id).and_then(|l| l.qmp.clone());
         let mut qmp_status = None;
         let mut monitor_responsive = None;
-        if let (true, Some(q)) = (process_alive, qmp) {
-            match bounded(STATUS_QMP_WAIT, q.execute("query-status", None)).await {
-                Some(Ok(v)) => {
-                    qmp_status = v.get("status").and_then(Value::as_str).map(str::to_string);
-                    monitor_responsive = Some(true);
+        let monitor = async {
+            if let (true, Some(q)) = (process_alive, qmp) {
+                match bounded(STATUS_QMP_WAIT, q.execute("query-status", None)).await {
+                    Some(Ok(v)) => {
+                        qmp_status = v.get("status").and_then(Value::as_str).map(str::to_string);
+                        monitor_responsive = Some(true);
+                    }
+                    Some(Err(_)) | None => monitor_responsive = Some(false),
                 }
-                Some(Err(_)) | None => monitor_responsive = Some(false),
             }
-        }
+        };
+        // The guest agent is asked at the same time, within the same limit.
+        let agent_socket = conf.guest_agent_socket_path.clone().filter(|_| process_alive);
+        let agent = async {
+            match &agent_socket {
+                Some(s) => Some(super::agent::status(Path::new(s), STATUS_QMP_WAIT).await),
+                None => None,
+            }
+        };
+        let ((), agent) = tokio::join!(monitor, agent);
         Ok(StatusResult {
             vm_id: vm_id.into(),
             consistent: (vm.status == VmStatus::Running) == process_alive,
@@ -323,6 +349,8 @@ impl VmLifecycle {
             tap_device: conf.tap_device_name,
             qmp_socket_path: conf.qmp_socket_path,
             monitor_responsive,
+            agent_responsive: agent.as_ref().map(|a| a.responsive),
+            guest_ip_addresses: agent.map(|a| a.ip_addresses),
         })
     }
 

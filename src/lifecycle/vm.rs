@@ -111,6 +111,10 @@ pub struct StatusResult {
     /// `Some(false)`: the process runs but its monitor did not answer in time
     /// (wedged or stopped); `None` when this manager holds no monitor connection.
     pub monitor_responsive: Option<bool>,
+    /// For a running VM with a guest agent channel: whether the agent answered in
+    /// time, and the guest's addresses it reported (`None` without a channel).
+    pub agent_responsive: Option<bool>,
+    pub guest_ip_addresses: Option<Vec<String>>,
 }
 
 /// Spec `VMStopConfig` with its defaults applied.

@@ -3,7 +3,7 @@
 //! never waits for the database: DESIGN rule 9), and the reconcile of `initialize()`
 //! (rule 8) with the identity rules of `identity.rs`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -359,6 +359,12 @@ impl VmLifecycle {
         hold.name.clone_from(&vm.name);
         hold.internal_name.clone_from(&vm.internal_name);
         self.register_live(vm_id, process, qmp, hold, shutdown);
+        // A guest frozen by a manager that died before thawing it: thaw it, in the
+        // background (reconcile never waits for a guest).
+        if let (Some(ga), Some("running")) = (conf.guest_agent_socket_path.clone(), run_state.as_deref()) {
+            let id = vm_id.to_string();
+            tokio::spawn(async move { super::agent::thaw_if_frozen(Path::new(&ga), &id).await });
+        }
         Reconciled::Attached { vm_id: vm_id.to_string(), pid, qmp_socket: path_string(&socket), status }
     }
 }

@@ -225,6 +225,12 @@ impl NativeVmLifecycle {
             if let Some(r) = responsive {
                 v["monitorResponsive"] = Value::from(r);
             }
+            if let Some(r) = s.agent_responsive {
+                v["agentResponsive"] = Value::from(r);
+            }
+            if let Some(ips) = s.guest_ip_addresses {
+                v["guestIpAddresses"] = Value::from(ips);
+            }
             Ok(v)
         })
         .await

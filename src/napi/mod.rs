@@ -5,6 +5,7 @@
 // a `cargo test --features napi` build does not link.
 #![cfg_attr(test, allow(dead_code))]
 
+mod agent;
 mod builder;
 mod display;
 mod error;

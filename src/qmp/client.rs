@@ -20,13 +20,14 @@ use std::sync::{Arc, LazyLock, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::UnixStream;
 use tokio::sync::{oneshot, Notify};
 use tokio::task::JoinHandle;
 
 use super::error::{connect_error, QmpError};
+use super::line::Line;
 use super::wire::{self, Incoming, HANDSHAKE_ID};
 
 /// Longest line accepted from QEMU; a longer one is a protocol error.
@@ -476,24 +477,10 @@ async fn read_loop(conn: Weak<Connection>, mut rd: BufReader<OwnedReadHalf>) {
 
 /// One `\n`-terminated line, at most [`MAX_LINE`] bytes; `None` at end of stream.
 async fn read_line(rd: &mut BufReader<OwnedReadHalf>) -> std::io::Result<Option<String>> {
-    let mut buf = Vec::new();
-    loop {
-        let chunk = rd.fill_buf().await?;
-        if chunk.is_empty() {
-            return Ok(None);
-        }
-        let (used, done) = match chunk.iter().position(|b| *b == b'\n') {
-            Some(i) => (i + 1, true),
-            None => (chunk.len(), false),
-        };
-        buf.extend_from_slice(&chunk[..used]);
-        rd.consume(used);
-        if buf.len() > MAX_LINE {
-            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "QMP line too long"));
-        }
-        if done {
-            return Ok(Some(String::from_utf8_lossy(&buf).into_owned()));
-        }
+    match super::line::read_capped(rd, MAX_LINE).await? {
+        Line::Whole(buf) => Ok(Some(String::from_utf8_lossy(&buf).into_owned())),
+        Line::TooLong(_) => Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "QMP line too long")),
+        Line::Eof => Ok(None),
     }
 }
 

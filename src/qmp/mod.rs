@@ -2,4 +2,5 @@
 
 pub mod client;
 pub mod error;
+pub mod line;
 pub mod wire;

@@ -4,7 +4,7 @@
 use super::*;
 use serde_json::json;
 use std::sync::Mutex as StdMutex;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::net::UnixListener;
 
 fn rt() -> tokio::runtime::Runtime {
