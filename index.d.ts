@@ -442,8 +442,12 @@ export declare class TapDeviceManager {
    * Creates the TAP (`vnet-` + 10 alphanumerics of `vmId`) and resolves its name.
    * Rejects with `DEVICE_ALREADY_EXISTS` naming both VMs when the name belongs to
    * another VM, or when a running QEMU holds it. `bridge` is only logged.
+   * Infinivirt addition: `options.queues` (an integer 0–256, default 1) is the queue
+   * count QEMU will open the TAP with (`addNetwork`'s `queues`); above 1 the TAP is
+   * made multi-queue, as the kernel requires for QEMU's `queues=N` (and refuses for
+   * a single queue). Anything else rejects with `INVALID_ARGUMENT`.
    */
-  create(vmId: string, bridge?: string): Promise<string>;
+  create(vmId: string, bridge?: string, options?: { queues?: number }): Promise<string>;
   /** Up, TX/RX checksum offload off (a warning if the device refuses), and a port of `bridge`. */
   configure(tapName: string, bridge?: string): Promise<void>;
   /** Deletes the TAP; a missing one is fine. Refuses devices that are not tun/tap. */

@@ -20,7 +20,9 @@ class TapDeviceManager {
     return m
   }
 
-  async create (vmId, bridge) { return call(() => this._n.create(vmId, bridge)) }
+  // Infinivirt addition: `options.queues`, the queue count QEMU will open the TAP
+  // with (`addNetwork`'s `queues`); above 1 the TAP is made multi-queue.
+  async create (vmId, bridge, options) { return call(() => this._n.create(vmId, bridge, options || undefined)) }
   async configure (tapName, bridge) { return call(() => this._n.configure(tapName, bridge)) }
   async destroy (tapName) { return call(() => this._n.destroy(tapName)) }
   async bringDown (tapName) { return call(() => this._n.bringDown(tapName)) }

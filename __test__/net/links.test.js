@@ -178,6 +178,22 @@ describe('TapDeviceManager (§8.1, §20.5 item 78, §20.11 items 114-121)', () =
     expect(l.flags).not.toContain('UP')
   })
 
+  test('create with { queues } above 1 makes a multi-queue TAP (QEMU\'s queues=N needs one); bad counts reject', async () => {
+    const mgr = new TapDeviceManager()
+    const mq = await mgr.create(vmId('m'), undefined, { queues: 2 })
+    taps.push([mgr, mq])
+    expect(linkInfo(mq).linkinfo.info_data).toMatchObject({ type: 'tap', multi_queue: true, persist: true })
+    for (const opts of [{ queues: 1 }, { queues: 0 }, {}, undefined]) {
+      const sq = await mgr.create(vmId('s'), undefined, opts)
+      taps.push([mgr, sq])
+      expect(linkInfo(sq).linkinfo.info_data.multi_queue).toBe(false)
+    }
+    for (const queues of [1.5, -1, 257, Number.NaN, 'two']) {
+      const e = await rejection(mgr.create(vmId('b'), undefined, { queues }))
+      expect(e.code).toBe('INVALID_ARGUMENT')
+    }
+  })
+
   test('121: create leaves other VMs\' leftovers alone by default; sweepOnCreate removes unclaimed orphans first', async () => {
     const other = foreignTap(`vnet-${vmId().slice(0, 10)}`)
     const mgr = new TapDeviceManager()

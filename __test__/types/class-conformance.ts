@@ -415,7 +415,7 @@ declare namespace SpecClasses {
 
   /** TapDeviceManager instance members. */
   interface Class_TapDeviceManager {
-    create(vmId: string, bridge?: string): Promise<string>;
+    create(vmId: string, bridge?: string, options?: { queues?: number }): Promise<string>;
     configure(tapName: string, bridge?: string): Promise<void>;
     destroy(tapName: string): Promise<void>;
     bringDown(tapName: string): Promise<void>;

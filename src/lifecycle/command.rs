@@ -41,6 +41,9 @@ pub struct VmCommandSpec {
     pub disk_cache: Option<String>,
     pub network_model: Option<String>,
     pub network_queues: Option<f64>,
+    /// `vhost=on` on a multi-queue NIC (the spec's argv); false where the host has no
+    /// usable `/dev/vhost-net`, on which QEMU would not start.
+    pub vhost_net: bool,
     pub disks: Vec<DiskSpec>,
     pub tap: String,
     pub mac: String,
@@ -82,6 +85,13 @@ fn path_str(p: &Path) -> String {
     p.display().to_string()
 }
 
+impl VmCommandSpec {
+    /// The queue pairs of the NIC (spec §5.4 step 4): QEMU opens the TAP with this many.
+    pub fn network_queue_count(&self) -> u32 {
+        normalize::network_queues(self.cpu_cores, self.network_queues)
+    }
+}
+
 /// Spec §5.4, steps 1–19.
 pub fn build_vm_command(s: &VmCommandSpec, accel: &AccelChoice) -> Result<VmCommand, QemuError> {
     let mut b = QemuCommandBuilder::new();
@@ -117,8 +127,9 @@ pub fn build_vm_command(s: &VmCommandSpec, accel: &AccelChoice) -> Result<VmComm
         .collect::<Result<Vec<_>, _>>()?;
     b.add_disks(&disks);
     // 4. network
-    let queues = normalize::network_queues(s.cpu_cores, s.network_queues);
-    b.add_network(&NetworkOptions::new(&s.tap, &s.mac, normalize::network_model(s.network_model.as_deref()), Some(f64::from(queues)))?);
+    let queues = s.network_queue_count();
+    let nic = NetworkOptions::new(&s.tap, &s.mac, normalize::network_model(s.network_model.as_deref()), Some(f64::from(queues)))?;
+    b.add_network(&nic.with_vhost(s.vhost_net));
     // 5.–7. balloon, firmware, hugepages
     if s.memory_balloon {
         b.add_memory_balloon();
@@ -246,6 +257,7 @@ mod tests {
             disk_cache: Some("writeback".into()),
             network_model: Some("virtio-net-pci".into()),
             network_queues: None,
+            vhost_net: true,
             disks: vec![
                 DiskSpec { path: "/var/lib/infinivirt/disks/vm-abc123.qcow2".into(), format: "qcow2".into(), bus: None, cache: None, discard: None },
                 DiskSpec {
@@ -290,6 +302,19 @@ mod tests {
         let mut c = build_vm_command(&ubuntu(), &kvm()).unwrap();
         let want: Vec<String> = serde_json::from_str(r#"["-enable-kvm","-machine","q35","-cpu","host","-smp","cores=4","-m","8G","-drive","file=/var/lib/infinivirt/disks/vm-abc123.qcow2,format=qcow2,if=virtio,cache=writeback,index=0,discard=unmap","-drive","file=/var/lib/infinivirt/disks/vm-abc123-disk1.qcow2,format=qcow2,if=virtio,cache=none,index=1,discard=unmap","-netdev","tap,id=net0,ifname=vnet-550e8400e2,script=no,downscript=no,queues=4,vhost=on","-device","virtio-net-pci,netdev=net0,mac=52:54:00:e8:45:6c,mq=on,vectors=10","-spice","port=5901,addr=0.0.0.0,disable-ticketing=on,image-compression=auto_glz,jpeg-wan-compression=auto,zlib-glz-wan-compression=auto,streaming-video=filter,playback-compression=on","-vga","qxl","-qmp","unix:/var/run/infinivirt/vm-abc123.sock,server,nowait","-cdrom","/iso/ubuntu.iso","-boot","order=dc","-device","virtio-serial-pci,id=virtio-serial0","-chardev","socket,path=/var/run/infinivirt/ga.sock,server=on,wait=off,id=chagent0","-device","virtserialport,chardev=chagent0,name=org.qemu.guest_agent.0","-chardev","socket,path=/opt/infinibay/sockets/x.socket,server=on,wait=off,id=chinfini0","-device","virtserialport,chardev=chinfini0,name=org.infinibay.agent","-device","intel-hda","-device","hda-duplex,audiodev=audio0","-audiodev","spice,id=audio0","-name","Test VM","-daemonize","-pidfile","/var/run/infinivirt/pids/vm-abc123.pid"]"#).unwrap();
         assert_eq!(c.builder.build(), want);
+    }
+
+    #[test]
+    fn without_vhost_net_the_nic_keeps_its_queues_only() {
+        let mut s = ubuntu();
+        s.vhost_net = false;
+        let a = build_vm_command(&s, &tcg()).unwrap().builder.build();
+        assert!(a.contains(&"tap,id=net0,ifname=vnet-550e8400e2,script=no,downscript=no,queues=4".to_string()), "{a:?}");
+        assert!(a.contains(&"virtio-net-pci,netdev=net0,mac=52:54:00:e8:45:6c,mq=on,vectors=10".to_string()));
+        s.cpu_cores = 1.0;
+        assert_eq!(s.network_queue_count(), 1);
+        let a = build_vm_command(&s, &tcg()).unwrap().builder.build();
+        assert!(a.contains(&"tap,id=net0,ifname=vnet-550e8400e2,script=no,downscript=no".to_string()), "{a:?}");
     }
 
     #[test]

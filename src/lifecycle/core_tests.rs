@@ -35,6 +35,8 @@ const VM: &str = "550e8400-e29b-41d4-a716-446655440000";
 struct FakeNet {
     calls: Mutex<Vec<String>>,
     taps: Mutex<HashSet<String>>,
+    /// The multi-queue flag of the TAPs `tap_create` made (others: unknown).
+    multi_queue: Mutex<std::collections::HashMap<String, bool>>,
 }
 
 impl FakeNet {
@@ -47,9 +49,10 @@ impl FakeNet {
 }
 
 impl HostNet for FakeNet {
-    fn tap_create(&self, vm_id: &str, _bridge: Option<&str>) -> Result<String, NetworkError> {
+    fn tap_create(&self, vm_id: &str, _bridge: Option<&str>, queues: u32) -> Result<String, NetworkError> {
         let t = crate::network::link::names::tap_for_vm(vm_id)?.to_string();
         self.taps.lock().unwrap().insert(t.clone());
+        self.multi_queue.lock().unwrap().insert(t.clone(), queues > 1);
         self.log(format!("create {t}"));
         Ok(t)
     }
@@ -69,6 +72,7 @@ impl HostNet for FakeNet {
     }
     fn tap_destroy(&self, tap: &str) -> Result<(), NetworkError> {
         self.taps.lock().unwrap().remove(tap);
+        self.multi_queue.lock().unwrap().remove(tap);
         self.log(format!("destroy {tap}"));
         Ok(())
     }
@@ -76,7 +80,11 @@ impl HostNet for FakeNet {
         self.taps.lock().unwrap().contains(tap)
     }
     fn tap_has_carrier(&self, _tap: &str) -> bool {
-        true
+        // Only the TAP of a running QEMU has carrier; this fake's QEMU never opens it.
+        false
+    }
+    fn tap_multi_queue(&self, tap: &str) -> Option<bool> {
+        self.multi_queue.lock().unwrap().get(tap).copied()
     }
     fn device_state(&self, dev: &str) -> String {
         format!("{dev}: fake")
@@ -651,5 +659,56 @@ async fn an_interrupted_create_finds_its_qemu_by_the_identity_record() {
     assert!(exited(&mut qemu), "the create's QEMU, known by its identity record only, was killed");
     assert!(!identity::record_path(&pidfile).exists(), "identity record removed with the pidfile");
     assert_eq!(f.store.status(VM).as_deref(), Some("off"));
+    let _ = std::fs::remove_dir_all(&f.dir);
+}
+
+#[tokio::test]
+async fn start_makes_a_tap_of_the_wrong_queue_mode_anew_and_its_rollback_removes_it() {
+    if !qemu_img_available() {
+        return;
+    }
+    let f = Full::new("mq").await;
+    let m = f.manager();
+    let stop = || super::vm::StopConfig { graceful: false, timeout: Duration::from_secs(3), force: true };
+    let mut config = f.config();
+    config.cpu_cores = Some(2.0);
+    let r = m.create(&config).await.unwrap();
+    let tap = r.tap_device.clone();
+    let mq = |f: &Full| f.net.multi_queue.lock().unwrap().get(&tap).copied();
+    assert_eq!(mq(&f), Some(true), "2 cores: QEMU opens 2 queues, the TAP is multi-queue");
+    m.stop(VM, stop()).await.unwrap();
+
+    // The stored TAP suits QEMU: reused (attached, not made anew).
+    let before = f.net.calls().len();
+    m.start(VM).await.unwrap();
+    let calls = f.net.calls()[before..].to_vec();
+    assert!(calls.contains(&format!("attach {tap}")) && !calls.iter().any(|c| c.starts_with("create") || c.starts_with("destroy")), "{calls:?}");
+    m.stop(VM, stop()).await.unwrap();
+
+    // A single-queue TAP under the VM's name (an older version made it): removed and
+    // made multi-queue, then configured as a new TAP.
+    f.net.multi_queue.lock().unwrap().insert(tap.clone(), false);
+    let before = f.net.calls().len();
+    m.start(VM).await.unwrap();
+    let calls = f.net.calls()[before..].to_vec();
+    let at = |what: &str| calls.iter().position(|c| c == &format!("{what} {tap}")).unwrap_or_else(|| panic!("no {what}: {calls:?}"));
+    assert!(at("destroy") < at("create") && at("create") < at("configure"), "{calls:?}");
+    assert!(!calls.contains(&format!("attach {tap}")));
+    assert_eq!(mq(&f), Some(true));
+    m.stop(VM, stop()).await.unwrap();
+
+    // A start that makes the TAP anew and then fails removes the TAP it made (it is
+    // this start's, not a reused one that is only detached).
+    f.net.multi_queue.lock().unwrap().insert(tap.clone(), false);
+    f.launcher.fail_finish.store(true, Ordering::SeqCst);
+    let before = f.net.calls().len();
+    let e = m.start(VM).await.unwrap_err();
+    assert_eq!(crate::error::ErrorShape::code(&e), "QMP_ERROR");
+    let calls = f.net.calls()[before..].to_vec();
+    assert_eq!(calls.iter().filter(|c| **c == format!("destroy {tap}")).count(), 2, "the old TAP, then the new one on rollback: {calls:?}");
+    assert!(calls.contains(&format!("down {tap}")) && !calls.contains(&format!("detach {tap}")), "{calls:?}");
+    assert!(!f.net.tap_exists(&tap));
+    assert_eq!(f.status().await, "error");
+    assert!(journal::load(&f.dir.join("pids"), VM).is_none());
     let _ = std::fs::remove_dir_all(&f.dir);
 }

@@ -10,13 +10,14 @@ use crate::network::error::NetworkError;
 use crate::network::firewall::error::NftablesError;
 use crate::network::firewall::rule::FirewallRuleInput;
 use crate::network::firewall::service::NftablesService;
-use crate::network::link::tap::TapManager;
+use crate::network::link::tap::{TapManager, TapQueues};
 
 pub type NetFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 pub trait HostNet: Send + Sync + 'static {
-    /// Creates the VM's TAP (claimed for it, not yet on a bridge); returns its name.
-    fn tap_create(&self, vm_id: &str, bridge: Option<&str>) -> Result<String, NetworkError>;
+    /// Creates the VM's TAP (claimed for it, not yet on a bridge) for a QEMU that
+    /// opens it with `queues` queues (multi-queue when more than one); returns its name.
+    fn tap_create(&self, vm_id: &str, bridge: Option<&str>, queues: u32) -> Result<String, NetworkError>;
     /// Brings a new TAP up on its bridge.
     fn tap_configure(&self, tap: &str, bridge: Option<&str>) -> Result<(), NetworkError>;
     /// Puts an existing TAP of the VM on the bridge again.
@@ -26,6 +27,8 @@ pub trait HostNet: Send + Sync + 'static {
     fn tap_destroy(&self, tap: &str) -> Result<(), NetworkError>;
     fn tap_exists(&self, tap: &str) -> bool;
     fn tap_has_carrier(&self, tap: &str) -> bool;
+    /// Whether an existing TAP is multi-queue (`None`: missing or not a tun/tap).
+    fn tap_multi_queue(&self, tap: &str) -> Option<bool>;
     /// A device's state in words (diagnostics).
     fn device_state(&self, dev: &str) -> String;
     /// The VM's chain with `rules` and its dispatch, in one transaction.
@@ -44,8 +47,8 @@ pub struct KernelNet {
 }
 
 impl HostNet for KernelNet {
-    fn tap_create(&self, vm_id: &str, bridge: Option<&str>) -> Result<String, NetworkError> {
-        self.taps.create(vm_id, bridge).map(|t| t.to_string())
+    fn tap_create(&self, vm_id: &str, bridge: Option<&str>, queues: u32) -> Result<String, NetworkError> {
+        self.taps.create_with_queues(vm_id, bridge, TapQueues::from(queues)).map(|t| t.to_string())
     }
     fn tap_configure(&self, tap: &str, bridge: Option<&str>) -> Result<(), NetworkError> {
         self.taps.configure(tap, bridge)
@@ -67,6 +70,9 @@ impl HostNet for KernelNet {
     }
     fn tap_has_carrier(&self, tap: &str) -> bool {
         self.taps.has_carrier(tap)
+    }
+    fn tap_multi_queue(&self, tap: &str) -> Option<bool> {
+        self.taps.multi_queue(tap)
     }
     fn device_state(&self, dev: &str) -> String {
         self.taps.device_state(dev)

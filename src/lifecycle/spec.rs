@@ -20,6 +20,14 @@ pub(super) struct Resolved {
     pub uefi_firmware: Option<PathBuf>,
     pub uefi_vars: Option<PathBuf>,
     pub hugepages: bool,
+    /// Whether a multi-queue NIC gets `vhost=on` (see [`vhost_for`]).
+    pub vhost_net: bool,
+}
+
+/// `vhost=on` is on the command line only with several queues; for those, whether the
+/// host's `/dev/vhost-net` opens (QEMU does not start when it does not).
+pub(super) fn vhost_for(queues: u32) -> bool {
+    queues <= 1 || crate::qemu::vhost::usable()
 }
 
 pub(super) struct VmSpec {
@@ -44,6 +52,20 @@ fn path_string(p: &Path) -> String {
 }
 
 impl VmSpec {
+    /// The NIC's queue count a create will give QEMU, known before the TAP is made
+    /// (the TAP must be multi-queue exactly when it is above one).
+    pub fn create_queues(c: &VmCreateConfig) -> u32 {
+        normalize::network_queues(c.cpu_cores.unwrap_or(1.0), c.network_queues)
+    }
+
+    /// The same for a start from the stored row ([`Self::from_row`]'s command).
+    pub fn row_queues(vm: &VmConfigRecord) -> u32 {
+        let stored = vm.configuration.as_ref().and_then(|c| c.network_queues);
+        #[allow(clippy::cast_precision_loss)] // small integers from the database
+        let (cores, stored) = (vm.cpu_cores as f64, stored.map(|q| q as f64));
+        normalize::network_queues(cores, stored)
+    }
+
     /// Spec §5.5 step 9: the request's values, else the OS preset's, normalised.
     pub fn from_create(c: &VmCreateConfig, vm_id: &str, paths: &VmPaths, install_media: Option<&Path>, cores: &[i64], r: Resolved) -> Self {
         let preset = driver_preset(detect_os_family(c.os.as_deref()));
@@ -62,7 +84,8 @@ impl VmSpec {
             disk_bus: Some(normalize::disk_bus(Some(c.disk_bus.as_deref().unwrap_or(preset.disk_bus))).to_string()),
             disk_cache: Some(normalize::disk_cache(Some(c.disk_cache_mode.as_deref().unwrap_or(preset.disk_cache_mode))).to_string()),
             network_model: Some(normalize::network_model(Some(c.network_model.as_deref().unwrap_or(preset.network_model))).to_string()),
-            network_queues: Some(f64::from(normalize::network_queues(cpu_cores, c.network_queues))),
+            network_queues: Some(f64::from(Self::create_queues(c))),
+            vhost_net: r.vhost_net,
             disks: disks
                 .iter()
                 .zip(&paths.disks)
@@ -137,6 +160,7 @@ impl VmSpec {
             disk_cache: Some(normalize::disk_cache(conf.disk_cache_mode.as_deref()).to_string()),
             network_model: Some(normalize::network_model(conf.network_model.as_deref()).to_string()),
             network_queues: queues,
+            vhost_net: r.vhost_net,
             disks: disk_paths.iter().map(|p| DiskSpec { path: p.clone(), format: "qcow2".into(), bus: None, cache: None, discard: None }).collect(),
             tap: r.tap,
             mac: crate::network::mac::generate_from_vm_id(&vm.id),
@@ -208,5 +232,52 @@ fn into_map(v: Value) -> Map<String, Value> {
     match v {
         Value::Object(m) => m,
         _ => Map::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::records::ExtendedMachineConfigurationRecord;
+
+    fn resolved() -> Resolved {
+        Resolved { tap: "vnet-vm1".into(), uuid: None, uefi_firmware: None, uefi_vars: None, hugepages: false, vhost_net: true }
+    }
+
+    fn paths() -> VmPaths {
+        VmPaths { disks: vec!["/d/vm-one.qcow2".into()], qmp_socket: "/r/vm-one.sock".into(), pidfile: "/p/vm-one.pid".into() }
+    }
+
+    /// The TAP is made for the count computed before the command exists; the command
+    /// must then ask for exactly that many queues.
+    #[test]
+    fn the_queue_count_known_before_the_tap_is_the_commands() {
+        for (cores, stored, want) in [(1, None, 1), (2, None, 2), (8, None, 4), (2, Some(1), 1), (1, Some(3), 3), (4, Some(0), 1), (4, Some(9), 4)] {
+            let conf = ExtendedMachineConfigurationRecord { network_queues: stored, ..Default::default() };
+            let vm = VmConfigRecord {
+                id: "vm-1".into(),
+                status: crate::state::status::VmStatus::Off,
+                name: "One".into(),
+                internal_name: "vm-one".into(),
+                os: "ubuntu".into(),
+                cpu_cores: cores,
+                ram_gb: 1,
+                disk_size_gb: 1,
+                gpu_pci_address: None,
+                version: 0,
+                configuration: Some(conf),
+                firewall_rule_set: None,
+                department: None,
+            };
+            assert_eq!(VmSpec::row_queues(&vm), want, "row {cores} cores, stored {stored:?}");
+            let spec = VmSpec::from_row(&vm, &paths(), &paths().disks, Path::new("/r/x.socket"), resolved());
+            assert_eq!(spec.cmd.network_queue_count(), want);
+
+            #[allow(clippy::cast_precision_loss)]
+            let c = VmCreateConfig { cpu_cores: Some(cores as f64), network_queues: stored.map(|q| q as f64), ..Default::default() };
+            assert_eq!(VmSpec::create_queues(&c), want, "create {cores} cores, {stored:?}");
+            let spec = VmSpec::from_create(&c, "vm-1", &paths(), None, &[], resolved());
+            assert_eq!(spec.cmd.network_queue_count(), want);
+        }
     }
 }

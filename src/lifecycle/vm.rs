@@ -26,7 +26,7 @@ use super::identity::{self, is_uuid, Verdict};
 use super::journal::{remove_quietly, Entry, Journal, Op};
 use super::launch::{Launcher, QemuLauncher};
 use super::oplock::{OpLocks, VmGuard, LOCK_WAIT};
-use super::spec::{Resolved, VmSpec};
+use super::spec::{vhost_for, Resolved, VmSpec};
 use super::undo::{journal_error, Made};
 use super::watch::{HostHold, Live};
 use crate::error::ErrorShape;
@@ -536,7 +536,9 @@ impl VmLifecycle {
             made.status_written = false;
             return Err(e);
         }
-        let tap = self.net.tap_create(vm_id, Some(&bridge)).map_err(wrap(C::CREATE_FAILED, vm_id))?;
+        // Multi-queue exactly when QEMU will open it with several queues.
+        let queues = VmSpec::create_queues(c);
+        let tap = self.net.tap_create(vm_id, Some(&bridge), queues).map_err(wrap(C::CREATE_FAILED, vm_id))?;
 
         // Effective values (spec §5.5 step 9), with what needs the host resolved here.
         let resolved = Resolved {
@@ -545,6 +547,7 @@ impl VmLifecycle {
             uefi_vars: uefi.as_deref().and_then(|fw| crate::lifecycle::uefi::setup_uefi_vars(fw, &self.opts.disk_dir, vm_id)),
             uefi_firmware: uefi,
             hugepages: c.hugepages == Some(true) && hugepages_for(vm_id, c.ram_gb.unwrap_or(0.0)),
+            vhost_net: vhost_for(queues),
         };
         let cores = made.journal.entry().cpu_cores;
         let mut vm_spec = VmSpec::from_create(c, vm_id, &paths, install_media, &cores, resolved);
@@ -653,6 +656,32 @@ impl VmLifecycle {
         }
     }
 
+    /// The stored TAP `stored` when it exists and its queue mode is what QEMU will
+    /// open it with (`queues`); `None` when a TAP must be made. The kernel refuses
+    /// QEMU's attach when the multi-queue flags differ (the VM's cores or queue
+    /// setting changed, or an older version made it single-queue), so such a TAP is
+    /// removed here and the caller makes it anew (journaled as this start's TAP).
+    fn reusable_tap(&self, vm_id: &str, stored: Option<&str>, queues: u32) -> Result<Option<String>, LifecycleError> {
+        let Some(t) = stored.filter(|t| self.net.tap_exists(t)) else { return Ok(None) };
+        let want = queues > 1;
+        match self.net.tap_multi_queue(t) {
+            Some(mq) if mq != want => {}
+            _ => return Ok(Some(t.to_string())),
+        }
+        if self.net.tap_has_carrier(t) {
+            return Err(LifecycleError::failed(
+                C::START_FAILED,
+                format!("TAP {t} of VM {vm_id} must be made anew for {queues} queue(s), but a process holds it open"),
+                Some(vm_id),
+                Some(json!({ "tapDevice": t, "queues": queues })),
+            ));
+        }
+        let (has, needs) = if want { ("single-queue", "multi-queue") } else { ("multi-queue", "single-queue") };
+        crate::log::log(NS, &format!("TAP {t} of VM {vm_id} is {has}, QEMU opens it {needs} ({queues} queue(s)): making it anew"));
+        self.net.tap_destroy(t).map_err(wrap(C::START_FAILED, vm_id))?;
+        Ok(None)
+    }
+
     async fn start_steps(&self, vm: &crate::state::records::VmConfigRecord, made: &mut Made) -> Result<Started, LifecycleError> {
         let vm_id = vm.id.as_str();
         let internal = vm.internal_name.as_str();
@@ -704,9 +733,9 @@ impl VmLifecycle {
         let cores = stored_cores(conf.cpu_pinning.as_ref());
         made.record(vm_id, |e| e.cpu_cores = cores)?;
 
-        // TAP (the stored one when it still exists), firewall, then the bridge.
-        let stored_tap = conf.tap_device_name.clone().filter(|t| self.net.tap_exists(t));
-        let tap = match stored_tap {
+        // TAP (the stored one when it still exists and suits QEMU), firewall, then the bridge.
+        let queues = VmSpec::row_queues(vm);
+        let tap = match self.reusable_tap(vm_id, conf.tap_device_name.as_deref(), queues)? {
             Some(t) => {
                 if self.net.tap_has_carrier(&t) {
                     crate::log::warn(NS, &format!("TAP {t} of VM {vm_id} already has a carrier before QEMU starts"));
@@ -717,7 +746,7 @@ impl VmLifecycle {
             None => {
                 let name = crate::network::link::names::tap_for_vm(vm_id).map_err(wrap(C::START_FAILED, vm_id))?.to_string();
                 made.record(vm_id, |e| e.tap = Some(name))?;
-                self.net.tap_create(vm_id, Some(&bridge)).map_err(wrap(C::START_FAILED, vm_id))?
+                self.net.tap_create(vm_id, Some(&bridge), queues).map_err(wrap(C::START_FAILED, vm_id))?
             }
         };
         let chain_existed = self.net.chain_exists(vm_id).await;
@@ -745,6 +774,7 @@ impl VmLifecycle {
             uefi_vars: uefi.as_deref().and_then(|fw| crate::lifecycle::uefi::setup_uefi_vars(fw, &self.opts.disk_dir, vm_id)),
             uefi_firmware: uefi,
             hugepages: conf.hugepages == Some(true) && hugepages_for(vm_id, ram_gb),
+            vhost_net: vhost_for(queues),
         };
         let mut vm_spec = VmSpec::from_row(vm, &paths, &disk_paths, &infini_socket, resolved);
         let pid = self.launch(vm_id, &mut vm_spec.cmd, &bridge, made).await?;

@@ -12,7 +12,7 @@ use napi_derive::napi;
 use super::error::{wire, IntoNapi};
 use crate::error::WireError;
 use crate::network::link::bridge::BridgeManager;
-use crate::network::link::tap::{device_state, SweepResult, TapConfig, TapManager};
+use crate::network::link::tap::{device_state, SweepResult, TapConfig, TapManager, TapQueues};
 
 /// Runs a blocking core call off the async workers; a panic becomes a rejection.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> napi::Result<T> {
@@ -26,6 +26,14 @@ pub struct JsTapManagerOptions {
     pub orphan_grace_ms: Option<f64>,
     /// Run the orphan sweep at the start of every `create` (5b14fc8 did). Default false.
     pub sweep_on_create: Option<bool>,
+}
+
+/// `create`'s options (Infinivirt addition).
+#[napi(object)]
+pub struct JsTapCreateOptions {
+    /// The queue count QEMU will open the TAP with (`addNetwork`'s `queues`): above
+    /// one the TAP is made multi-queue. Default 1.
+    pub queues: Option<f64>,
 }
 
 #[napi(object)]
@@ -63,9 +71,10 @@ impl NativeTapManager {
     }
 
     #[napi]
-    pub async fn create(&self, vm_id: Option<String>, bridge: Option<String>) -> napi::Result<String> {
+    pub async fn create(&self, vm_id: Option<String>, bridge: Option<String>, options: Option<JsTapCreateOptions>) -> napi::Result<String> {
+        let queues = TapQueues::new(options.and_then(|o| o.queues)).napi()?;
         let m = self.inner.clone();
-        blocking(move || m.create(&vm_id.unwrap_or_default(), bridge.as_deref()).map(String::from).napi()).await?
+        blocking(move || m.create_with_queues(&vm_id.unwrap_or_default(), bridge.as_deref(), queues).map(String::from).napi()).await?
     }
 
     #[napi]

@@ -208,7 +208,10 @@ impl QemuCommandBuilder {
         let mut netdev = format!("tap,id=net0,ifname={},script=no,downscript=no", n.tap.as_str());
         let mut device = format!("{},netdev=net0,mac={}", n.model.as_str(), n.mac);
         if n.queues > 1 {
-            netdev.push_str(&format!(",queues={},vhost=on", n.queues));
+            netdev.push_str(&format!(",queues={}", n.queues));
+            if n.vhost {
+                netdev.push_str(",vhost=on");
+            }
             device.push_str(&format!(",mq=on,vectors={}", 2 * n.queues + 2));
         }
         self.push(["-netdev".into(), netdev, "-device".into(), device])

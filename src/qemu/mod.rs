@@ -9,6 +9,7 @@ pub mod pid;
 pub mod presets;
 pub mod process;
 pub mod value;
+pub mod vhost;
 
 #[cfg(test)]
 mod adversarial;

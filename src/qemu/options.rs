@@ -158,6 +158,9 @@ pub struct NetworkOptions {
     pub(crate) mac: String,
     pub(crate) model: NicModel,
     pub(crate) queues: u32,
+    /// `vhost=on` with several queues (the spec's argv). The lifecycle turns it off
+    /// where the host has no usable `/dev/vhost-net` (QEMU would not start).
+    pub(crate) vhost: bool,
 }
 
 /// Upper bound for virtio-net queue pairs (QEMU's own limit is 1024; the lifecycle uses ≤ 4).
@@ -172,7 +175,14 @@ impl NetworkOptions {
             None => 1,
             Some(q) => u32::try_from(int_in("network queues", q, 0, MAX_QUEUES)?).unwrap_or(1),
         };
-        Ok(NetworkOptions { tap: IfName::parse(tap)?, mac: mac_addr.to_string(), model: NicModel::parse(model)?, queues })
+        Ok(NetworkOptions { tap: IfName::parse(tap)?, mac: mac_addr.to_string(), model: NicModel::parse(model)?, queues, vhost: true })
+    }
+
+    /// These options with or without `vhost=on` (it only appears with several queues).
+    #[must_use]
+    pub fn with_vhost(mut self, vhost: bool) -> Self {
+        self.vhost = vhost;
+        self
     }
 }
 

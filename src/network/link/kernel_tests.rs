@@ -18,7 +18,7 @@ use super::bridge::BridgeManager;
 use super::codec::LinkInfo;
 use super::ethtool::{self, Csum};
 use super::rtnl::Rtnl;
-use super::tap::{TapConfig, TapManager};
+use super::tap::{TapConfig, TapManager, TapQueues};
 use super::tun;
 use crate::error::ErrorShape;
 use crate::network::error::NetworkError;
@@ -60,6 +60,12 @@ fn open_tap(n: &str) -> OwnedFd {
 }
 
 fn open_tap_with(n: &str, extra: libc::c_short) -> OwnedFd {
+    try_open_tap(n, extra).unwrap()
+}
+
+/// One queue of the TAP as QEMU opens it (`IFF_MULTI_QUEUE` in `extra` when its
+/// `-netdev tap` has `queues` > 1), or the kernel's refusal.
+fn try_open_tap(n: &str, extra: libc::c_short) -> Result<OwnedFd, Errno> {
     // SAFETY: open(2) of a constant path; checked below.
     let raw = unsafe { libc::open(c"/dev/net/tun".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
     assert!(raw >= 0);
@@ -68,8 +74,10 @@ fn open_tap_with(n: &str, extra: libc::c_short) -> OwnedFd {
     let mut ifr = super::ifreq::IfReq::new(&name(n));
     ifr.set_flags(tun::IFF_TAP | tun::IFF_NO_PI | tun::IFF_VNET_HDR | extra);
     // SAFETY: TUNSETIFF with a live ifreq.
-    assert!(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNSETIFF, ifr.as_mut_ptr()) } >= 0, "{}", Errno::last());
-    fd
+    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNSETIFF, ifr.as_mut_ptr()) } < 0 {
+        return Err(Errno::last());
+    }
+    Ok(fd)
 }
 
 #[test]
@@ -299,7 +307,7 @@ fn untagged_taps_of_the_original_library_are_found_and_replaced() {
     in_netns(|| {
         let t = taps(30_000.0);
         let legacy = name("vnet-legacy1234");
-        tun::create_persistent_tap(&legacy).unwrap(); // as `ip tuntap add` made it
+        tun::create_persistent_tap(&legacy, false).unwrap(); // as `ip tuntap add` made it
         assert_eq!(t.list_all_tap_devices(), [legacy.to_string()]);
         let old = link(legacy.as_str()).unwrap();
         let tap = t.create("legacy1234-vm", None).unwrap();
@@ -317,7 +325,7 @@ fn an_untagged_tap_in_use_is_not_replaced() {
         let t = taps(30_000.0);
         BridgeManager.create("br-untagged").unwrap();
         let legacy = name("vnet-untagged12");
-        tun::create_persistent_tap(&legacy).unwrap();
+        tun::create_persistent_tap(&legacy, false).unwrap();
         // A VM started by the lifecycle's reuse path: attached without a VM id.
         t.attach_to_bridge(legacy.as_str(), "br-untagged", None).unwrap();
         let e = t.create("untagged12-vm", None).unwrap_err();
@@ -354,10 +362,10 @@ fn the_sweep_spares_starting_vms_and_removes_real_orphans() {
         let stopped = t.create("sweep-stopped", None).unwrap();
         t.detach_from_bridge(stopped.as_str());
         let leftover = name("vnet-leftover");
-        tun::create_persistent_tap(&leftover).unwrap();
+        tun::create_persistent_tap(&leftover, false).unwrap();
         // Not vnet-*: never touched.
         let foreign = name("tap-foreign");
-        tun::create_persistent_tap(&foreign).unwrap();
+        tun::create_persistent_tap(&foreign, false).unwrap();
 
         let r = t.cleanup_orphaned_tap_devices();
         assert_eq!((r.total, r.cleaned, r.failed), (3, 2, 0));
@@ -377,7 +385,7 @@ fn the_sweep_waits_out_the_grace_period() {
     in_netns(|| {
         let t = taps(300.0);
         let leftover = name("vnet-graceful");
-        tun::create_persistent_tap(&leftover).unwrap();
+        tun::create_persistent_tap(&leftover, false).unwrap();
         assert!(t.is_orphaned(leftover.as_str()));
         assert_eq!(t.cleanup_orphaned_tap_devices().cleaned, 0); // first seen now
         assert!(link(leftover.as_str()).is_some());
@@ -391,7 +399,7 @@ fn the_sweep_waits_out_the_grace_period() {
 fn sweep_on_create_is_opt_in() {
     in_netns(|| {
         let leftover = name("vnet-optin");
-        tun::create_persistent_tap(&leftover).unwrap();
+        tun::create_persistent_tap(&leftover, false).unwrap();
         let plain = taps(0.0);
         plain.create("optin-vm-1", None).unwrap();
         assert!(link(leftover.as_str()).is_some());
@@ -463,6 +471,55 @@ fn device_state_is_one_line_or_an_error() {
         assert_eq!(t.device_state("br9"), "Error: Device br9 does not exist");
         t.destroy(tap.as_str()).unwrap();
     });
+}
+
+#[test]
+fn a_tap_for_several_queues_is_multi_queue_and_takes_them() {
+    in_netns(|| {
+        let t = taps(30_000.0);
+        let mq = t.create_with_queues("mq-vm-2", None, TapQueues::from(2)).unwrap();
+        let l = link(mq.as_str()).unwrap();
+        assert!(l.tun.unwrap().multi_queue && l.is_persistent());
+        assert_eq!(t.multi_queue(mq.as_str()), Some(true));
+        assert!(t.device_state(mq.as_str()).contains("multi_queue on persist on"));
+        // What QEMU with `queues=2` does: two multi-queue attaches. A single-queue
+        // attach is what the kernel refuses on this TAP.
+        let q0 = try_open_tap(mq.as_str(), tun::IFF_MULTI_QUEUE).unwrap();
+        let q1 = try_open_tap(mq.as_str(), tun::IFF_MULTI_QUEUE).unwrap();
+        assert!(t.has_carrier(mq.as_str()));
+        assert_eq!(try_open_tap(mq.as_str(), 0).unwrap_err(), Errno::EINVAL);
+        drop((q0, q1));
+
+        // One queue (and the JS default): a single-queue TAP, which refuses QEMU's
+        // multi-queue attach with the EINVAL QEMU reported.
+        for (vm, q) in [("mq-vm-1", TapQueues::from(1)), ("mq-vm-0", TapQueues::new(Some(0.0)).unwrap()), ("mq-vm-n", TapQueues::new(None).unwrap())] {
+            let sq = t.create_with_queues(vm, None, q).unwrap();
+            assert!(!link(sq.as_str()).unwrap().tun.unwrap().multi_queue);
+            assert_eq!(t.multi_queue(sq.as_str()), Some(false));
+            assert_eq!(try_open_tap(sq.as_str(), tun::IFF_MULTI_QUEUE).unwrap_err(), Errno::EINVAL);
+            drop(try_open_tap(sq.as_str(), 0).unwrap());
+            t.destroy(sq.as_str()).unwrap();
+        }
+
+        // `create` of a VM whose TAP exists with the other mode makes it anew.
+        let again = t.create("mq-vm-2", None).unwrap();
+        assert_eq!(t.multi_queue(again.as_str()), Some(false));
+        assert_eq!(t.multi_queue("lo"), None);
+        assert_eq!(t.multi_queue("vnet-none"), None);
+        t.destroy(again.as_str()).unwrap();
+    });
+}
+
+#[test]
+fn queue_counts_are_checked() {
+    assert_eq!(TapQueues::new(None).unwrap(), TapQueues::SINGLE);
+    assert_eq!(TapQueues::new(Some(4.0)).unwrap().count(), 4);
+    assert!(TapQueues::new(Some(256.0)).unwrap().multi_queue());
+    assert_eq!(TapQueues::from(0).count(), 1);
+    assert_eq!(TapQueues::from(1000).count(), 256);
+    for bad in [-1.0, 1.5, 257.0, f64::NAN, f64::INFINITY] {
+        assert_eq!(TapQueues::new(Some(bad)).unwrap_err().code(), "INVALID_ARGUMENT", "{bad}");
+    }
 }
 
 #[test]

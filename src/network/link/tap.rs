@@ -76,6 +76,49 @@ impl TapConfig {
     }
 }
 
+/// How many queues QEMU will open a TAP with (its `-netdev tap,queues=`). The kernel
+/// lets QEMU attach several queues only to a TAP made multi-queue, and refuses a
+/// single queue on one that is: the TAP is made to match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TapQueues(u32);
+
+/// The kernel's limit of queues per TAP (`MAX_TAP_QUEUES`).
+pub const MAX_TAP_QUEUES: u32 = 256;
+
+impl TapQueues {
+    pub const SINGLE: TapQueues = TapQueues(1);
+
+    /// From `create`'s JS option: an integer from 0 to 256, as `addNetwork` takes it
+    /// (0 and 1 both mean one queue); none is one queue.
+    pub fn new(queues: Option<f64>) -> Result<Self, NetworkError> {
+        match queues {
+            None => Ok(TapQueues::SINGLE),
+            Some(q) if q.is_finite() && q.fract() == 0.0 && (0.0..=f64::from(MAX_TAP_QUEUES)).contains(&q) => {
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // an integer in 0..=256
+                let n = q as u32;
+                Ok(TapQueues::from(n))
+            }
+            Some(q) => Err(NetworkError::InvalidArgument { name: "queues", reason: format!("must be an integer from 0 to {MAX_TAP_QUEUES}, got {q}") }),
+        }
+    }
+
+    pub fn count(self) -> u32 {
+        self.0
+    }
+
+    /// Whether the TAP must be multi-queue (`IFF_MULTI_QUEUE`).
+    pub fn multi_queue(self) -> bool {
+        self.0 > 1
+    }
+}
+
+impl From<u32> for TapQueues {
+    /// A count the caller computed (the lifecycle's `min(cores, 4)`), kept in 1..=256.
+    fn from(n: u32) -> Self {
+        TapQueues(n.clamp(1, MAX_TAP_QUEUES))
+    }
+}
+
 /// `cleanupOrphanedTapDevices()`'s result.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SweepResult {
@@ -113,9 +156,15 @@ impl TapManager {
         link.is_tuntap() && link.is_persistent() && !link.has_carrier() && self.registry.claimant(&link.name).is_none()
     }
 
-    /// Creates `vm_id`'s TAP (`vnet-` + 10 alphanumerics) and claims it for the VM.
-    /// `bridge` is only logged, as in the spec; `configure` attaches it.
+    /// Creates `vm_id`'s single-queue TAP (`vnet-` + 10 alphanumerics) and claims it
+    /// for the VM. `bridge` is only logged, as in the spec; `configure` attaches it.
     pub fn create(&self, vm_id: &str, bridge: Option<&str>) -> Result<IfName, NetworkError> {
+        self.create_with_queues(vm_id, bridge, TapQueues::SINGLE)
+    }
+
+    /// [`Self::create`] for a QEMU that opens the TAP with `queues` queues: a TAP of
+    /// more than one is made multi-queue.
+    pub fn create_with_queues(&self, vm_id: &str, bridge: Option<&str>, queues: TapQueues) -> Result<IfName, NetworkError> {
         let tap = tap_for_vm(vm_id)?;
         log::log(NS, &format!("Creating TAP device {tap} for VM {vm_id} (bridge: {})", bridge.unwrap_or("none")));
         if self.config.sweep_on_create {
@@ -145,7 +194,7 @@ impl TapManager {
                 return Err(NetworkError::link(op(), LinkCause::WrongKind { device: tap.to_string(), kind, expected: "TAP device" }));
             }
         }
-        tun::create_persistent_tap(&tap).map_err(kernel(op))?;
+        tun::create_persistent_tap(&tap, queues.multi_queue()).map_err(kernel(op))?;
         let link = nl.link(&tap).map_err(kernel(op))?.ok_or_else(|| NetworkError::link(op(), LinkCause::Missing { device: tap.to_string() }))?;
         if let Err(e) = nl.set_alias(&link, &owner_tag(vm_id)) {
             // An untagged TAP would be anyone's: do not leave it behind.
@@ -155,7 +204,8 @@ impl TapManager {
             return Err(kernel(op)(e));
         }
         self.registry.claim(tap.as_str(), Claimant::Vm(vm_id.to_string()));
-        log::log(NS, &format!("Created TAP device {tap}"));
+        let mode = if queues.multi_queue() { " (multi-queue)" } else { "" };
+        log::log(NS, &format!("Created TAP device {tap}{mode}"));
         Ok(tap)
     }
 
@@ -310,6 +360,12 @@ impl TapManager {
     /// Read from the kernel's carrier state, so it does not depend on the admin state.
     pub fn has_carrier(&self, tap: &str) -> bool {
         self.lookup(tap).is_some_and(|l| l.has_carrier())
+    }
+
+    /// Whether the tun/tap `tap` is multi-queue; `None` when it is missing, not a
+    /// tun/tap, or the kernel cannot be asked.
+    pub fn multi_queue(&self, tap: &str) -> Option<bool> {
+        self.lookup(tap).and_then(|l| l.tun).map(|t| t.multi_queue)
     }
 
     /// Names of the `vnet-*` tun/tap devices, in index order. Never fails.
