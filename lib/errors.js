@@ -147,6 +147,7 @@ const BAD_ARGUMENT = {
   state: (m) => new PrismaAdapterError(m, 'INVALID_INPUT'),
   unattended: (m) => new UnattendedError('INVALID_CONFIG', m),
   exec: (m) => codeError('INVALID_ARGUMENT', m),
+  agent: (m) => codeError('AGENT_INVALID_ARGUMENT', m),
   'display-port': (m) => new DisplayError('INVALID_PORT', m),
   'display-number': (m) => new DisplayError('INVALID_DISPLAY_NUMBER', m),
   'display-password': (m) => new DisplayError('INVALID_PASSWORD', m)

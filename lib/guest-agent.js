@@ -6,7 +6,9 @@
 // (API-next §0.3).
 
 const native = require('./native')
-const { call } = require('./errors')
+const { callIn } = require('./errors')
+
+const call = callIn('agent')
 
 const opt = (o, k) => (o && o[k] !== undefined && o[k] !== null ? o[k] : undefined)
 

@@ -47,6 +47,7 @@ const factories = {
   QemuCommandBuilder: () => new api.QemuCommandBuilder(),
   QemuProcess: () => new api.QemuProcess('vm-fuzz', new api.QemuCommandBuilder()),
   QMPClient: () => new api.QMPClient(path.join(dir, 'none.sock')),
+  GuestAgentClient: () => new api.GuestAgentClient(path.join(dir, 'none-ga.sock'), { connectTimeout: 200, commandTimeout: 200 }),
   CpuPinningAdapter: () => new api.CpuPinningAdapter(),
   TapDeviceManager: () => new api.TapDeviceManager(),
   BridgeManager: () => new api.BridgeManager(),

@@ -29,7 +29,7 @@ class HealthMonitor extends EventEmitter {
     if (typeof cfg.onCrashDetected === 'function') hooks.onCrashDetected = cfg.onCrashDetected
     if (typeof cfg.onCleanupAlert === 'function') hooks.onCleanupAlert = cfg.onCleanupAlert
     targets.hooks = hooks
-    const host = makeHost({ targets, facade: new WeakRef(this), log })
+    const host = makeHost({ targets, facade: new WeakRef(this), onEmit: (me) => me._afterEvent(), log })
     Object.defineProperty(this, '_keepAlive', { value: null, writable: true })
     Object.defineProperty(this, '_n', {
       value: call(() => new native.NativeHealthMonitor(store, host, {
@@ -48,11 +48,9 @@ class HealthMonitor extends EventEmitter {
     if (!this._n.isMonitoring() && this._n.watched().length === 0) working.delete(this)
   }
 
-  emit (name, ...args) {
-    const r = super.emit(name, ...args)
-    // A reported exit ends its watch just after the event.
+  // A reported exit ends its watch just after the event.
+  _afterEvent () {
     if (working.has(this)) setTimeout(() => this._settle(), 1000).unref()
-    return r
   }
 
   async start () {

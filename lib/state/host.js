@@ -59,8 +59,9 @@ function failure (err) {
 }
 
 // targets: { name: object } (a value may be a function returning the object);
-// objects: Map of per-call registrations ('obj:<id>'); facade: WeakRef of the emitter.
-function makeHost ({ targets = {}, objects = null, facade = null, log }) {
+// objects: Map of per-call registrations ('obj:<id>'); facade: WeakRef of the emitter;
+// onEmit: called with the emitter after each event it was given.
+function makeHost ({ targets = {}, objects = null, facade = null, onEmit = null, log }) {
   return async (json) => {
     let req
     try {
@@ -79,6 +80,7 @@ function makeHost ({ targets = {}, objects = null, facade = null, log }) {
           return OK
         }
         me.emit(req.n, payload)
+        if (onEmit) onEmit(me)
         return OK
       }
       let target
