@@ -46,7 +46,7 @@ pub fn log(namespace: &str, message: &str) {
 
 /// A warning about `module`: always shown unless warnings are switched off.
 pub fn warn(module: &str, message: &str) {
-    let ns = format!("infinivirt:{module}:warn");
+    let ns = warn_namespace(module);
     if enabled(&ns) || std::env::var("INFINIVIRT_WARNINGS").map_or(true, |v| v != "off") {
         emit(&ns, message);
     }
@@ -82,9 +82,21 @@ fn iso_from_millis(ms: u128) -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z", rem / 3600, rem % 3600 / 60, rem % 60, ms % 1000)
 }
 
+/// `infinivirt:<module>:warn`, for a module given with or without its `infinivirt:`
+/// prefix (callers pass their log namespace).
+fn warn_namespace(module: &str) -> String {
+    format!("infinivirt:{}:warn", module.strip_prefix("infinivirt:").unwrap_or(module))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn warnings_have_one_prefix() {
+        assert_eq!(warn_namespace("vm-lifecycle"), "infinivirt:vm-lifecycle:warn");
+        assert_eq!(warn_namespace("infinivirt:vm-lifecycle"), "infinivirt:vm-lifecycle:warn");
+    }
 
     #[test]
     fn debug_patterns() {
