@@ -14,6 +14,7 @@ mod ops;
 pub mod pinning;
 mod rules;
 mod spec;
+mod start;
 pub mod uefi;
 mod undo;
 pub mod vm;
