@@ -404,11 +404,14 @@ fn watch_exit(
         crate::log::log(NS, &format!("QEMU of VM {vm_id} exited by itself: {}", reason.describe()));
         let status = if matches!(reason, Reason::GuestShutdown | Reason::HostShutdown { .. }) { VmStatus::Off } else { VmStatus::Error };
         // The row's writes are journaled first (they must outlive this manager even if
-        // it dies next), the host is released without waiting for the database, then
-        // the writes land (queued while the database is away).
+        // it dies next) but held back, the host is released without waiting for the
+        // database, then the writes land (queued while the database is away): a reader
+        // who sees the row `off` finds the host already released.
         let writes = vec![PendingWrite::Automatic { status: status.clone(), reason: reason.clone() }, PendingWrite::ClearVolatile];
+        let lane_hold = releaser.queue.hold(&vm_id);
         releaser.queue.submit_durably(&vm_id, writes);
         releaser.release_host(&vm_id, &hold).await;
+        drop(lane_hold);
         if !releaser.queue.wait_drained(&vm_id, EXIT_WRITE_WAIT).await {
             crate::log::warn(NS, &format!("VM {vm_id}: the database does not answer; its exit is recorded once it does"));
         }

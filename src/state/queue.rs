@@ -129,6 +129,20 @@ struct Entry {
 struct Lane {
     pending: VecDeque<Entry>,
     draining: bool,
+    /// Holders that want the lane's writes kept back for now ([`WriteQueue::hold`]).
+    held: u32,
+}
+
+/// Keeps a lane's writes back while it lives ([`WriteQueue::hold`]).
+pub struct LaneHold {
+    queue: Arc<WriteQueue>,
+    vm: String,
+}
+
+impl Drop for LaneHold {
+    fn drop(&mut self) {
+        self.queue.unhold(&self.vm);
+    }
 }
 
 /// One journaled write.
@@ -258,7 +272,7 @@ impl WriteQueue {
     /// Applies `write` now, or queues it when earlier writes for `vm` are still queued
     /// or the attempt fails. A queued write is journaled before this returns.
     pub async fn submit(self: &Arc<Self>, vm: &str, write: PendingWrite) -> Submitted {
-        if lock(&self.lanes).get(vm).is_some_and(|l| !l.pending.is_empty()) {
+        if lock(&self.lanes).get(vm).is_some_and(|l| !l.pending.is_empty() || l.held > 0) {
             self.enqueue(vm, vec![self.entry(write, 0)], false);
             return Submitted::Queued { error: None };
         }
@@ -351,6 +365,31 @@ impl WriteQueue {
         self.enqueue_with(vm, entries, false, Duration::ZERO);
     }
 
+    /// Keeps `vm`'s queued writes from landing until the returned guard is dropped:
+    /// a write queued now may describe host work that is not finished yet (an exit's
+    /// `off` before its release), and a reader of the row must not see it early.
+    pub fn hold(self: &Arc<Self>, vm: &str) -> LaneHold {
+        lock(&self.lanes).entry(vm.to_string()).or_default().held += 1;
+        LaneHold { queue: self.clone(), vm: vm.to_string() }
+    }
+
+    fn unhold(self: &Arc<Self>, vm: &str) {
+        let start = {
+            let mut lanes = lock(&self.lanes);
+            let Some(lane) = lanes.get_mut(vm) else { return };
+            lane.held = lane.held.saturating_sub(1);
+            let start = lane.held == 0 && !lane.draining && !lane.pending.is_empty();
+            lane.draining |= start;
+            if lane.held == 0 && lane.pending.is_empty() && !lane.draining {
+                lanes.remove(vm);
+            }
+            start
+        };
+        if start {
+            self.spawn_drain(vm.to_string(), Duration::ZERO);
+        }
+    }
+
     fn enqueue_with(self: &Arc<Self>, vm: &str, entries: Vec<Entry>, at_front: bool, first: Duration) {
         let io = self.journal.as_ref().map(|j| lock(&j.io));
         let (start, snapshot) = {
@@ -367,7 +406,7 @@ impl WriteQueue {
                     lane.pending.push_back(e);
                 }
             }
-            let start = !lane.draining && !lane.pending.is_empty();
+            let start = !lane.draining && lane.held == 0 && !lane.pending.is_empty();
             lane.draining |= start;
             (start, self.journal.as_ref().map(|_| Self::snapshot(lane)))
         };
@@ -462,12 +501,22 @@ impl WriteQueue {
         let mut delay = first;
         loop {
             tokio::time::sleep(delay).await;
-            let front = lock(&self.lanes).get(&vm).and_then(|l| l.pending.front().map(|e| (e.seq, e.write.clone())));
+            let front = {
+                let mut lanes = lock(&self.lanes);
+                match lanes.get_mut(&vm) {
+                    // Held: the last holder's release starts a new drain.
+                    Some(l) if l.held > 0 => {
+                        l.draining = false;
+                        return;
+                    }
+                    l => l.and_then(|l| l.pending.front().map(|e| (e.seq, e.write.clone()))),
+                }
+            };
             let Some((seq, front)) = front else {
                 // Only the drain empties a lane; this is a guard.
                 let _io = self.journal.as_ref().map(|j| lock(&j.io));
                 let mut lanes = lock(&self.lanes);
-                if lanes.get(&vm).is_some_and(|l| l.pending.is_empty()) {
+                if lanes.get(&vm).is_some_and(|l| l.pending.is_empty() && l.held == 0) {
                     lanes.remove(&vm);
                     drop(lanes);
                     self.persist(&vm, Vec::new());
@@ -517,7 +566,11 @@ impl WriteQueue {
             let empty = lane.pending.is_empty();
             let snapshot = (changed && self.journal.is_some()).then(|| Self::snapshot(lane));
             if empty {
-                lanes.remove(&vm);
+                if lane.held == 0 {
+                    lanes.remove(&vm);
+                } else {
+                    lane.draining = false;
+                }
             }
             drop(lanes);
             if let Some(s) = snapshot {

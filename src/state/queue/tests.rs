@@ -421,3 +421,59 @@ fn corrupt_journal_files_are_set_aside() {
     assert_eq!(left.len(), 4, "{left:?}");
     let _ = fs::remove_dir_all(&d);
 }
+
+/// Held writes are journaled but do not land until the hold ends, also when a drain
+/// was already retrying the lane; a process that dies while holding them leaves them
+/// in the journal for the next start.
+#[test]
+fn held_writes_land_only_after_the_hold() {
+    let d = dir("hold");
+    let store = MemStore::with(&[("a", "running", None), ("b", "running", None)]);
+    rt().block_on(async {
+        let q = WriteQueue::with_journal(store.clone(), fast(), d.clone());
+        let h = q.hold("a");
+        q.submit_durably("a", vec![auto("off")]);
+        assert!(matches!(q.submit("a", PendingWrite::ClearVolatile).await, Submitted::Queued { error: None }));
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert_eq!(store.status("a").as_deref(), Some("running"));
+        assert_eq!(q.pending("a"), 2);
+        assert_eq!(files(&d), [journal_file_name("a")]);
+        drop(h);
+        assert!(q.wait_drained("a", Duration::from_secs(5)).await);
+        assert_eq!(store.status("a").as_deref(), Some("off"));
+        assert!(files(&d).is_empty(), "{:?}", files(&d));
+        // the lane is gone: the next write applies directly
+        assert!(matches!(q.submit("a", st("running")).await, Submitted::Applied(_)));
+
+        // a hold taken while the drain retries an outage: the drain stops at the
+        // hold, the release starts it again
+        store.down.store(true, Ordering::SeqCst);
+        assert!(matches!(q.submit("b", st("suspended")).await, Submitted::Queued { error: Some(_) }));
+        let h = q.hold("b");
+        store.down.store(false, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        assert_eq!(store.status("b").as_deref(), Some("running"));
+        drop(h);
+        assert!(q.wait_drained("b", Duration::from_secs(5)).await);
+        assert_eq!(store.status("b").as_deref(), Some("suspended"));
+        // a hold with nothing queued leaves no lane behind
+        drop(q.hold("b"));
+        assert_eq!(q.pending_total(), 0);
+        assert!(matches!(q.submit("b", st("running")).await, Submitted::Applied(_)));
+    });
+    // died while holding: the next process lands the writes
+    rt().block_on(async {
+        let q = WriteQueue::with_journal(store.clone(), fast(), d.clone());
+        let h = q.hold("a");
+        q.submit_durably("a", vec![auto("off")]);
+        std::mem::forget(h);
+    });
+    assert_eq!(store.status("a").as_deref(), Some("running"));
+    rt().block_on(async {
+        let q = WriteQueue::with_journal(store.clone(), fast(), d.clone());
+        assert_eq!(q.recover(), 1);
+        assert!(q.wait_drained("a", Duration::from_secs(5)).await);
+        assert_eq!(store.status("a").as_deref(), Some("off"));
+    });
+    let _ = fs::remove_dir_all(&d);
+}
