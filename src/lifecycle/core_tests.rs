@@ -470,16 +470,27 @@ async fn create_records_everything_and_a_failed_create_releases_exactly_what_it_
     let _ = std::fs::remove_dir_all(&f.dir);
 }
 
-/// The SQLite store, except that the rule lookup fails: `MACHINE_NOT_FOUND` (as a
-/// `PrismaAdapter` reports a machine it cannot find) or, with `down`, a query error.
-struct RulelessStore {
+/// The SQLite store with faults: with `no_rules` the rule lookup fails with
+/// `MACHINE_NOT_FOUND` (as a `PrismaAdapter` reports a machine it cannot find) or,
+/// with `down`, a query error; `kind` poses as another store (a shared PostgreSQL);
+/// with `peer_claim` another manager claims the row right after each row read.
+struct TweakedStore {
     inner: Arc<dyn Store>,
+    kind: &'static str,
+    no_rules: bool,
     down: std::sync::atomic::AtomicBool,
+    peer_claim: std::sync::atomic::AtomicBool,
 }
 
-impl Store for RulelessStore {
+impl TweakedStore {
+    fn new(inner: Arc<dyn Store>, kind: &'static str, no_rules: bool) -> Arc<Self> {
+        Arc::new(TweakedStore { inner, kind, no_rules, down: Default::default(), peer_claim: Default::default() })
+    }
+}
+
+impl Store for TweakedStore {
     fn kind(&self) -> &'static str {
-        self.inner.kind()
+        self.kind
     }
     fn find_machine<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<MachineRecord>> {
         self.inner.find_machine(id)
@@ -497,7 +508,13 @@ impl Store for RulelessStore {
         self.inner.clear_volatile_machine_configuration(id)
     }
     fn find_machine_with_config<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<VmConfigRecord>> {
-        self.inner.find_machine_with_config(id)
+        Box::pin(async move {
+            let row = self.inner.find_machine_with_config(id).await?;
+            if let (true, Some(vm)) = (self.peer_claim.load(Ordering::SeqCst), &row) {
+                self.inner.transition_vm_status(id, &vm.status, &VmStatus::Starting, vm.version).await?;
+            }
+            Ok(row)
+        })
     }
     fn update_machine_configuration<'a>(&'a self, id: &'a str, update: &'a MachineConfigUpdate) -> StoreFuture<'a, ()> {
         self.inner.update_machine_configuration(id, update)
@@ -506,6 +523,9 @@ impl Store for RulelessStore {
         self.inner.transition_vm_status(id, from, to, version)
     }
     fn get_firewall_rules<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Vec<FirewallRuleRecord>> {
+        if !self.no_rules {
+            return self.inner.get_firewall_rules(id);
+        }
         let down = self.down.load(Ordering::SeqCst);
         Box::pin(async move {
             if down {
@@ -536,7 +556,7 @@ async fn a_machine_the_rule_lookup_cannot_find_has_no_rules_and_other_errors_sti
     // Spec §5.5 step 7: the rule lookup's MACHINE_NOT_FOUND means "no rules"; it used
     // to abort create and start with DATABASE_ERROR.
     let mut f = Full::new("no-rules").await;
-    let store = Arc::new(RulelessStore { inner: f.store.clone(), down: Default::default() });
+    let store = TweakedStore::new(f.store.clone(), "sqlite", true);
     f.store = store.clone();
     let m = f.manager();
     let r = m.create(&f.config()).await.unwrap();
@@ -708,6 +728,39 @@ async fn start_makes_a_tap_of_the_wrong_queue_mode_anew_and_its_rollback_removes
     assert_eq!(calls.iter().filter(|c| **c == format!("destroy {tap}")).count(), 2, "the old TAP, then the new one on rollback: {calls:?}");
     assert!(calls.contains(&format!("down {tap}")) && !calls.contains(&format!("detach {tap}")), "{calls:?}");
     assert!(!f.net.tap_exists(&tap));
+    assert_eq!(f.status().await, "error");
+    assert!(journal::load(&f.dir.join("pids"), VM).is_none());
+    let _ = std::fs::remove_dir_all(&f.dir);
+}
+
+#[tokio::test]
+async fn a_create_that_fails_before_its_claim_marks_error_only_over_the_row_it_read() {
+    // On a store other hosts' managers share, a create that fails before its claim
+    // (here: its disk exists, as on shared storage) must not overwrite what another
+    // manager made of the row meanwhile.
+    let mut f = Full::new("pre-claim").await;
+    let store = TweakedStore::new(f.store.clone(), "postgres", false);
+    f.store = store.clone();
+    let disk = f.dir.join("disks").join("vm-desk.qcow2");
+    std::fs::create_dir_all(disk.parent().unwrap()).unwrap();
+    std::fs::write(&disk, b"another manager's disk").unwrap();
+    let conf = MachineConfigUpdate::from_json(&serde_json::json!({ "tapDeviceName": "vnet-peer" })).unwrap();
+    f.store.update_machine_configuration(VM, &conf).await.unwrap();
+
+    store.peer_claim.store(true, Ordering::SeqCst);
+    let e = f.manager().create(&f.config()).await.unwrap_err();
+    store.peer_claim.store(false, Ordering::SeqCst);
+    assert_eq!(crate::error::ErrorShape::code(&e), "DISK_ERROR", "{e}");
+    assert_eq!(f.status().await, "starting", "the other manager's claim stands");
+    let row = f.store.find_machine_with_config(VM).await.unwrap().unwrap();
+    assert_eq!(row.configuration.and_then(|c| c.tap_device_name).as_deref(), Some("vnet-peer"), "its settings are kept");
+    assert_eq!(std::fs::read(&disk).unwrap(), b"another manager's disk");
+    assert!(f.net.calls().is_empty(), "{:?}", f.net.calls());
+
+    // Nobody else touched the row: the failure leaves `error` (spec §5.11).
+    f.store.update_machine_status(VM, &VmStatus::Off).await.unwrap();
+    let e = f.manager().create(&f.config()).await.unwrap_err();
+    assert_eq!(crate::error::ErrorShape::code(&e), "DISK_ERROR", "{e}");
     assert_eq!(f.status().await, "error");
     assert!(journal::load(&f.dir.join("pids"), VM).is_none());
     let _ = std::fs::remove_dir_all(&f.dir);

@@ -28,11 +28,14 @@ pub(super) struct Made {
     pub status_written: bool,
     /// A failed start keeps the VM's TAP name and other stored settings.
     pub volatile_only: bool,
+    /// The row's status and version as read before a claim that has not happened yet:
+    /// a failure then marks the row `error` only if no one changed it meanwhile.
+    pub unclaimed: Option<(VmStatus, i64)>,
 }
 
 impl Made {
     pub fn new(journal: Journal) -> Self {
-        Made { journal, process: None, qmp: None, shutdown: ShutdownSlot::default(), status_written: false, volatile_only: false }
+        Made { journal, process: None, qmp: None, shutdown: ShutdownSlot::default(), status_written: false, volatile_only: false, unclaimed: None }
     }
 
     /// Records a change before the caller makes it on the host. A journal that cannot
@@ -136,7 +139,17 @@ impl VmLifecycle {
         }
         let entry = made.journal.entry();
         self.undo_host(&entry, made.process.as_ref()).await;
-        if made.status_written || entry.tap.is_some() || !entry.disks.is_empty() {
+        let shared = self.store.kind() != "sqlite";
+        if let (true, Some((from, version))) = (made.status_written && shared, &made.unclaimed) {
+            // Failed before its claim, on a store other hosts' managers may share: the
+            // row may be another manager's VM by now, so `error` is written only over
+            // the row as it was read (and then its settings are cleared).
+            let clear = if made.volatile_only { PendingWrite::ClearVolatile } else { PendingWrite::ClearConfig };
+            match self.store.transition_vm_status(vm_id, from, &VmStatus::Error, *version).await {
+                Ok(_) => self.write(vm_id, clear).await,
+                Err(e) => crate::log::warn(NS, &format!("VM {vm_id}: failed before its claim; the row is left as it is: {e}")),
+            }
+        } else if made.status_written || entry.tap.is_some() || !entry.disks.is_empty() {
             let clear = if made.volatile_only { PendingWrite::ClearVolatile } else { PendingWrite::ClearConfig };
             self.write(vm_id, clear).await;
             self.write(vm_id, PendingWrite::Direct { status: VmStatus::Error, reason: Reason::Operation { name: "rollback".into() } }).await;

@@ -475,8 +475,10 @@ impl VmLifecycle {
             ));
         }
         remove_quietly(&paths.qmp_socket);
-        // From here on a failure leaves the VM in `error` (spec §5.11).
+        // From here on a failure leaves the VM in `error` (spec §5.11); before the claim
+        // only if the row is still as read.
         made.status_written = true;
+        made.unclaimed = row.as_ref().map(|vm| (vm.status.clone(), vm.version));
         self.ensure_dirs(C::CREATE_FAILED, vm_id)?;
 
         // Disks: never over an existing image (qemu-img create would wipe it); every
@@ -536,6 +538,7 @@ impl VmLifecycle {
             made.status_written = false;
             return Err(e);
         }
+        made.unclaimed = None;
         // Multi-queue exactly when QEMU will open it with several queues.
         let queues = VmSpec::create_queues(c);
         let tap = self.net.tap_create(vm_id, Some(&bridge), queues).map_err(wrap(C::CREATE_FAILED, vm_id))?;
