@@ -352,6 +352,11 @@ class Infinivirt {
       nftables,
       onCrashDetected: (vmId) => this._crashed(vmId)
     })
+    // One journaled write queue for the manager: status writes the event handler
+    // and the health monitor could not land survive a restart, in order with the
+    // lifecycle's own.
+    eventHandler._n.shareWritesWith(lifecycle._n)
+    healthMonitor._n.shareWritesWith(lifecycle._n)
     // Exits nobody asked for, pushed by the lifecycle's pidfds (rule 5).
     const self = new WeakRef(this)
     lifecycle._n.setExitHook((json) => {

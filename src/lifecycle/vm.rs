@@ -368,6 +368,12 @@ impl VmLifecycle {
         Ok(())
     }
 
+    /// The queue of this manager's status and runtime-column writes (journaled under
+    /// the pidfile directory, so they survive a restart).
+    pub fn write_queue(&self) -> Arc<WriteQueue> {
+        self.queue.clone()
+    }
+
     pub(super) fn paths(&self, internal_name: &str, disks: usize) -> VmPaths {
         vm_paths(internal_name, disks, &self.opts.disk_dir, &self.opts.qmp_socket_dir, &self.opts.pidfile_dir)
     }

@@ -46,6 +46,14 @@ pub struct NativeVmLifecycle {
     inner: Arc<VmLifecycle>,
 }
 
+impl NativeVmLifecycle {
+    /// The lifecycle's journaled status-write queue (shared with the event handler and
+    /// health monitor of the same `Infinivirt`).
+    pub(crate) fn write_queue(&self) -> Arc<crate::state::queue::WriteQueue> {
+        self.inner.write_queue()
+    }
+}
+
 fn op_json(r: OperationResult) -> Value {
     let mut v = json!({ "success": r.success, "message": r.message, "vmId": r.vm_id });
     if let Some(f) = r.forced {

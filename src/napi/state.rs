@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
 use super::error::{guarded, IntoNapi};
+use super::lifecycle::NativeVmLifecycle;
 use super::process::NativeQemuProcess;
 use crate::state::cleanup::{NetworkRelease, NoNetwork, Resources};
 use crate::state::emit::{option_millis, BoxFuture, Emitter, StatusSource};
@@ -597,6 +598,13 @@ impl NativeEventHandler {
     pub fn pending_writes(&self) -> u32 {
         u32::try_from(self.core.sync().queue().pending_total()).unwrap_or(u32::MAX)
     }
+
+    /// Status writes go through `lifecycle`'s journaled queue from now on: they
+    /// survive a manager restart and land in order with the lifecycle's own.
+    #[napi]
+    pub fn share_writes_with(&self, lifecycle: ClassInstance<NativeVmLifecycle>) {
+        self.core.sync().share_queue(lifecycle.write_queue());
+    }
 }
 
 // ---------------------------------------------------------------- HealthMonitor
@@ -757,6 +765,13 @@ impl NativeHealthMonitor {
     #[napi]
     pub fn pending_writes(&self) -> u32 {
         u32::try_from(self.core.sync().queue().pending_total()).unwrap_or(u32::MAX)
+    }
+
+    /// Status writes go through `lifecycle`'s journaled queue from now on: they
+    /// survive a manager restart and land in order with the lifecycle's own.
+    #[napi]
+    pub fn share_writes_with(&self, lifecycle: ClassInstance<NativeVmLifecycle>) {
+        self.core.sync().share_queue(lifecycle.write_queue());
     }
 }
 

@@ -373,6 +373,32 @@ impl WriteQueue {
         LaneHold { queue: self.clone(), vm: vm.to_string() }
     }
 
+    /// Empties the queue and returns what it held, per VM, oldest first (a queue
+    /// being replaced by another: [`crate::state::sync::StateSync::share_queue`]).
+    /// Held lanes keep their holds.
+    pub fn take_all(&self) -> Vec<(String, Vec<PendingWrite>)> {
+        let _io = self.journal.as_ref().map(|j| lock(&j.io));
+        let mut out = Vec::new();
+        let mut lanes = lock(&self.lanes);
+        for (vm, lane) in lanes.iter_mut() {
+            if !lane.pending.is_empty() {
+                out.push((vm.clone(), lane.pending.drain(..).map(|e| e.write).collect()));
+            }
+        }
+        lanes.retain(|_, l| l.held > 0);
+        drop(lanes);
+        for (vm, _) in &out {
+            self.persist(vm, Vec::new());
+        }
+        out
+    }
+
+    /// Queues `writes` (in order) in front of whatever `vm` has queued, journaled.
+    pub fn requeue_front(self: &Arc<Self>, vm: &str, writes: Vec<PendingWrite>) {
+        let entries = writes.into_iter().map(|w| self.entry(w, 1)).collect();
+        self.enqueue(vm, entries, true);
+    }
+
     fn unhold(self: &Arc<Self>, vm: &str) {
         let start = {
             let mut lanes = lock(&self.lanes);

@@ -52,7 +52,10 @@ pub struct VmInfo {
 }
 
 pub struct StateSync {
-    queue: Arc<WriteQueue>,
+    store: Arc<dyn Store>,
+    /// Replaceable once ([`Self::share_queue`]): an event handler or health monitor
+    /// made before the lifecycle moves onto the lifecycle's journaled queue.
+    queue: std::sync::Mutex<Arc<WriteQueue>>,
 }
 
 impl StateSync {
@@ -61,21 +64,34 @@ impl StateSync {
     }
 
     pub fn with_policy(store: Arc<dyn Store>, policy: RetryPolicy) -> Self {
-        StateSync { queue: WriteQueue::new(store, policy) }
+        StateSync { queue: std::sync::Mutex::new(WriteQueue::new(store.clone(), policy)), store }
     }
 
     /// Over a queue made by the caller (e.g. `WriteQueue::with_journal`, so queued
     /// writes survive a restart); the store is the queue's.
     pub fn with_queue(queue: Arc<WriteQueue>) -> Self {
-        StateSync { queue }
+        StateSync { store: queue.store().clone(), queue: std::sync::Mutex::new(queue) }
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
-        self.queue.store()
+        &self.store
     }
 
-    pub fn queue(&self) -> &Arc<WriteQueue> {
-        &self.queue
+    pub fn queue(&self) -> Arc<WriteQueue> {
+        self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// From now on writes go through `queue` (over the same store), so that they are
+    /// journaled and ordered with the lifecycle's own. Writes still queued in the
+    /// previous queue move over, in front (they are older).
+    pub fn share_queue(&self, queue: Arc<WriteQueue>) {
+        let old = std::mem::replace(&mut *self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner), queue.clone());
+        if Arc::ptr_eq(&old, &queue) {
+            return;
+        }
+        for (vm, writes) in old.take_all() {
+            queue.requeue_front(&vm, writes);
+        }
     }
 
     pub fn map_qmp_status(status: &str) -> VmStatus {
@@ -174,7 +190,7 @@ impl StateSync {
             timestamp: t,
             error,
         };
-        match self.queue.submit(vm, PendingWrite::Direct { status: status.clone(), reason }).await {
+        match self.queue().submit(vm, PendingWrite::Direct { status: status.clone(), reason }).await {
             Submitted::Applied(StatusChange::Written { previous }) => result(true, previous, None),
             Submitted::Applied(StatusChange::Unchanged | StatusChange::Refused { .. }) => result(true, status.clone(), None),
             Submitted::Applied(StatusChange::NotFound) | Submitted::NotFound { .. } => result(false, UNKNOWN.into(), Some(SyncErrorCode::VM_NOT_FOUND)),
@@ -185,7 +201,7 @@ impl StateSync {
     /// `update_status_direct` when the store was just seen unreachable: queued at once
     /// (no attempt that would wait out another connection timeout); `DB_ERROR`.
     pub fn defer_status_direct(&self, vm: &str, status: &VmStatus, reason: Reason) -> SyncResult {
-        self.queue.defer(vm, PendingWrite::Direct { status: status.clone(), reason });
+        self.queue().defer(vm, PendingWrite::Direct { status: status.clone(), reason });
         SyncResult {
             success: false,
             vm_id: vm.to_string(),
@@ -199,7 +215,7 @@ impl StateSync {
     /// An automatic transition (crash, shutdown seen by a watcher): conditional, never
     /// demoting `error`, queued when the store is away.
     pub async fn set_automatic(&self, vm: &str, status: &VmStatus, reason: Reason) -> Submitted {
-        self.queue.submit(vm, PendingWrite::Automatic { status: status.clone(), reason }).await
+        self.queue().submit(vm, PendingWrite::Automatic { status: status.clone(), reason }).await
     }
 }
 
@@ -261,5 +277,38 @@ mod tests {
             assert_eq!(r.error, Some(SyncErrorCode::VM_NOT_FOUND));
             assert!(matches!(s.get_vm_status("nope").await, Err(StateError::VmNotFound { .. })));
         });
+    }
+
+    /// An event handler's writes queued in memory move onto the lifecycle's journaled
+    /// queue when they are shared, and later writes go there too: a restart finds them.
+    #[test]
+    fn shared_queue_takes_the_queued_writes_and_journals_them() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let dir = std::env::temp_dir().join(format!("iv-sync-share-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = MemStore::with(&[("a", "running", None)]);
+        let slow = RetryPolicy { first_delay: std::time::Duration::from_secs(3600), ..RetryPolicy::default() };
+        rt().block_on(async {
+            store.down.store(true, SeqCst);
+            let s = StateSync::with_policy(store.clone(), slow);
+            s.defer_status_direct("a", &VmStatus::Suspended, Reason::Event { event: "STOP".into() });
+            let shared = WriteQueue::with_journal(store.clone(), slow, dir.clone());
+            s.share_queue(shared.clone());
+            assert_eq!(shared.pending("a"), 1);
+            let r = s.update_status_direct("a", &VmStatus::Error, Reason::Crash { detail: "gone".into() }).await;
+            assert_eq!(r.error, Some(SyncErrorCode::DB_ERROR));
+            assert_eq!(shared.pending("a"), 2);
+            assert!(dir.join(super::super::queue::journal_file_name("a")).exists());
+        });
+        // "restarted": the next manager lands both, in order
+        store.down.store(false, SeqCst);
+        rt().block_on(async {
+            let q = WriteQueue::with_journal(store.clone(), RetryPolicy::default(), dir.clone());
+            assert_eq!(q.recover(), 2);
+            assert!(q.wait_drained("a", std::time::Duration::from_secs(5)).await);
+            let writes: Vec<String> = store.calls().into_iter().filter(|c| c.starts_with("updateMachineStatus")).collect();
+            assert_eq!(writes[writes.len() - 2..], ["updateMachineStatus a suspended".to_string(), "updateMachineStatus a error".to_string()]);
+        });
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
