@@ -56,6 +56,8 @@ async function run (m, cmd, vmId, config) {
     case 'status': return m.getVMStatus(vmId)
     case 'active': return m.getActiveVMs()
     case 'row': return m.getPrismaAdapter().findMachineWithConfig(vmId)
+    // A QMP command sent past the lifecycle (its event still reaches the event handler).
+    case 'qmp': return m.getEventHandler().getQMPClient(vmId).execute(config.command)
     case 'initialize-only': return null
     default: throw Object.assign(new Error(`unknown operation ${cmd}`), { code: 'BAD_JOB' })
   }

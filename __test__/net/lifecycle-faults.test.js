@@ -483,6 +483,57 @@ describe('3. PostgreSQL down while a QEMU dies (rule 9: host cleanup never waits
   pgTest('the same, and the manager is SIGKILLed and a new one started during the outage: the queued writes land', async () => {
     await outage(true)
   })
+
+  pgTest('a QMP event while PostgreSQL is down: the event handler\'s write is journaled, outlives its manager and lands', async () => {
+    const url = await pg.createDatabase('faults', { audit: true })
+    const seedStore = createStore({ databaseUrl: url })
+    const br = await newBridge('10.217.6.1/24')
+    const vmId = await seed(seedStore, 'e')
+    await seedStore.close()
+    const store = { databaseUrl: url }
+    const readRow = () => pgRow(url, vmId)
+    const a = await liveManager('manager A', { store })
+    await a.call('create', vmId, env.createConfig(vmId, br))
+    const journal = path.join(dirs().pidfileDir, 'pending-writes')
+    const journaled = () => {
+      try {
+        return fs.readdirSync(journal).filter((f) => f.endsWith('.json')).map((f) => fs.readFileSync(path.join(journal, f), 'utf8')).join('\n')
+      } catch { return '' }
+    }
+    let b = null
+    let text = ''
+    await pg.stopServer('fast')
+    try {
+      // Past the lifecycle (which would refuse: it reads the row first): the STOP
+      // event's `suspended` is the event handler's write, queued while PostgreSQL is away.
+      await a.call('qmp', vmId, { command: 'stop' })
+      const t0 = Date.now()
+      while (Date.now() - t0 < 5000 && !text.includes('suspended')) {
+        await env.sleep(100)
+        text = journaled()
+      }
+      a.kill('SIGKILL')
+      await a.exited
+      b = child({ op: 'initialize-only', stay: true, store }, 'manager B')
+      await env.sleep(1000)
+    } finally {
+      await pg.startServer()
+    }
+    expect(text).toContain('suspended')
+    expect(text).toContain('STOP')
+    const back = Date.now()
+    let row = null
+    while (Date.now() - back < 10000) {
+      row = await readRow().catch(() => null)
+      if (row && row.status === 'suspended') break
+      await env.sleep(250)
+    }
+    expect(row && row.status).toBe('suspended')
+    await b.waitFor('ready', 30000)
+    await b.call('stop', vmId, STOP_FAST)
+    await fe.expectHostMatchesStore(vmId, { dirs: dirs(), bridge: br, readRow, allowed: ['off'], context: 'after the outage: ' })
+    await b.close()
+  })
 })
 
 // ---------------------------------------------------------------------------
