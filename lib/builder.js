@@ -1,3 +1,4 @@
+// @ts-check
 'use strict'
 // QemuCommandBuilder: a fluent JS class over the native builder. Every method
 // forwards to the core (which validates and appends) and returns `this`.
@@ -10,6 +11,7 @@ const B = Symbol('infinivirt.builder')
 
 // Forwards `name(...args)` to the native builder and returns `this` for chaining.
 function fluent (name) {
+  /** @this {QemuCommandBuilder} */
   return function (...args) {
     call(() => this[B][name](...args))
     return this

@@ -1,3 +1,4 @@
+// @ts-check
 'use strict'
 // SpiceConfig / VncConfig: JS classes over the native configs, so that
 // `addSpice(x)` can tell a config instance from a plain options object.

@@ -1,3 +1,4 @@
+// @ts-check
 'use strict'
 // Error classes of the public API and the one conversion from native errors.
 // A native error's message is WIRE_PREFIX + JSON {class, code, message, fields}
@@ -97,8 +98,7 @@ function keepForeign (err) {
 }
 
 function plainError (w) {
-  const e = new Error(w.message)
-  e.code = w.code
+  const e = Object.assign(new Error(w.message), { code: w.code })
   Object.assign(e, w.fields)
   return e
 }
@@ -131,9 +131,7 @@ function adopt (err) {
 }
 
 function codeError (code, message) {
-  const e = new Error(message)
-  e.code = code
-  return e
+  return Object.assign(new Error(message), { code })
 }
 
 // What each domain throws for an argument of the wrong shape, with the spec's codes

@@ -1,3 +1,4 @@
+// @ts-check
 'use strict'
 // FirewallRuleTranslator, NftablesService (with its NftablesPersistence) and
 // DepartmentNatService (API.md §8.4–§8.7). Validation, merging, rendering, the nft
@@ -86,6 +87,8 @@ class FirewallRuleTranslator {
 class NftablesPersistence {
   constructor (config) {
     const c = config || {}
+    /** @type {import('../binding').NativeNftablesPersistence} */
+    this._n // declared for the checker; defined below, non-enumerable
     Object.defineProperty(this, '_n', {
       value: call(() => new native.NativeNftablesPersistence({
         persistenceDir: str(c.persistenceDir),
@@ -118,6 +121,10 @@ class NftablesService {
   // config: { enablePersistence?, persistenceDir?, createBackup?, useLocking?, defaultPolicy?, strictRules? }
   constructor (config) {
     const c = config || {}
+    /** @type {import('../binding').NativeNftablesService} */
+    this._n // declared for the checker; defined below, non-enumerable
+    /** @type {NftablesPersistence | null} */
+    this._persistence
     Object.defineProperty(this, '_n', {
       value: call(() => new native.NativeNftablesService({
         enablePersistence: c.enablePersistence,
@@ -204,6 +211,8 @@ class NftablesService {
 
 class DepartmentNatService {
   constructor () {
+    /** @type {import('../binding').NativeDepartmentNat} */
+    this._n // declared for the checker; defined below, non-enumerable
     Object.defineProperty(this, '_n', { value: new native.NativeDepartmentNat() })
   }
 

@@ -1,3 +1,4 @@
+// @ts-check
 'use strict'
 // Type guards of the public API. Value sets come from the core (src/consts.rs);
 // the structural checks look at JS objects, which only JS can see.

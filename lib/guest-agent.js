@@ -1,3 +1,4 @@
+// @ts-check
 'use strict'
 // GuestAgentClient (API-next §1): a thin wrapper over the native client. Sockets,
 // resync, deadlines, output caps and errors live in Rust (src/agent/); this file
@@ -14,11 +15,14 @@ const opt = (o, k) => (o && o[k] !== undefined && o[k] !== null ? o[k] : undefin
 
 class GuestAgentClient {
   /**
-   * @param socketPath the host side of the VM's org.qemu.guest_agent.0 channel
-   * @param options    { connectTimeout = 5000, commandTimeout = 30000, maxOutputBytes = 16 MiB }
+   * @param {string} socketPath the host side of the VM's org.qemu.guest_agent.0 channel
+   * @param {import('../index').GuestAgentClientOptions | null} [options] connectTimeout
+   *   (5000), commandTimeout (30000), maxOutputBytes (16 MiB)
    */
   constructor (socketPath, options = {}) {
     const o = options || {}
+    /** @type {import('../binding').NativeGuestAgent} */
+    this._n // declared for the checker; defined below, non-enumerable
     Object.defineProperty(this, '_n', {
       value: call(() => new native.NativeGuestAgent(String(socketPath), {
         connectTimeout: opt(o, 'connectTimeout'),

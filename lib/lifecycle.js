@@ -1,3 +1,4 @@
+// @ts-check
 'use strict'
 // VMLifecycle (spec §5) and the Infinivirt facade (spec §6). The work is native
 // (src/lifecycle/vm.rs): validation, per-VM locking, disks, TAP, firewall, paused
@@ -36,7 +37,7 @@ class VMLifecycle {
    * @param eventHandler  an EventHandler: each VM this instance starts is attached
    *                      to it (its vm:* events), and detached when it stops
    * @param eventManager  `emitCRUD` receives 'create' / 'power_off' events
-   * @param options       { diskDir, qmpSocketDir, pidfileDir } plus `qemuBinary`,
+   * @param options       diskDir, qmpSocketDir, pidfileDir plus `qemuBinary`,
    *                      `firewallPersistenceDir`, `firewallStrictRules` and, for
    *                      tests only, `extraArgs`
    *                      (raw QEMU arguments appended to every VM)
@@ -50,6 +51,10 @@ class VMLifecycle {
     }
     const objects = new Registry()
     const host = makeHost({ targets: { db: store ? null : prisma }, objects: objects.map, log })
+    /** @type {Registry} */
+    this._objects // declared for the checker (as _n): defined below, non-enumerable
+    /** @type {import('../binding').NativeVmLifecycle} */
+    this._n
     Object.defineProperty(this, '_objects', { value: objects })
     const o = options || {}
     Object.defineProperty(this, '_n', {
@@ -399,9 +404,12 @@ class Infinivirt {
   /** Stops the health monitor and lets go of the VMs; they keep running (rule 8). */
   async shutdown () {
     if (this._healthMonitor) await this._healthMonitor.stop()
-    if (this._eventHandler) {
-      for (const vmId of this._eventHandler.getAttachedVMs()) await this._lifecycle._detach(vmId)
-      await this._eventHandler.detachAll()
+    const eh = this._eventHandler
+    const l = this._lifecycle
+    // initialize() sets both or neither.
+    if (eh && l) {
+      for (const vmId of eh.getAttachedVMs()) await l._detach(vmId)
+      await eh.detachAll()
     }
     for (const a of this._agents.values()) await a.disconnect()
     this._agents.clear()
@@ -411,10 +419,14 @@ class Infinivirt {
 
   isInitialized () { return this._initialized }
 
-  _require () {
-    if (!this._initialized) throw new LifecycleError('INVALID_STATE', NOT_INITIALIZED)
-    return this._lifecycle
+  /** What initialize() made; throws INVALID_STATE before it (or after shutdown). */
+  _ready () {
+    const { _lifecycle: lifecycle, _eventHandler: eventHandler, _store: store } = this
+    if (!this._initialized || !lifecycle || !eventHandler || !store) throw new LifecycleError('INVALID_STATE', NOT_INITIALIZED)
+    return { lifecycle, eventHandler, store }
   }
+
+  _require () { return this._ready().lifecycle }
 
   async createVM (config) {
     return this._require().create(config)
@@ -457,9 +469,9 @@ class Infinivirt {
    * attached over QMP, as the original did.
    */
   async attachToRunningVM (vmId, qmpSocketPath) {
-    const l = this._require()
+    const { lifecycle: l, eventHandler } = this._ready()
     vmId = String(vmId)
-    if (this._eventHandler.isAttached(vmId)) return
+    if (eventHandler.isAttached(vmId)) return
     try {
       await call(() => l._n.attachRunning(vmId, String(qmpSocketPath)))
     } catch (e) {
@@ -467,12 +479,11 @@ class Infinivirt {
     }
     const client = new QMPClient(String(qmpSocketPath))
     await client.connect()
-    await this._eventHandler.attachToVM(vmId, client)
+    await eventHandler.attachToVM(vmId, client)
   }
 
   _clientOf (vmId) {
-    this._require()
-    const client = this._eventHandler.getQMPClient(String(vmId))
+    const client = this._ready().eventHandler.getQMPClient(String(vmId))
     if (!client) throw new LifecycleError('VM_NOT_FOUND', `VM ${vmId} not found or not running`)
     return client
   }
@@ -493,18 +504,18 @@ class Infinivirt {
    * `guestAgentSocketPath` is used.
    */
   async _agent (vmId, socketPath) {
-    this._require()
+    const { store } = this._ready()
     vmId = String(vmId)
     let p = socketPath
     if (!p) {
-      const vm = await this._store.findMachineWithConfig(vmId)
+      const vm = await store.findMachineWithConfig(vmId)
       if (!vm) throw new LifecycleError('VM_NOT_FOUND', `VM not found: ${vmId}`, vmId)
       p = vm.configuration && vm.configuration.guestAgentSocketPath
       if (!p) {
-        const e = new Error(`VM ${vmId} has no guest agent channel (guestAgentSocketPath is not set)`)
-        e.code = 'AGENT_NOT_CONFIGURED'
-        e.vmId = vmId
-        throw e
+        throw Object.assign(new Error(`VM ${vmId} has no guest agent channel (guestAgentSocketPath is not set)`), {
+          code: 'AGENT_NOT_CONFIGURED',
+          vmId
+        })
       }
     }
     let client = this._agents.get(vmId)

@@ -1,3 +1,4 @@
+// @ts-check
 'use strict'
 // TapDeviceManager and BridgeManager (API.md §8.1, §8.2). Everything happens
 // natively over netlink and the TUN/ethtool ioctls (no `ip` or `ethtool` process);
@@ -10,6 +11,8 @@ class TapDeviceManager {
   // Infinivirt addition: `options.orphanGraceMs` (default 30000) and
   // `options.sweepOnCreate` (default false); see COMPATIBILITY.md.
   constructor (options) {
+    /** @type {import('../binding').NativeTapManager} */
+    this._n // declared for the checker; defined below, non-enumerable
     Object.defineProperty(this, '_n', { value: call(() => new native.NativeTapManager(options || undefined)) })
   }
 

@@ -1,3 +1,4 @@
+// @ts-check
 'use strict'
 // QemuProcess: starts the command a QemuCommandBuilder describes, and tracks the
 // QEMU it becomes. Spawn, PID adoption, identity checks and the pidfd exit watch
@@ -12,6 +13,8 @@ class QemuProcess extends EventEmitter {
   constructor (vmId, commandBuilder) {
     super()
     const self = new WeakRef(this)
+    /** @type {import('../binding').NativeQemuProcess} */
+    this._n // declared for the checker; defined below, non-enumerable
     Object.defineProperty(this, '_n', {
       value: call(() => new native.NativeQemuProcess(vmId, (pid) => {
         const me = self.deref()

@@ -1,3 +1,4 @@
+// @ts-check
 'use strict'
 // QMPClient: an EventEmitter over the native client. Sockets, ids, timeouts and
 // reconnects live in Rust; this file re-emits notices and names the commands.
@@ -16,6 +17,8 @@ class QMPClient extends EventEmitter {
     super()
     // The native side holds the notice callback; a WeakRef keeps it from pinning `this`.
     const self = new WeakRef(this)
+    /** @type {import('../binding').NativeQmpClient} */
+    this._n // declared for the checker; defined below, non-enumerable
     Object.defineProperty(this, '_n', {
       value: call(() => new native.NativeQmpClient(socketPath, options, (json) => {
         const me = self.deref()
@@ -38,7 +41,7 @@ class QMPClient extends EventEmitter {
   // A throwing listener must not break the connection (spec §4.1): log and go on.
   _safeEmit (...args) {
     try {
-      this.emit(...args)
+      this.emit(args[0], ...args.slice(1))
     } catch (e) {
       log.log('error', `'${args[0]}' listener failed: ${e && e.message}`)
     }

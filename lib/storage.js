@@ -1,3 +1,4 @@
+// @ts-check
 'use strict'
 // QemuImgService and SnapshotManager (API.md §9). Validation, qemu-img runs, image
 // locks and error classification are native; this file names the methods, keeps a

@@ -1,3 +1,4 @@
+// @ts-check
 'use strict'
 // CpuPinningAdapter (API.md §12.1) and CgroupsManager (§13). The work happens in
 // Rust (src/lifecycle/pinning.rs, src/system/); this file reshapes results only.

@@ -1,3 +1,4 @@
+// @ts-check
 'use strict'
 // InstallationMonitor (spec §14.2): watches an unattended installation through the
 // VM's QMPClient. The decisions (phases, completion rule, reset limit, timeout) are the
@@ -49,6 +50,8 @@ class InstallationMonitor extends EventEmitter {
   constructor (qmpClient, config = {}) {
     super()
     const n = call(() => new native.NativeInstallMonitor(nativeConfig(config)))
+    /** @type {import('../binding').NativeInstallMonitor} */
+    this._n // declared for the checker; defined below, non-enumerable
     Object.defineProperty(this, '_n', { value: n })
     this._client = qmpClient
     const shot = config && config.screenshotPath
@@ -107,7 +110,7 @@ class InstallationMonitor extends EventEmitter {
     return this._duration ?? this._elapsed()
   }
 
-  _elapsed () { return Math.round(performance.now() - this._t0) }
+  _elapsed () { return Math.round(performance.now() - (this._t0 ?? 0)) }
 
   _input (name, data) {
     const d = data && typeof data === 'object' ? data : {}

@@ -1,3 +1,4 @@
+// @ts-check
 'use strict'
 // UnattendedInstaller (API.md §14.1). Answer files and the answer ISO are built in
 // Rust (src/unattended/); this file keeps the spec's JS surface, the optional

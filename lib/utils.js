@@ -1,3 +1,4 @@
+// @ts-check
 'use strict'
 // Small stateless exports: PCI helpers, MAC generator, chain names, Debugger, CommandExecutor.
 

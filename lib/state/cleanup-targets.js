@@ -1,3 +1,4 @@
+// @ts-check
 'use strict'
 // The managers the EventHandler / HealthMonitor cleanup calls (spec §10.2, §10.3):
 // the owner's when it passed them (`tapManager`, `nftables`, `cgroups`), else the

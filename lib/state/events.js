@@ -1,3 +1,4 @@
+// @ts-check
 'use strict'
 // EventHandler (spec §10.2): listens to the QMP clients of attached VMs (real
 // QMPClients or EventEmitter mocks) and hands each event, in arrival order, to the
@@ -27,8 +28,13 @@ function eventTime (timestamp) {
 }
 
 class EventHandler extends EventEmitter {
+  /**
+   * @param db a DatabaseAdapter (createStore() is used natively)
+   * @param {Record<string, any>} [config]
+   */
   constructor (db, config = {}) {
     super()
+    /** @type {Record<string, any>} */
     const cfg = { enableLogging: true, emitCustomEvents: true, ...config }
     const store = nativeStoreOf(db)
     // Without injected managers the cleanup uses the class's own (spec §10.2).
@@ -36,6 +42,16 @@ class EventHandler extends EventEmitter {
     targets.db = store ? null : db
     const objects = new Registry()
     const host = makeHost({ targets, objects: objects.map, facade: new WeakRef(this), log })
+    /** @type {Registry} */
+    this._objects // declared for the checker (as the others): defined below, non-enumerable
+    /** @type {Record<string, unknown>} */
+    this._targets
+    /** @type {Map<string, any>} */
+    this._vms
+    /** @type {Map<string, any>} */
+    this._dormant
+    /** @type {import('../../binding').NativeEventHandler} */
+    this._n
     Object.defineProperty(this, '_objects', { value: objects })
     Object.defineProperty(this, '_targets', { value: targets })
     Object.defineProperty(this, '_vms', { value: new Map() })

@@ -1,3 +1,4 @@
+// @ts-check
 'use strict'
 // HealthMonitor (spec §10.3): the periodic sweep of running VMs, crash handling and
 // cleanup, natively; plus pushed crash detection (watchVM: pidfd + QMP EOF), which
@@ -18,8 +19,13 @@ const log = new Debugger('health-monitor')
 const working = new Set()
 
 class HealthMonitor extends EventEmitter {
+  /**
+   * @param db a DatabaseAdapter (createStore() is used natively)
+   * @param {Record<string, any>} [config]
+   */
   constructor (db, config = {}) {
     super()
+    /** @type {Record<string, any>} */
     const cfg = { checkIntervalMs: 30000, enableCleanup: true, pidfileDir: '/var/run/infinivirt/pids', ...config }
     const store = nativeStoreOf(db)
     // Without injected managers the cleanup uses the class's own (spec §10.3).
@@ -30,6 +36,10 @@ class HealthMonitor extends EventEmitter {
     if (typeof cfg.onCleanupAlert === 'function') hooks.onCleanupAlert = cfg.onCleanupAlert
     targets.hooks = hooks
     const host = makeHost({ targets, facade: new WeakRef(this), onEmit: (me) => me._afterEvent(), log })
+    /** @type {NodeJS.Timeout | null} */
+    this._keepAlive // declared for the checker (as _n): defined below, non-enumerable
+    /** @type {import('../../binding').NativeHealthMonitor} */
+    this._n
     Object.defineProperty(this, '_keepAlive', { value: null, writable: true })
     Object.defineProperty(this, '_n', {
       value: call(() => new native.NativeHealthMonitor(store, host, {
@@ -81,6 +91,7 @@ class HealthMonitor extends EventEmitter {
    * makes the exit a shutdown, not a crash), tapDeviceName, guestAgentSocketPath,
    * infiniServiceSocketPath, pidfile, stderrPath.
    */
+  /** @param {Record<string, any>} [options] */
   watchVM (vmId, target, options = {}) {
     if (options === null || typeof options !== 'object') throw badArgument('state', 'watchVM options must be an object')
     const opts = {

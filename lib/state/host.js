@@ -1,3 +1,4 @@
+// @ts-check
 'use strict'
 // The bridge between the native state objects and the caller's JS objects.
 //
@@ -61,6 +62,16 @@ function failure (err) {
 // targets: { name: object } (a value may be a function returning the object);
 // objects: Map of per-call registrations ('obj:<id>'); facade: WeakRef of the emitter;
 // onEmit: called with the emitter after each event it was given.
+/**
+ * @param {{
+ *   targets?: Record<string, any>,
+ *   objects?: Map<string, any> | null,
+ *   facade?: WeakRef<import('events').EventEmitter> | null,
+ *   onEmit?: ((me: any) => void) | null,
+ *   log: Debugger
+ * }} options
+ * @returns {(json: string) => Promise<string>}
+ */
 function makeHost ({ targets = {}, objects = null, facade = null, onEmit = null, log }) {
   return async (json) => {
     let req

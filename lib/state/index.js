@@ -1,3 +1,4 @@
+// @ts-check
 'use strict'
 // The state layer's public classes (spec §10, §11) and createStore().
 

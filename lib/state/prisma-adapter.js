@@ -1,3 +1,4 @@
+// @ts-check
 'use strict'
 // PrismaAdapter (spec §11.1): the DatabaseAdapter over a Prisma client the caller
 // hands over (real, or a mock in the backend's tests). It makes exactly the spec's
@@ -141,6 +142,8 @@ function wrap (verb, code, vmId, error) {
 
 class PrismaAdapter {
   constructor (prisma) {
+    /** @type {any} */
+    this.prisma // a PrismaClient (an optional peer dependency); defined below, read-only
     Object.defineProperty(this, 'prisma', { value: prisma })
   }
 

@@ -1,3 +1,4 @@
+// @ts-check
 'use strict'
 // createStore(): a DatabaseAdapter implemented natively (PostgreSQL through sqlx on
 // the backend's tables, or the embedded SQLite database). Passed to StateSync,
@@ -15,6 +16,8 @@ class NativeStoreAdapter {
       sqlitePath: options.sqlitePath ?? undefined
     }))
     Object.defineProperty(this, NativeStoreHandle, { value: n })
+    /** @type {import('../../binding').NativeStore} */
+    this._n // declared for the checker; defined below, non-enumerable
     Object.defineProperty(this, '_n', { value: n })
   }
 

@@ -1,3 +1,4 @@
+// @ts-check
 'use strict'
 // StateSync (spec §10.1) over any DatabaseAdapter: a createStore() store is used
 // natively, any other object (PrismaAdapter, a plain adapter, a mock) is called
@@ -14,6 +15,10 @@ class StateSync {
     const store = nativeStoreOf(db)
     const objects = new Registry()
     const host = makeHost({ targets: { db: store ? null : db }, objects: objects.map, log })
+    /** @type {Registry} */
+    this._objects // declared for the checker (as _n): defined below, non-enumerable
+    /** @type {import('../../binding').NativeStateSync} */
+    this._n
     Object.defineProperty(this, '_objects', { value: objects })
     Object.defineProperty(this, '_n', { value: call(() => new native.NativeStateSync(store, host)) })
   }

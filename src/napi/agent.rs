@@ -88,8 +88,14 @@ impl NativeGuestAgent {
         self.inner.is_connected()
     }
 
-    #[napi(ts_return_type = "Promise<any>")]
-    pub async fn execute(&self, command: String, args: Option<Value>, timeout_ms: Option<f64>) -> napi::Result<Value> {
+    /// Any agent command: `args` go to the agent as they are, its reply comes back as it is.
+    #[napi(ts_return_type = "Promise<unknown>")]
+    pub async fn execute(
+        &self,
+        command: String,
+        #[napi(ts_arg_type = "Record<string, unknown> | undefined | null")] args: Option<Value>,
+        timeout_ms: Option<f64>,
+    ) -> napi::Result<Value> {
         let a = self.inner.clone();
         guarded(async move {
             let t = deadline("timeout", timeout_ms).napi()?;
@@ -133,13 +139,15 @@ impl NativeGuestAgent {
         guarded(async move { a.ping(deadline("timeout", timeout_ms).napi()?).await.napi() }).await
     }
 
-    #[napi(ts_return_type = "Promise<any>")]
+    /// `guest-info`, as the agent sent it.
+    #[napi(ts_return_type = "Promise<{ version: string; supported_commands: Array<{ name: string; enabled: boolean; 'success-response': boolean }> }>")]
     pub async fn info(&self) -> napi::Result<Value> {
         let a = self.inner.clone();
         guarded(async move { a.info().await.napi() }).await
     }
 
-    #[napi(ts_return_type = "Promise<any>")]
+    /// `guest-get-osinfo`, as the agent sent it.
+    #[napi(ts_return_type = "Promise<Record<string, string>>")]
     pub async fn os_info(&self) -> napi::Result<Value> {
         let a = self.inner.clone();
         guarded(async move { a.os_info().await.napi() }).await
@@ -151,13 +159,17 @@ impl NativeGuestAgent {
         guarded(async move { a.host_name().await.napi() }).await
     }
 
-    #[napi(ts_return_type = "Promise<any[]>")]
+    /// `guest-network-get-interfaces`, as the agent sent it.
+    #[napi(
+        ts_return_type = "Promise<Array<{ name: string; 'hardware-address'?: string; 'ip-addresses'?: Array<{ 'ip-address-type': 'ipv4' | 'ipv6'; 'ip-address': string; prefix: number }>; statistics?: Record<string, number> }>>"
+    )]
     pub async fn network_interfaces(&self, timeout_ms: Option<f64>) -> napi::Result<Value> {
         let a = self.inner.clone();
         guarded(async move { a.network_interfaces(deadline("timeout", timeout_ms).napi()?).await.napi() }).await
     }
 
-    #[napi(ts_return_type = "Promise<any[]>")]
+    /// `guest-get-fsinfo`, as the agent sent it.
+    #[napi(ts_return_type = "Promise<Array<Record<string, unknown>>>")]
     pub async fn fs_info(&self) -> napi::Result<Value> {
         let a = self.inner.clone();
         guarded(async move { a.fs_info().await.napi() }).await

@@ -24,7 +24,8 @@ fn num(n: usize) -> f64 {
     n as f64
 }
 
-/// Rules as JS passed them; one that cannot be read fails validation when planned
+/// Rules as JS passed them (typed `Partial<FirewallRuleRecord>`, read leniently
+/// here so a bad field is reported by rule name); one that cannot be read fails validation when planned
 /// (left out and reported, or rejecting the call in strict mode).
 fn rules(v: Option<Vec<Value>>) -> Vec<FirewallRuleInput> {
     v.unwrap_or_default().into_iter().map(FirewallRuleInput::from_json_lenient).collect()
@@ -33,7 +34,7 @@ fn rules(v: Option<Vec<Value>>) -> Vec<FirewallRuleInput> {
 // ---------------------------------------------------------------- translator
 
 #[napi(catch_unwind)]
-pub fn fw_translate_to_tokens(rule: Value, tap: Option<String>) -> napi::Result<Vec<String>> {
+pub fn fw_translate_to_tokens(#[napi(ts_arg_type = "Partial<FirewallRuleRecord>")] rule: Value, tap: Option<String>) -> napi::Result<Vec<String>> {
     let r = FirewallRuleInput::from_json(rule).napi()?;
     translate::translate(&r, tap.as_deref().unwrap_or("")).napi()
 }
@@ -59,13 +60,15 @@ pub fn fw_translate_addresses(src: Option<String>, src_mask: Option<String>, dst
 }
 
 #[napi(catch_unwind)]
-pub fn fw_translate_states(connection_state: Option<Value>) -> napi::Result<Vec<String>> {
+pub fn fw_translate_states(
+    #[napi(ts_arg_type = "FirewallRuleRecord['connectionState'] | undefined")] connection_state: Option<Value>,
+) -> napi::Result<Vec<String>> {
     let r = FirewallRuleInput::from_json(serde_json::json!({ "connectionState": connection_state })).napi()?;
     Ok(translate::state_tokens(&r.states()))
 }
 
 #[napi(catch_unwind)]
-pub fn fw_validate_rule(rule: Value) -> napi::Result<()> {
+pub fn fw_validate_rule(#[napi(ts_arg_type = "unknown")] rule: Value) -> napi::Result<()> {
     FirewallRuleInput::from_json(rule).and_then(|r| r.validate()).napi()
 }
 
@@ -420,8 +423,8 @@ impl NativeNftablesService {
         &self,
         vm_id: String,
         tap: Option<String>,
-        department_rules: Option<Vec<Value>>,
-        vm_rules: Option<Vec<Value>>,
+        #[napi(ts_arg_type = "Array<Partial<FirewallRuleRecord>> | undefined | null")] department_rules: Option<Vec<Value>>,
+        #[napi(ts_arg_type = "Array<Partial<FirewallRuleRecord>> | undefined | null")] vm_rules: Option<Vec<Value>>,
     ) -> napi::Result<JsFirewallApplyResult> {
         let s = self.inner.clone();
         guarded(async move {
@@ -436,8 +439,8 @@ impl NativeNftablesService {
         &self,
         vm_id: String,
         tap: Option<String>,
-        department_rules: Option<Vec<Value>>,
-        vm_rules: Option<Vec<Value>>,
+        #[napi(ts_arg_type = "Array<Partial<FirewallRuleRecord>> | undefined | null")] department_rules: Option<Vec<Value>>,
+        #[napi(ts_arg_type = "Array<Partial<FirewallRuleRecord>> | undefined | null")] vm_rules: Option<Vec<Value>>,
     ) -> napi::Result<JsChangedResult> {
         let s = self.inner.clone();
         guarded(async move {
@@ -526,8 +529,8 @@ impl NativeNftablesService {
         &self,
         vm_id: String,
         tap: Option<String>,
-        department_rules: Option<Vec<Value>>,
-        vm_rules: Option<Vec<Value>>,
+        #[napi(ts_arg_type = "Array<Partial<FirewallRuleRecord>> | undefined | null")] department_rules: Option<Vec<Value>>,
+        #[napi(ts_arg_type = "Array<Partial<FirewallRuleRecord>> | undefined | null")] vm_rules: Option<Vec<Value>>,
     ) -> napi::Result<JsFirewallVerifyResult> {
         let s = self.inner.clone();
         guarded(async move {

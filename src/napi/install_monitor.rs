@@ -42,6 +42,7 @@ pub struct JsMonitorOutput {
     pub remaining: Option<f64>,
     pub percent_complete: Option<f64>,
     pub device: Option<String>,
+    #[napi(ts_type = "{ class: string; code: string; message: string; fields: Record<string, unknown> }")]
     pub error: Option<serde_json::Value>,
 }
 

@@ -130,7 +130,7 @@ impl NativeVmLifecycle {
 
     /// `installMedia`: the answer medium of an unattended install (built by the facade).
     #[napi(ts_return_type = "Promise<Record<string, unknown>>")]
-    pub async fn create(&self, config: Value, install_media: Option<String>) -> napi::Result<Value> {
+    pub async fn create(&self, #[napi(ts_arg_type = "import('./index').VMCreateConfig")] config: Value, install_media: Option<String>) -> napi::Result<Value> {
         let l = self.inner.clone();
         guarded(async move {
             let c: VmCreateConfig = serde_json::from_value(config)

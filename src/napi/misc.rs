@@ -7,7 +7,11 @@ use crate::exec::HostCommand;
 use crate::network::{mac, names};
 use crate::qemu::pci;
 
-#[napi]
+/// Every runtime constant and enum object by export name (index.d.ts types each
+/// export); typed here are the ones the facade reads itself.
+#[napi(
+    ts_return_type = "Record<string, unknown> & { PCI_ADDRESS_PATTERN: string; VNC_MAX_PASSWORD_LENGTH: number; VMOperation: Record<string, string>; _lists: { dbStatuses: string[]; qmpStatuses: string[]; osTypes: string[]; installationPhases: string[]; imageFormats: string[]; allowedRomDir: string } }"
+)]
 pub fn spec_constants() -> serde_json::Value {
     crate::consts::exported()
 }

@@ -97,15 +97,20 @@ impl NativeQmpClient {
         self.inner.is_connected()
     }
 
-    #[napi]
+    #[napi(ts_return_type = "{ QMP: { version: { qemu: { micro: number; minor: number; major: number }; package: string }; capabilities: string[] } } | null")]
     pub fn get_greeting(&self) -> Option<Value> {
         self.inner.greeting()
     }
 
     /// Sends the command on the calling (JS) thread and returns a promise that the
     /// connection's reader settles directly: no task per call, one wake-up per reply.
-    #[napi(ts_return_type = "Promise<any>", catch_unwind)]
-    pub fn execute<'e>(&self, env: &'e Env, command: String, args: Option<Value>) -> napi::Result<Object<'e>> {
+    #[napi(ts_return_type = "Promise<unknown>", catch_unwind)]
+    pub fn execute<'e>(
+        &self,
+        env: &'e Env,
+        command: String,
+        #[napi(ts_arg_type = "Record<string, unknown> | undefined | null")] args: Option<Value>,
+    ) -> napi::Result<Object<'e>> {
         let (deferred, promise) = env.create_deferred()?;
         self.inner.execute_with(
             &command,

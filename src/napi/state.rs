@@ -28,7 +28,8 @@ use crate::state::error::{DatabaseError, ForeignError, Retry, StateError};
 use crate::state::events::{EventHandlerConfig, EventHandlerCore, Job};
 use crate::state::health::{ExitSource, HealthConfig, HealthHooks, HealthMonitorCore, NoHooks, WatchSpec};
 use crate::state::records::{
-    FirewallRuleRecord, MachineConfigUpdate, MachineConfigurationRecord, MachineRecord, RunningVmRecord, TransitionResult, VmConfigRecord,
+    DepartmentRecord, ExtendedMachineConfigurationRecord, FirewallRuleRecord, FirewallRuleSetRecord, MachineConfigUpdate, MachineConfigurationRecord,
+    MachineRecord, RunningVmRecord, TransitionResult, VmConfigRecord,
 };
 use crate::state::status::{db_status_for_qmp, VmStatus};
 use crate::state::store::{Store, StoreChoice, StoreFuture};
@@ -251,6 +252,327 @@ impl HealthHooks for JsHooks {
     }
 }
 
+// ---------------------------------------------------------------- records as JS sees them
+//
+// The spec's record shapes (§17.7, §17.8): every key present, `null` when absent
+// (`use_nullable`), keys in the order the core's serialisation used.
+
+/// `{ id, status }` (spec §17.7).
+#[napi(object, object_from_js = false, js_name = "MachineRecord")]
+pub struct JsMachineRecord {
+    pub id: String,
+    pub status: String,
+}
+
+/// What a running VM holds on the host (spec §17.7); `cpuPinning` is an Infinivirt addition.
+#[napi(object, object_from_js = false, use_nullable = true, js_name = "MachineConfigurationRecord")]
+pub struct JsMachineConfigurationRecord {
+    pub qemu_pid: Option<i64>,
+    pub tap_device_name: Option<String>,
+    pub qmp_socket_path: Option<String>,
+    pub guest_agent_socket_path: Option<String>,
+    pub infini_service_socket_path: Option<String>,
+    #[napi(ts_type = "{ cores: number[] }")]
+    pub cpu_pinning: Option<Value>,
+}
+
+/// `{ id, status, MachineConfiguration }` (spec §17.7).
+#[napi(object, object_from_js = false, use_nullable = true, js_name = "RunningVMRecord")]
+pub struct JsRunningVmRecord {
+    pub id: String,
+    pub status: String,
+    #[napi(js_name = "MachineConfiguration")]
+    pub configuration: Option<JsMachineConfigurationRecord>,
+}
+
+/// `FirewallRuleRecord` (spec §17.8).
+#[napi(object, object_from_js = false, use_nullable = true, js_name = "FirewallRuleRecord")]
+pub struct JsFirewallRuleRecord {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub action: String,
+    pub direction: String,
+    pub priority: i64,
+    pub protocol: String,
+    pub src_port_start: Option<i64>,
+    pub src_port_end: Option<i64>,
+    pub dst_port_start: Option<i64>,
+    pub dst_port_end: Option<i64>,
+    pub src_ip_addr: Option<String>,
+    pub src_ip_mask: Option<String>,
+    pub dst_ip_addr: Option<String>,
+    pub dst_ip_mask: Option<String>,
+    /// As stored: the JSON object of the rule's states.
+    #[napi(ts_type = "{ established?: boolean; new?: boolean; related?: boolean; invalid?: boolean }")]
+    pub connection_state: Option<Value>,
+    pub overrides_dept: bool,
+}
+
+/// `FirewallRuleSetRecord` (spec §17.8).
+#[napi(object, object_from_js = false, js_name = "FirewallRuleSetRecord")]
+pub struct JsFirewallRuleSetRecord {
+    pub id: String,
+    pub name: String,
+    pub internal_name: String,
+    pub priority: i64,
+    pub is_active: bool,
+    pub rules: Vec<JsFirewallRuleRecord>,
+}
+
+/// `DepartmentRecord` (spec §17.8).
+#[napi(object, object_from_js = false, use_nullable = true, js_name = "DepartmentRecord")]
+pub struct JsDepartmentRecord {
+    pub id: String,
+    pub name: String,
+    pub firewall_rule_set: Option<JsFirewallRuleSetRecord>,
+}
+
+/// Every configuration column (spec §17.8 `ExtendedMachineConfigurationRecord`).
+#[napi(object, object_from_js = false, use_nullable = true, js_name = "ExtendedMachineConfigurationRecord")]
+pub struct JsExtendedMachineConfigurationRecord {
+    pub qemu_pid: Option<i64>,
+    pub tap_device_name: Option<String>,
+    pub qmp_socket_path: Option<String>,
+    pub guest_agent_socket_path: Option<String>,
+    pub infini_service_socket_path: Option<String>,
+    pub graphic_protocol: Option<String>,
+    pub graphic_port: Option<i64>,
+    pub graphic_password: Option<String>,
+    pub graphic_host: Option<String>,
+    pub assigned_gpu_bus: Option<String>,
+    pub bridge: Option<String>,
+    pub machine_type: Option<String>,
+    pub cpu_model: Option<String>,
+    pub disk_bus: Option<String>,
+    pub disk_cache_mode: Option<String>,
+    pub network_model: Option<String>,
+    pub network_queues: Option<i64>,
+    pub memory_balloon: Option<bool>,
+    #[napi(ts_type = "string[]")]
+    pub disk_paths: Option<Value>,
+    pub uefi_firmware: Option<String>,
+    pub hugepages: Option<bool>,
+    #[napi(ts_type = "{ cores: number[] }")]
+    pub cpu_pinning: Option<Value>,
+    pub enable_numa_ctl_pinning: Option<bool>,
+    pub cpu_pinning_strategy: Option<String>,
+    pub tpm_socket_path: Option<String>,
+    pub virtio_drivers_iso: Option<String>,
+    pub enable_audio: Option<bool>,
+    pub enable_usb_tablet: Option<bool>,
+}
+
+/// `VMConfigRecord` (spec §17.8).
+#[napi(object, object_from_js = false, use_nullable = true, js_name = "VMConfigRecord")]
+pub struct JsVmConfigRecord {
+    pub id: String,
+    pub status: String,
+    pub name: String,
+    pub internal_name: String,
+    pub os: String,
+    pub cpu_cores: i64,
+    #[napi(js_name = "ramGB")]
+    pub ram_gb: i64,
+    #[napi(js_name = "diskSizeGB")]
+    pub disk_size_gb: i64,
+    pub gpu_pci_address: Option<String>,
+    /// Optimistic-lock version.
+    pub version: i64,
+    pub configuration: Option<JsExtendedMachineConfigurationRecord>,
+    pub firewall_rule_set: Option<JsFirewallRuleSetRecord>,
+    pub department: Option<JsDepartmentRecord>,
+}
+
+/// `transitionVMStatus`'s result (`success` is always true: a lost race rejects).
+#[napi(object, object_from_js = false, js_name = "TransitionResult")]
+pub struct JsTransitionResult {
+    pub success: bool,
+    pub new_version: i64,
+    pub vm_config: JsVmConfigRecord,
+}
+
+/// `getVMInfo` (spec §10.1).
+#[napi(object, object_from_js = false, use_nullable = true, js_name = "VMInfoRecord")]
+pub struct JsVmInfo {
+    pub tap_device_name: Option<String>,
+    pub has_cpu_pinning: bool,
+}
+
+impl From<MachineRecord> for JsMachineRecord {
+    fn from(r: MachineRecord) -> Self {
+        JsMachineRecord { id: r.id, status: r.status.as_str().to_string() }
+    }
+}
+
+impl From<MachineConfigurationRecord> for JsMachineConfigurationRecord {
+    fn from(r: MachineConfigurationRecord) -> Self {
+        let MachineConfigurationRecord { qemu_pid, tap_device_name, qmp_socket_path, guest_agent_socket_path, infini_service_socket_path, cpu_pinning } = r;
+        JsMachineConfigurationRecord { qemu_pid, tap_device_name, qmp_socket_path, guest_agent_socket_path, infini_service_socket_path, cpu_pinning }
+    }
+}
+
+impl From<RunningVmRecord> for JsRunningVmRecord {
+    fn from(r: RunningVmRecord) -> Self {
+        JsRunningVmRecord { id: r.id, status: r.status.as_str().to_string(), configuration: r.configuration.map(Into::into) }
+    }
+}
+
+impl From<FirewallRuleRecord> for JsFirewallRuleRecord {
+    fn from(r: FirewallRuleRecord) -> Self {
+        // Destructured so a new record field fails to compile here until it is mapped.
+        let FirewallRuleRecord {
+            id,
+            name,
+            description,
+            action,
+            direction,
+            priority,
+            protocol,
+            src_port_start,
+            src_port_end,
+            dst_port_start,
+            dst_port_end,
+            src_ip_addr,
+            src_ip_mask,
+            dst_ip_addr,
+            dst_ip_mask,
+            connection_state,
+            overrides_dept,
+        } = r;
+        JsFirewallRuleRecord {
+            id,
+            name,
+            description,
+            action,
+            direction,
+            priority,
+            protocol,
+            src_port_start,
+            src_port_end,
+            dst_port_start,
+            dst_port_end,
+            src_ip_addr,
+            src_ip_mask,
+            dst_ip_addr,
+            dst_ip_mask,
+            connection_state,
+            overrides_dept,
+        }
+    }
+}
+
+impl From<FirewallRuleSetRecord> for JsFirewallRuleSetRecord {
+    fn from(r: FirewallRuleSetRecord) -> Self {
+        JsFirewallRuleSetRecord {
+            id: r.id,
+            name: r.name,
+            internal_name: r.internal_name,
+            priority: r.priority,
+            is_active: r.is_active,
+            rules: r.rules.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<DepartmentRecord> for JsDepartmentRecord {
+    fn from(r: DepartmentRecord) -> Self {
+        JsDepartmentRecord { id: r.id, name: r.name, firewall_rule_set: r.firewall_rule_set.map(Into::into) }
+    }
+}
+
+impl From<ExtendedMachineConfigurationRecord> for JsExtendedMachineConfigurationRecord {
+    fn from(r: ExtendedMachineConfigurationRecord) -> Self {
+        // Destructured so a new column fails to compile here until it is mapped.
+        let ExtendedMachineConfigurationRecord {
+            qemu_pid,
+            tap_device_name,
+            qmp_socket_path,
+            guest_agent_socket_path,
+            infini_service_socket_path,
+            graphic_protocol,
+            graphic_port,
+            graphic_password,
+            graphic_host,
+            assigned_gpu_bus,
+            bridge,
+            machine_type,
+            cpu_model,
+            disk_bus,
+            disk_cache_mode,
+            network_model,
+            network_queues,
+            memory_balloon,
+            disk_paths,
+            uefi_firmware,
+            hugepages,
+            cpu_pinning,
+            enable_numa_ctl_pinning,
+            cpu_pinning_strategy,
+            tpm_socket_path,
+            virtio_drivers_iso,
+            enable_audio,
+            enable_usb_tablet,
+        } = r;
+        JsExtendedMachineConfigurationRecord {
+            qemu_pid,
+            tap_device_name,
+            qmp_socket_path,
+            guest_agent_socket_path,
+            infini_service_socket_path,
+            graphic_protocol,
+            graphic_port,
+            graphic_password,
+            graphic_host,
+            assigned_gpu_bus,
+            bridge,
+            machine_type,
+            cpu_model,
+            disk_bus,
+            disk_cache_mode,
+            network_model,
+            network_queues,
+            memory_balloon,
+            disk_paths,
+            uefi_firmware,
+            hugepages,
+            cpu_pinning,
+            enable_numa_ctl_pinning,
+            cpu_pinning_strategy,
+            tpm_socket_path,
+            virtio_drivers_iso,
+            enable_audio,
+            enable_usb_tablet,
+        }
+    }
+}
+
+impl From<VmConfigRecord> for JsVmConfigRecord {
+    fn from(r: VmConfigRecord) -> Self {
+        JsVmConfigRecord {
+            id: r.id,
+            status: r.status.as_str().to_string(),
+            name: r.name,
+            internal_name: r.internal_name,
+            os: r.os,
+            cpu_cores: r.cpu_cores,
+            ram_gb: r.ram_gb,
+            disk_size_gb: r.disk_size_gb,
+            gpu_pci_address: r.gpu_pci_address,
+            version: r.version,
+            configuration: r.configuration.map(Into::into),
+            firewall_rule_set: r.firewall_rule_set.map(Into::into),
+            department: r.department.map(Into::into),
+        }
+    }
+}
+
+impl From<TransitionResult> for JsTransitionResult {
+    fn from(r: TransitionResult) -> Self {
+        JsTransitionResult { success: true, new_version: r.new_version, vm_config: r.vm_config.into() }
+    }
+}
+
 // ---------------------------------------------------------------- native stores
 
 #[napi(object)]
@@ -295,10 +617,10 @@ impl NativeStore {
         self.inner.kind().to_string()
     }
 
-    #[napi(ts_return_type = "Promise<MachineRecord | null>")]
-    pub async fn find_machine(&self, id: String) -> napi::Result<Value> {
+    #[napi]
+    pub async fn find_machine(&self, id: String) -> napi::Result<Option<JsMachineRecord>> {
         let s = self.inner.clone();
-        guarded(async move { Ok(serde_json::to_value(s.find_machine(&id).await.napi()?).unwrap_or(Value::Null)) }).await
+        guarded(async move { Ok(s.find_machine(&id).await.napi()?.map(Into::into)) }).await
     }
 
     #[napi]
@@ -307,10 +629,10 @@ impl NativeStore {
         guarded(async move { s.update_machine_status(&id, &VmStatus::from(status)).await.napi() }).await
     }
 
-    #[napi(js_name = "findRunningVMs", ts_return_type = "Promise<RunningVMRecord[]>")]
-    pub async fn find_running_vms(&self) -> napi::Result<Value> {
+    #[napi(js_name = "findRunningVMs")]
+    pub async fn find_running_vms(&self) -> napi::Result<Vec<JsRunningVmRecord>> {
         let s = self.inner.clone();
-        guarded(async move { Ok(serde_json::to_value(s.find_running_vms().await.napi()?).unwrap_or(Value::Null)) }).await
+        guarded(async move { Ok(s.find_running_vms().await.napi()?.into_iter().map(Into::into).collect()) }).await
     }
 
     #[napi]
@@ -325,14 +647,19 @@ impl NativeStore {
         guarded(async move { s.clear_volatile_machine_configuration(&id).await.napi() }).await
     }
 
-    #[napi(ts_return_type = "Promise<VMConfigRecord | null>")]
-    pub async fn find_machine_with_config(&self, id: String) -> napi::Result<Value> {
+    #[napi]
+    pub async fn find_machine_with_config(&self, id: String) -> napi::Result<Option<JsVmConfigRecord>> {
         let s = self.inner.clone();
-        guarded(async move { Ok(s.find_machine_with_config(&id).await.napi()?.map_or(Value::Null, |v| v.to_json())) }).await
+        guarded(async move { Ok(s.find_machine_with_config(&id).await.napi()?.map(Into::into)) }).await
     }
 
+    /// `config` is checked here, column by column (a typed error names a bad key).
     #[napi]
-    pub async fn update_machine_configuration(&self, id: String, config: Value) -> napi::Result<()> {
+    pub async fn update_machine_configuration(
+        &self,
+        id: String,
+        #[napi(ts_arg_type = "Partial<ExtendedMachineConfigurationRecord>")] config: Value,
+    ) -> napi::Result<()> {
         let s = self.inner.clone();
         guarded(async move {
             if id.is_empty() {
@@ -350,20 +677,26 @@ impl NativeStore {
         .await
     }
 
-    #[napi(js_name = "transitionVMStatus", ts_return_type = "Promise<{ success: boolean; newVersion: number; vmConfig: VMConfigRecord }>")]
-    pub async fn transition_vm_status(&self, id: String, expected_status: String, new_status: String, expected_version: f64) -> napi::Result<Value> {
+    #[napi(js_name = "transitionVMStatus")]
+    pub async fn transition_vm_status(
+        &self,
+        id: String,
+        expected_status: String,
+        new_status: String,
+        expected_version: f64,
+    ) -> napi::Result<JsTransitionResult> {
         let s = self.inner.clone();
         guarded(async move {
             let v = version_arg(expected_version).napi()?;
-            Ok(s.transition_vm_status(&id, &VmStatus::from(expected_status), &VmStatus::from(new_status), v).await.napi()?.to_json())
+            Ok(s.transition_vm_status(&id, &VmStatus::from(expected_status), &VmStatus::from(new_status), v).await.napi()?.into())
         })
         .await
     }
 
-    #[napi(ts_return_type = "Promise<FirewallRuleRecord[]>")]
-    pub async fn get_firewall_rules(&self, id: String) -> napi::Result<Value> {
+    #[napi]
+    pub async fn get_firewall_rules(&self, id: String) -> napi::Result<Vec<JsFirewallRuleRecord>> {
         let s = self.inner.clone();
-        guarded(async move { Ok(serde_json::to_value(s.get_firewall_rules(&id).await.napi()?).unwrap_or(Value::Null)) }).await
+        guarded(async move { Ok(s.get_firewall_rules(&id).await.napi()?.into_iter().map(Into::into).collect()) }).await
     }
 
     #[napi(js_name = "getFirewallRuleSetId")]
@@ -384,9 +717,10 @@ impl NativeStore {
         guarded(async move { s.get_machine_disk_path(&id).await.napi() }).await
     }
 
-    /// Inserts one row into a contract table; resolves its id.
+    /// Inserts one row into a contract table; resolves its id. `data` is checked
+    /// against the model's columns here.
     #[napi]
-    pub async fn insert_record(&self, model: String, data: Value) -> napi::Result<String> {
+    pub async fn insert_record(&self, model: String, #[napi(ts_arg_type = "Record<string, unknown>")] data: Value) -> napi::Result<String> {
         let s = self.inner.clone();
         guarded(async move { s.insert_record(&model, &data).await.napi() }).await
     }
@@ -469,11 +803,11 @@ impl NativeStateSync {
     }
 
     #[napi(js_name = "getVMInfo")]
-    pub async fn get_vm_info(&self, vm_id: String) -> napi::Result<Value> {
+    pub async fn get_vm_info(&self, vm_id: String) -> napi::Result<Option<JsVmInfo>> {
         let s = self.sync.clone();
-        guarded(async move {
-            Ok(s.get_vm_info(&vm_id).await.napi()?.map_or(Value::Null, |i| json!({ "tapDeviceName": i.tap_device_name, "hasCpuPinning": i.has_cpu_pinning })))
-        })
+        guarded(
+            async move { Ok(s.get_vm_info(&vm_id).await.napi()?.map(|i| JsVmInfo { tap_device_name: i.tap_device_name, has_cpu_pinning: i.has_cpu_pinning })) },
+        )
         .await
     }
 
@@ -569,7 +903,7 @@ impl NativeEventHandler {
         env: &'e Env,
         vm_id: String,
         event: String,
-        data: Option<Value>,
+        #[napi(ts_arg_type = "Record<string, unknown> | undefined | null")] data: Option<Value>,
         timestamp_ms: Option<f64>,
     ) -> napi::Result<PromiseRaw<'e, ()>> {
         let (tx, rx) = oneshot::channel();
@@ -725,8 +1059,9 @@ impl NativeHealthMonitor {
         p.is_some_and(HealthMonitorCore::check_vm)
     }
 
+    /// `config` is read leniently (a field of the wrong type counts as absent).
     #[napi]
-    pub async fn retry_cleanup(&self, vm_id: String, config: Value) -> napi::Result<String> {
+    pub async fn retry_cleanup(&self, vm_id: String, #[napi(ts_arg_type = "Partial<MachineConfigurationRecord>")] config: Value) -> napi::Result<String> {
         let c = self.core.clone();
         guarded(async move {
             let res = Resources::from_config(&MachineConfigurationRecord::read(&config));
@@ -775,14 +1110,27 @@ impl NativeHealthMonitor {
     }
 }
 
+#[napi(object, object_from_js = false)]
+pub struct JsStateDefaults {
+    pub check_interval_ms: u32,
+    pub pidfile_dir: String,
+    pub exit_wait_ms: u32,
+    pub sqlite_path: String,
+    pub cleanup_retry_base_ms: u32,
+}
+
+fn millis_u32(d: Duration, fallback: u32) -> u32 {
+    u32::try_from(d.as_millis()).unwrap_or(fallback)
+}
+
 /// The default pidfile directory and timings, for the facade's defaults.
 #[napi]
-pub fn state_defaults() -> Value {
-    json!({
-        "checkIntervalMs": u64::try_from(crate::state::health::DEFAULT_CHECK_INTERVAL.as_millis()).unwrap_or(30_000),
-        "pidfileDir": crate::state::health::DEFAULT_PIDFILE_DIR,
-        "exitWaitMs": u64::try_from(crate::state::events::EXIT_WAIT.as_millis()).unwrap_or(30_000),
-        "sqlitePath": crate::state::store::DEFAULT_SQLITE_PATH,
-        "cleanupRetryBaseMs": u64::try_from(Duration::from_millis(1000).as_millis()).unwrap_or(1000),
-    })
+pub fn state_defaults() -> JsStateDefaults {
+    JsStateDefaults {
+        check_interval_ms: millis_u32(crate::state::health::DEFAULT_CHECK_INTERVAL, 30_000),
+        pidfile_dir: crate::state::health::DEFAULT_PIDFILE_DIR.to_string(),
+        exit_wait_ms: millis_u32(crate::state::events::EXIT_WAIT, 30_000),
+        sqlite_path: crate::state::store::DEFAULT_SQLITE_PATH.to_string(),
+        cleanup_retry_base_ms: millis_u32(Duration::from_millis(1000), 1000),
+    }
 }

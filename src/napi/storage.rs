@@ -285,7 +285,7 @@ pub fn storage_live_resize_target(
     device: Option<String>,
     new_size_gb: Option<f64>,
     allow_shrink: bool,
-    query_block: Option<Value>,
+    #[napi(ts_arg_type = "unknown")] query_block: Option<Value>,
 ) -> napi::Result<JsLiveResizeTarget> {
     let (device, new_size_gb) = (device.unwrap_or_default(), new_size_gb.unwrap_or(f64::NAN));
     let (d, bytes) = live::resize_target(&device, new_size_gb).napi()?;

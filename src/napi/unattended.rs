@@ -36,12 +36,15 @@ pub struct JsAnswerFiles {
 
 /// Throws `UnattendedError(INVALID_CONFIG)` listing every problem; an unknown OS passes.
 #[napi(catch_unwind)]
-pub fn unattended_validate(config: Value) -> napi::Result<()> {
+pub fn unattended_validate(#[napi(ts_arg_type = "unknown")] config: Value) -> napi::Result<()> {
     validate::parse(&config).map(|_| ()).napi()
 }
 
 #[napi]
-pub async fn unattended_answer_files(config: Value, scripts_dir: Option<String>) -> napi::Result<JsAnswerFiles> {
+pub async fn unattended_answer_files(
+    #[napi(ts_arg_type = "import('./index').UnattendedInstallConfig")] config: Value,
+    scripts_dir: Option<String>,
+) -> napi::Result<JsAnswerFiles> {
     guarded(async move {
         let req = validate::parse(&config).napi()?;
         let dir = scripts_dir.map(PathBuf::from);
@@ -56,7 +59,10 @@ pub async fn unattended_answer_files(config: Value, scripts_dir: Option<String>)
 }
 
 #[napi]
-pub async fn unattended_build_media(config: Value, options: Option<JsUnattendedBuildOptions>) -> napi::Result<String> {
+pub async fn unattended_build_media(
+    #[napi(ts_arg_type = "import('./index').UnattendedInstallConfig")] config: Value,
+    options: Option<JsUnattendedBuildOptions>,
+) -> napi::Result<String> {
     guarded(async move {
         let req = validate::parse(&config).napi()?;
         let o = options.unwrap_or(JsUnattendedBuildOptions { output_dir: None, work_dir: None, scripts_dir: None, xorriso_path: None });
