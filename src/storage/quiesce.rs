@@ -188,10 +188,10 @@ pub enum QuiesceError {
     Option(GuestAgentError),
     /// The guest could not be frozen and quiescing was required: no snapshot was taken.
     #[error("Cannot quiesce the guest for live snapshot '{name}' on device {device}: {failure}. No snapshot was taken.")]
-    Freeze { device: String, name: String, failure: AgentFailure },
+    Freeze { device: String, name: String, failure: Box<AgentFailure> },
     /// The guest was frozen but could not be thawed (twice): it may still be frozen.
-    #[error("{}", thaw_message(device, name, failure, snapshot.as_ref()))]
-    Thaw { device: String, name: String, failure: AgentFailure, snapshot: Option<StorageError> },
+    #[error("{}", thaw_message(device, name, failure, snapshot.as_deref()))]
+    Thaw { device: String, name: String, failure: Box<AgentFailure>, snapshot: Option<Box<StorageError>> },
 }
 
 fn thaw_message(device: &str, name: &str, failure: &AgentFailure, snapshot: Option<&StorageError>) -> String {
@@ -313,7 +313,7 @@ where
                 crate::log::warn("storage", &format!("{what}: the freeze failed ({failure}) and the thaw after it too: {e}"));
             }
             if opts.required {
-                return Err(QuiesceError::Freeze { device: device.as_str().to_string(), name: name.as_str().to_string(), failure });
+                return Err(QuiesceError::Freeze { device: device.as_str().to_string(), name: name.as_str().to_string(), failure: Box::new(failure) });
             }
             crate::log::warn("storage", &format!("{what}: the guest could not be frozen ({failure}); taking the snapshot unquiesced"));
             guard.armed = false;
@@ -327,7 +327,8 @@ where
     match guard.release().await {
         Ok(_) => {}
         Err(failure) => {
-            return Err(QuiesceError::Thaw { device: device.as_str().to_string(), name: name.as_str().to_string(), failure, snapshot: taken.err() });
+            let snapshot = taken.err().map(Box::new);
+            return Err(QuiesceError::Thaw { device: device.as_str().to_string(), name: name.as_str().to_string(), failure: Box::new(failure), snapshot });
         }
     }
     taken?;

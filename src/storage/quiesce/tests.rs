@@ -168,7 +168,7 @@ fn a_dropped_sequence_still_thaws() {
     rt().block_on(async {
         let (d, n) = target();
         let o = opts(true);
-        let fut = quiesced_snapshot(Arc::new(Scripted(s.clone())), &d, &n, &o, || std::future::pending::<Result<(), StorageError>>());
+        let fut = quiesced_snapshot(Arc::new(Scripted(s.clone())), &d, &n, &o, std::future::pending::<Result<(), StorageError>>);
         // The snapshot never finishes; the caller gives up.
         assert!(tokio::time::timeout(Duration::from_secs(1), fut).await.is_err());
         for _ in 0..10 {
