@@ -45,10 +45,8 @@ async function agentVm ({ mode = 'wait', ip } = {}) {
 }
 
 // A QMPClient on the VM's monitor: it shares the manager's connection to the socket.
-async function qmpOf () {
-  const dir = path.join(h.dir, 'qmp')
-  const sock = fs.readdirSync(dir).find((f) => f.endsWith('.sock'))
-  const q = new QMPClient(path.join(dir, sock))
+async function qmpOf (vmId) {
+  const q = new QMPClient(path.join(h.dir, 'qmp', `vm-${vmId}.sock`))
   await q.connect()
   return q
 }
@@ -181,7 +179,7 @@ describe('GuestAgentClient and Infinivirt.guestExec against qemu-ga in the guest
     expect((await c.fileRead('/mnt/data/frozen')).toString()).toBe('data\n')
 
     // ---- quiesced live snapshots: freeze, snapshot, thaw on every path ---------------
-    const qmp = await qmpOf()
+    const qmp = await qmpOf(vmId)
     const snaps = new SnapshotManager()
     const names = async () => (await snaps.listSnapshots(data)).map((s) => s.name)
     // Through the agent socket (joining this client's connection).
@@ -265,7 +263,7 @@ describe('GuestAgentClient and Infinivirt.guestExec against qemu-ga in the guest
     expect(Date.now() - t1).toBeLessThan(3000)
     expect(st2).toMatchObject({ processAlive: true, monitorResponsive: true, agentResponsive: false, guestIpAddresses: [] })
     // A quiesced snapshot through the socket whose agent does not answer.
-    const qmp2 = await qmpOf()
+    const qmp2 = await qmpOf(vmId)
     const t2 = Date.now()
     const e2 = await rejection(snaps.createLiveSnapshot(qmp2, 'ivdata0', 'q7', { quiesce: socket, quiesceRequired: true }))
     expect(e2.code).toMatch(/^AGENT_(NOT_RUNNING|TIMEOUT)$/)
