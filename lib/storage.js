@@ -134,7 +134,7 @@ class SnapshotManager {
       }
       return o ? { quiesced: false } : undefined
     }
-    const byObject = typeof q === 'object' || typeof q === 'function'
+    const byObject = typeof q !== 'string'
     if (byObject && (typeof q.fsFreeze !== 'function' || typeof q.fsThaw !== 'function')) {
       throw badArgument('agent', 'options.quiesce must be a socket path or an object with fsFreeze() and fsThaw()')
     }
@@ -153,7 +153,7 @@ class SnapshotManager {
       return answer(() => q.fsThaw())
     }
     const r = await call(() => native.storageQuiescedSnapshot(t.device, t.name, {
-      socketPath: byObject ? undefined : String(q),
+      socketPath: byObject ? undefined : q,
       freezeTimeoutMs: o.freezeTimeoutMs ?? undefined,
       required: Boolean(o.quiesceRequired)
     }, step))

@@ -225,7 +225,9 @@ describe('GuestAgentClient and Infinivirt.guestExec against qemu-ga in the guest
     // Bad options are typed and take no snapshot.
     expect((await rejection(snaps.createLiveSnapshot(qmp, 'ivdata0', 'q5', { quiesce: socket, freezeTimeoutMs: 0 }))).code).toBe('AGENT_INVALID_ARGUMENT')
     expect((await rejection(snaps.createLiveSnapshot(qmp, 'ivdata0', 'q5', { quiesceRequired: true }))).code).toBe('AGENT_INVALID_ARGUMENT')
-    expect((await rejection(snaps.createLiveSnapshot(qmp, 'ivdata0', 'q5', { quiesce: {} }))).code).toBe('AGENT_INVALID_ARGUMENT')
+    for (const quiesce of [{}, 42, { fsFreeze: () => 1 }]) {
+      expect((await rejection(snaps.createLiveSnapshot(qmp, 'ivdata0', 'q5', { quiesce }))).code).toBe('AGENT_INVALID_ARGUMENT')
+    }
     expect(await names()).toEqual(['q1', 'q2', 'q3', 'q4'])
     // Without quiesce the call is the plain live snapshot (3 arguments: undefined).
     expect(await snaps.createLiveSnapshot(qmp, 'ivdata0', 'q5', {})).toEqual({ quiesced: false })
