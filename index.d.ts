@@ -289,6 +289,42 @@ export declare class GuestAgentClient {
   fileWrite(path: string, data: Buffer | string, options?: { maxBytes?: number }): Promise<number>;
 }
 
+/**
+ * What a quiesced live snapshot needs of a guest agent (API-next §2.4); a connected
+ * GuestAgentClient is one.
+ */
+export interface GuestQuiesce {
+  fsFreeze(): Promise<number>;
+  fsThaw(): Promise<number>;
+  isConnected?(): boolean;
+  connect?(): Promise<void>;
+  disconnect?(): Promise<void>;
+}
+
+/** Options of `SnapshotManager.createLiveSnapshot` (Infinivirt additions). */
+export interface LiveSnapshotOptions {
+  /**
+   * Freeze the guest's filesystems around the snapshot: the host path of the VM's
+   * guest agent socket (an own client, sharing any open connection to it), or a
+   * GuestQuiesce object (its calls get the same deadlines and thaw guarantee).
+   */
+  quiesce?: string | GuestQuiesce;
+  /** Bound of the freeze in ms (default 10000, at most 120000); reaching the agent has its own 5 s. */
+  freezeTimeoutMs?: number;
+  /**
+   * true: no frozen guest, no snapshot (an AGENT_* error). false (default): a guest
+   * that cannot be frozen gets an unquiesced snapshot, a logged warning and `quiesced: false`.
+   */
+  quiesceRequired?: boolean;
+}
+
+export interface LiveSnapshotResult {
+  /** The snapshot was taken with the guest's filesystems frozen. */
+  quiesced: boolean;
+  /** How many filesystems the agent froze (when quiesced). */
+  frozenFilesystems?: number;
+}
+
 // ===========================================================================
 // core/VMLifecycle
 // ===========================================================================
@@ -774,6 +810,19 @@ export declare class SnapshotManager {
   snapshotExists(imagePath: string, snapshotName: string): Promise<boolean>;
   /** Internal snapshot of a running VM's drive over QMP (an Infinivirt addition). */
   createLiveSnapshot(qmp: Pick<QMPClient, 'blockdevSnapshotInternalSync'>, device: string, name: string): Promise<void>;
+  /**
+   * The same, optionally with the guest's filesystems frozen through its guest agent
+   * (`options.quiesce`) around the snapshot and thawed on every path. Rejects with a
+   * StorageError when the snapshot fails (the guest thawed first), and with an
+   * `AGENT_*` error (GuestAgentErrorCode) when `quiesceRequired` and the guest could not
+   * be frozen (no snapshot taken), or when the guest could not be thawed.
+   */
+  createLiveSnapshot(
+    qmp: Pick<QMPClient, 'blockdevSnapshotInternalSync'>,
+    device: string,
+    name: string,
+    options: LiveSnapshotOptions
+  ): Promise<LiveSnapshotResult>;
   deleteLiveSnapshot(qmp: Pick<QMPClient, 'blockdevSnapshotDeleteInternalSync'>, device: string, name: string): Promise<void>;
 }
 

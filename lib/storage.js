@@ -6,7 +6,8 @@
 // QMPClient for the live (running VM) operations.
 
 const native = require('./native')
-const call = require('./errors').callIn('storage')
+const { callIn, badArgument } = require('./errors')
+const call = callIn('storage')
 const { Debugger } = require('./utils')
 
 const log = new Debugger('qemu-img')
@@ -118,13 +119,48 @@ class SnapshotManager {
 
   // Beyond the spec: internal snapshots of a running VM's disk through its QMP
   // connection (`blockdev-snapshot-internal-sync` and its delete counterpart).
-  async createLiveSnapshot (qmp, device, name) {
+  // With `options.quiesce` (a guest agent socket path, or a GuestQuiesce object such
+  // as a connected GuestAgentClient) the guest's filesystems are frozen around the
+  // snapshot; the sequence and its guaranteed thaw are native (storage::quiesce).
+  async createLiveSnapshot (qmp, device, name, options) {
     const t = call(() => native.storageLiveSnapshotTarget('snapshot', device, name))
-    try {
-      await qmp.blockdevSnapshotInternalSync(t.device, t.name)
-    } catch (e) {
-      liveFailure('snapshot', device, name, e)
+    const o = options === undefined || options === null ? null : options
+    const q = o && o.quiesce !== undefined && o.quiesce !== null ? o.quiesce : null
+    if (q === null) {
+      if (o && o.quiesceRequired) throw badArgument('agent', 'quiesceRequired needs options.quiesce (a guest agent socket path or a GuestQuiesce object)')
+      try {
+        await qmp.blockdevSnapshotInternalSync(t.device, t.name)
+      } catch (e) {
+        liveFailure('snapshot', device, name, e)
+      }
+      return o ? { quiesced: false } : undefined
     }
+    const byObject = typeof q !== 'string'
+    if (byObject && (typeof q.fsFreeze !== 'function' || typeof q.fsThaw !== 'function')) {
+      throw badArgument('agent', 'options.quiesce must be a socket path or an object with fsFreeze() and fsThaw()')
+    }
+    // Every step resolves with an answer, never rejects: the native side decides.
+    const answer = async (fn) => {
+      try {
+        const n = await fn()
+        return JSON.stringify({ ok: true, n: typeof n === 'number' ? n : undefined })
+      } catch (e) {
+        return JSON.stringify({ ok: false, code: e && typeof e.code === 'string' ? e.code : undefined, message: e && typeof e.message === 'string' ? e.message : String(e) })
+      }
+    }
+    const step = (op) => {
+      if (op === 'snapshot') return answer(() => qmp.blockdevSnapshotInternalSync(t.device, t.name))
+      if (op === 'freeze') return answer(() => q.fsFreeze())
+      return answer(() => q.fsThaw())
+    }
+    const r = await call(() => native.storageQuiescedSnapshot(t.device, t.name, {
+      socketPath: byObject ? undefined : q,
+      freezeTimeoutMs: o.freezeTimeoutMs ?? undefined,
+      required: Boolean(o.quiesceRequired)
+    }, step))
+    const out = { quiesced: r.quiesced }
+    if (r.frozenFilesystems !== undefined && r.frozenFilesystems !== null) out.frozenFilesystems = r.frozenFilesystems
+    return out
   }
 
   async deleteLiveSnapshot (qmp, device, name) {

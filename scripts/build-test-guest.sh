@@ -301,6 +301,31 @@ echo "IV-AGENT-SHUTDOWN $what" >/dev/console
 exit 0
 EOF
 chmod 755 "$ROOT/sbin/shutdown"
+# guest-set-user-password runs `chpasswd [-e]` (found in PATH) with "user:password"
+# on stdin; busybox has no chpasswd applet: a stand-in that hashes with busybox
+# mkpasswd (SHA-512) and rewrites the user's /etc/shadow entry.
+cat >"$ROOT/usr/sbin/chpasswd" <<'EOF'
+#!/bin/sh
+# Stand-in for chpasswd (the test guest's busybox has none): one "user:password"
+# line on stdin; -e: the password is already a crypt(3) hash.
+enc=
+[ "$1" = -e ] && enc=1
+IFS= read -r line || exit 1
+user=${line%%:*}
+pw=${line#*:}
+[ -n "$user" ] && grep -q "^$user:" /etc/shadow || exit 1
+if [ -z "$enc" ]; then
+	pw=$(printf '%s\n' "$pw" | mkpasswd -m sha512 -P 0) || exit 1
+fi
+awk -F: -v u="$user" -v h="$pw" 'BEGIN { OFS = ":" } $1 == u { $2 = h } { print }' /etc/shadow >/etc/shadow.new &&
+	mv /etc/shadow.new /etc/shadow
+EOF
+chmod 755 "$ROOT/usr/sbin/chpasswd"
+# Users for it: root and iv (no password yet).
+printf 'root:x:0:0:root:/root:/bin/sh\niv:x:1000:1000:iv:/tmp:/bin/sh\n' >"$ROOT/etc/passwd"
+printf 'root:*:19000:0:99999:7:::\niv:!:19000:0:99999:7:::\n' >"$ROOT/etc/shadow"
+printf 'root:x:0:\niv:x:1000:\n' >"$ROOT/etc/group"
+chmod 600 "$ROOT/etc/shadow"
 say "qemu-ga $QVER with $(printf '%s\n' "$LDD_OUT" | grep -c '/') libraries"
 
 # ---- pack -----------------------------------------------------------------

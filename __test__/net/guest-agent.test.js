@@ -10,7 +10,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { execFileSync } = require('node:child_process')
 
-const { GuestAgentClient } = require('../..')
+const { GuestAgentClient, QMPClient, SnapshotManager, StorageError } = require('../..')
 const env = require('../helpers/lifecycle-env')
 const { newVmId, rejection } = env
 const { guestArgs, waitForMarker } = require('../helpers/guest')
@@ -23,13 +23,17 @@ const h = env.harness('iv-agent')
 async function agentVm ({ mode = 'wait', ip } = {}) {
   const br = await h.bridge(ip ? ip.replace(/\.\d+\//, '.1/') : '10.214.9.1/24')
   const serial = path.join(h.dir, 'serial.log')
-  const data = path.join(h.dir, 'data.img')
-  fs.writeFileSync(data, '')
-  fs.truncateSync(data, 32 * 1024 * 1024)
-  execFileSync('mkfs.ext4', ['-q', '-F', '-L', 'ivdata', data])
+  // qcow2 (internal snapshots need it) holding an ext4 made on a raw image.
+  const raw = path.join(h.dir, 'data.raw')
+  const data = path.join(h.dir, 'data.qcow2')
+  fs.writeFileSync(raw, '')
+  fs.truncateSync(raw, 32 * 1024 * 1024)
+  execFileSync('mkfs.ext4', ['-q', '-F', '-L', 'ivdata', raw])
+  execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, data])
+  fs.rmSync(raw)
   const extraArgs = [
     ...guestArgs({ mode, ip, agent: true, data: 'LABEL=ivdata', serialPath: serial }),
-    '-drive', `file=${data},format=raw,if=virtio`
+    '-drive', `file=${data},format=qcow2,if=virtio,id=ivdata0`
   ]
   const m = await h.manager({ extraArgs })
   const vmId = newVmId('g')
@@ -37,7 +41,25 @@ async function agentVm ({ mode = 'wait', ip } = {}) {
   const socket = path.join(h.dir, 'ga.sock')
   const r = await m.createVM(env.createConfig(vmId, br, { guestAgentSocketPath: socket }))
   await waitForMarker(serial, 'IV-READY', 90000)
-  return { m, vmId, socket, serial, pid: r.pid }
+  return { m, vmId, socket, serial, data, pid: r.pid }
+}
+
+// A QMPClient on the VM's monitor: it shares the manager's connection to the socket.
+async function qmpOf (vmId) {
+  const q = new QMPClient(path.join(h.dir, 'qmp', `vm-${vmId}.sock`))
+  await q.connect()
+  return q
+}
+
+// The crypt(3) field of `user` in the guest's /etc/shadow.
+async function shadowOf (c, user) {
+  const line = (await c.fileRead('/etc/shadow')).toString().split('\n').find((l) => l.startsWith(`${user}:`))
+  return line.split(':')[1]
+}
+
+// SHA-512 crypt of `password` with `salt`, computed on the host.
+function sha512crypt (password, salt) {
+  return execFileSync('busybox', ['mkpasswd', '-m', 'sha512', '-S', salt, '-P', '0'], { input: `${password}\n`, encoding: 'utf8' }).trim()
 }
 
 // Milliseconds `p` took to settle.
@@ -49,7 +71,7 @@ async function timed (p) {
 
 describe('GuestAgentClient and Infinivirt.guestExec against qemu-ga in the guest', () => {
   test('exec, output decoding, deadlines, stale replies, guest info, freeze/thaw, and the agent going away', async () => {
-    const { m, vmId, socket } = await agentVm({ ip: '10.214.0.2/24' })
+    const { m, vmId, socket, data } = await agentVm({ ip: '10.214.0.2/24' })
 
     // ---- Infinivirt.guestExec: arguments, exit codes, stdout/stderr, UTF-8 --------
     // The socket path may be omitted: the stored guestAgentSocketPath is used.
@@ -102,8 +124,24 @@ describe('GuestAgentClient and Infinivirt.guestExec against qemu-ga in the guest
     expect((await c.fileRead('/mnt/data/hello')).toString()).toBe('hé\n')
     expect((await rejection(c.fileRead('/mnt/data/hello', { maxBytes: 2 }))).code).toBe('AGENT_FILE_TOO_LARGE')
     expect((await rejection(c.fileRead('/no/such/file'))).code).toBe('AGENT_COMMAND_FAILED')
-    // The password is set and never echoed in errors.
-    await c.setUserPassword('root', 's3cr3t-pw').catch((e) => expect(`${e.message} ${JSON.stringify(e)}`).not.toContain('s3cr3t-pw'))
+    // set-user-password: qemu-ga runs chpasswd in the guest (scripts/test-guest: a
+    // stand-in that hashes into /etc/shadow), so the password that arrived is checked
+    // against its hash; a failure never carries it.
+    expect(await shadowOf(c, 'iv')).toBe('!')
+    await c.setUserPassword('iv', 's3cr3t-pw é')
+    const hash = await shadowOf(c, 'iv')
+    expect(hash).toMatch(/^\$6\$[^$]+\$/)
+    expect(hash).toBe(sha512crypt('s3cr3t-pw é', hash.split('$')[2]))
+    expect(hash).not.toBe(sha512crypt('s3cr3t-pw', hash.split('$')[2]))
+    const given = sha512crypt('other-pw', 'fixedsalt')
+    await c.setUserPassword('iv', given, { crypted: true })
+    expect(await shadowOf(c, 'iv')).toBe(given)
+    const pwErr = await rejection(c.setUserPassword('nosuchuser', 's3cr3t-pw'))
+    expect(pwErr.code).toBe('AGENT_COMMAND_FAILED')
+    for (const secret of ['s3cr3t-pw', Buffer.from('s3cr3t-pw').toString('base64')]) {
+      expect(`${pwErr.message} ${JSON.stringify(pwErr)} ${pwErr.stack}`).not.toContain(secret)
+    }
+    expect((await rejection(c.setUserPassword('iv', ''))).code).toBe('AGENT_INVALID_ARGUMENT')
     // The libvirt-style pass-through.
     expect(JSON.parse(await m.qemuAgentCommand(vmId, '{"execute":"guest-get-host-name"}', 5))).toEqual({ return: { 'host-name': 'iv-guest' } })
     expect((await rejection(m.qemuAgentCommand(vmId, '{"execute":"guest-nope"}'))).code).toBe('AGENT_COMMAND_NOT_FOUND')
@@ -140,6 +178,62 @@ describe('GuestAgentClient and Infinivirt.guestExec against qemu-ga in the guest
     expect(times[1] - times[0]).toBeGreaterThan(2)
     expect((await c.fileRead('/mnt/data/frozen')).toString()).toBe('data\n')
 
+    // ---- quiesced live snapshots: freeze, snapshot, thaw on every path ---------------
+    const qmp = await qmpOf(vmId)
+    const snaps = new SnapshotManager()
+    const names = async () => (await snaps.listSnapshots(data)).map((s) => s.name)
+    // Through the agent socket (joining this client's connection).
+    expect(await snaps.createLiveSnapshot(qmp, 'ivdata0', 'q1', { quiesce: socket, quiesceRequired: true })).toEqual({ quiesced: true, frozenFilesystems: 1 })
+    expect(await names()).toEqual(['q1'])
+    expect(await c.fsFreezeStatus()).toBe('thawed')
+    // Through a GuestQuiesce object (this GuestAgentClient): frozen before the
+    // snapshot exists, thawed after it does.
+    const seen = []
+    const recorder = {
+      fsFreeze: async () => { const n = await c.fsFreeze(); seen.push(['freeze', await c.fsFreezeStatus(), await names()]); return n },
+      fsThaw: async () => { seen.push(['thaw', await names()]); return c.fsThaw() }
+    }
+    expect(await snaps.createLiveSnapshot(qmp, 'ivdata0', 'q2', { quiesce: recorder })).toEqual({ quiesced: true, frozenFilesystems: 1 })
+    expect(seen).toEqual([['freeze', 'frozen', ['q1']], ['thaw', ['q1', 'q2']]])
+    expect(await c.fsFreezeStatus()).toBe('thawed')
+    // The snapshot fails (the name exists): its typed error, and the guest thawed.
+    let e1 = await rejection(snaps.createLiveSnapshot(qmp, 'ivdata0', 'q1', { quiesce: socket }))
+    expect(e1).toBeInstanceOf(StorageError)
+    expect([e1.code, e1.path, e1.command]).toEqual(['SNAPSHOT_ALREADY_EXISTS', 'ivdata0', 'blockdev-snapshot-internal-sync'])
+    expect(await c.fsFreezeStatus()).toBe('thawed')
+    seen.length = 0
+    e1 = await rejection(snaps.createLiveSnapshot(qmp, 'ivdata0', 'q1', { quiesce: recorder, quiesceRequired: true }))
+    expect(e1.code).toBe('SNAPSHOT_ALREADY_EXISTS')
+    expect(seen.map((x) => x[0])).toEqual(['freeze', 'thaw'])
+    expect(await c.fsFreezeStatus()).toBe('thawed')
+    // A freeze that outlives its deadline: thawed once qemu-ga finishes it late.
+    // Required: a typed error and no snapshot; otherwise an unquiesced snapshot.
+    e1 = await rejection(snaps.createLiveSnapshot(qmp, 'ivdata0', 'q3', { quiesce: socket, freezeTimeoutMs: 1, quiesceRequired: true }))
+    expect([e1.code, e1.command, e1.path, e1.snapshot]).toEqual(['AGENT_TIMEOUT', 'guest-fsfreeze-freeze', 'ivdata0', 'q3'])
+    expect(e1.message).toMatch(/^Cannot quiesce the guest for live snapshot 'q3' on device ivdata0: QGA command 'guest-fsfreeze-freeze' timed out after 1ms\. No snapshot was taken\.$/)
+    expect(await c.fsFreezeStatus()).toBe('thawed')
+    expect(await names()).toEqual(['q1', 'q2'])
+    expect(await snaps.createLiveSnapshot(qmp, 'ivdata0', 'q3', { quiesce: socket, freezeTimeoutMs: 1 })).toEqual({ quiesced: false })
+    expect(await c.fsFreezeStatus()).toBe('thawed')
+    // No agent behind the path: required → typed error, no snapshot; else unquiesced.
+    const nowhere = path.join(h.dir, 'no-agent.sock')
+    e1 = await rejection(snaps.createLiveSnapshot(qmp, 'ivdata0', 'q4', { quiesce: nowhere, quiesceRequired: true }))
+    expect([e1.code, e1.command]).toEqual(['AGENT_CONNECT_FAILED', 'guest-fsfreeze-freeze'])
+    expect(await names()).toEqual(['q1', 'q2', 'q3'])
+    expect(await snaps.createLiveSnapshot(qmp, 'ivdata0', 'q4', { quiesce: nowhere })).toEqual({ quiesced: false })
+    expect(await names()).toEqual(['q1', 'q2', 'q3', 'q4'])
+    // Bad options are typed and take no snapshot.
+    expect((await rejection(snaps.createLiveSnapshot(qmp, 'ivdata0', 'q5', { quiesce: socket, freezeTimeoutMs: 0 }))).code).toBe('AGENT_INVALID_ARGUMENT')
+    expect((await rejection(snaps.createLiveSnapshot(qmp, 'ivdata0', 'q5', { quiesceRequired: true }))).code).toBe('AGENT_INVALID_ARGUMENT')
+    for (const quiesce of [{}, 42, { fsFreeze: () => 1 }]) {
+      expect((await rejection(snaps.createLiveSnapshot(qmp, 'ivdata0', 'q5', { quiesce }))).code).toBe('AGENT_INVALID_ARGUMENT')
+    }
+    expect(await names()).toEqual(['q1', 'q2', 'q3', 'q4'])
+    // Without quiesce the call is the plain live snapshot (3 arguments: undefined).
+    expect(await snaps.createLiveSnapshot(qmp, 'ivdata0', 'q5', {})).toEqual({ quiesced: false })
+    expect(await snaps.createLiveSnapshot(qmp, 'ivdata0', 'q6')).toBeUndefined()
+    await qmp.disconnect()
+
     // ---- a manager restart finds the guest frozen and thaws it -----------------------
     // (a manager that died between a freeze and its thaw; its VMs keep running)
     expect(await c.fsFreeze()).toBe(1)
@@ -170,6 +264,16 @@ describe('GuestAgentClient and Infinivirt.guestExec against qemu-ga in the guest
     const st2 = await m2.getVMStatus(vmId)
     expect(Date.now() - t1).toBeLessThan(3000)
     expect(st2).toMatchObject({ processAlive: true, monitorResponsive: true, agentResponsive: false, guestIpAddresses: [] })
+    // A quiesced snapshot through the socket whose agent does not answer.
+    const qmp2 = await qmpOf(vmId)
+    const t2 = Date.now()
+    const e2 = await rejection(snaps.createLiveSnapshot(qmp2, 'ivdata0', 'q7', { quiesce: socket, quiesceRequired: true }))
+    expect(e2.code).toMatch(/^AGENT_(NOT_RUNNING|TIMEOUT)$/)
+    expect(Date.now() - t2).toBeLessThan(20000)
+    expect(await names()).not.toContain('q7')
+    expect(await snaps.createLiveSnapshot(qmp2, 'ivdata0', 'q7', { quiesce: socket })).toEqual({ quiesced: false })
+    expect(await names()).toContain('q7')
+    await qmp2.disconnect()
     const fresh = new GuestAgentClient(socket, { connectTimeout: 1000 })
     expect((await rejection(fresh.connect())).code).toMatch(/^AGENT_(NOT_RUNNING|CONNECT_FAILED)$/)
     await c.disconnect()

@@ -1354,6 +1354,19 @@ async function exerciseStorage(): Promise<void> {
   const s6: void = await snaps.deleteSnapshot('/d.qcow2', 'snap');
   const snapExists: boolean = await snaps.snapshotExists('/d.qcow2', 'snap');
   use(s4, list, s5, s6, snapExists);
+
+  // Live snapshots: 3 arguments resolve void; with options, what was quiesced.
+  const qmpForSnap = new QMPClient('/run/q.sock');
+  const live: void = await snaps.createLiveSnapshot(qmpForSnap, 'drive0', 'live');
+  const agentForSnap = new api.GuestAgentClient('/run/ga.sock');
+  const quiesceByObject: api.GuestQuiesce = agentForSnap;
+  const liveOptions: api.LiveSnapshotOptions = { quiesce: '/run/ga.sock', freezeTimeoutMs: 5000, quiesceRequired: true };
+  const quiesced: api.LiveSnapshotResult = await snaps.createLiveSnapshot(qmpForSnap, 'drive0', 'live2', liveOptions);
+  const byObject: api.LiveSnapshotResult = await snaps.createLiveSnapshot(qmpForSnap, 'drive0', 'live3', { quiesce: quiesceByObject });
+  const frozenCount: number | undefined = quiesced.frozenFilesystems;
+  // @ts-expect-error quiesce is a socket path or a GuestQuiesce object
+  await snaps.createLiveSnapshot(qmpForSnap, 'drive0', 'live4', { quiesce: 42 });
+  use(live, quiesced, byObject, frozenCount, quiesced.quiesced);
 }
 
 // ---------------------------------------------------------------------------

@@ -88,13 +88,23 @@ impl GuestAgent {
     /// Freezes the guest's filesystems; the number frozen. A timeout does not undo a
     /// freeze in progress in the guest: callers thaw on every path.
     pub async fn fsfreeze(&self) -> Result<i64, GuestAgentError> {
-        let v = self.call("guest-fsfreeze-freeze", None).await?;
+        self.fsfreeze_within(self.options().command_timeout).await
+    }
+
+    /// [`Self::fsfreeze`] with its own deadline.
+    pub async fn fsfreeze_within(&self, limit: Duration) -> Result<i64, GuestAgentError> {
+        let v = self.request("guest-fsfreeze-freeze", None, Expect::Reply, limit).await?;
         number("guest-fsfreeze-freeze", &v)
     }
 
     /// Thaws the guest's filesystems; the number thawed (0 when none were frozen).
     pub async fn fsthaw(&self) -> Result<i64, GuestAgentError> {
-        let v = self.call("guest-fsfreeze-thaw", None).await?;
+        self.fsthaw_within(self.options().command_timeout).await
+    }
+
+    /// [`Self::fsthaw`] with its own deadline.
+    pub async fn fsthaw_within(&self, limit: Duration) -> Result<i64, GuestAgentError> {
+        let v = self.request("guest-fsfreeze-thaw", None, Expect::Reply, limit).await?;
         number("guest-fsfreeze-thaw", &v)
     }
 

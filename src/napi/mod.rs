@@ -16,6 +16,7 @@ mod misc;
 mod network;
 mod process;
 mod qmp;
+mod quiesce;
 mod state;
 mod storage;
 mod system;

@@ -5,6 +5,7 @@
 //! * [`snapshot`]: `SnapshotManager` — names, listing, internal snapshots
 //! * [`info`]: `qemu-img` JSON into the spec's result types
 //! * [`live`]: the QMP alternatives for a running VM's disk
+//! * [`quiesce`]: live snapshots with the guest frozen through its agent
 //! * [`lock`]: per-image locks; [`progress`]: percent reports of long runs
 //! * [`error`]: `StorageError` and the one classifier of qemu-img failures
 
@@ -14,5 +15,6 @@ pub mod live;
 pub mod lock;
 pub mod progress;
 pub mod qemu_img;
+pub mod quiesce;
 pub mod snapshot;
 pub mod values;
