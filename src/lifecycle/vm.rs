@@ -519,7 +519,8 @@ impl VmLifecycle {
                     ..Default::default()
                 },
             };
-            images.push((path.clone(), CreateImage::parse(&req).map_err(wrap(C::DISK_ERROR, vm_id))?));
+            let img = CreateImage::parse(&req).map_err(wrap(C::DISK_ERROR, vm_id))?;
+            images.push((path.clone(), if disk.backing_file.is_some() { img.raising_size_to_backing() } else { img }));
         }
         // The VM's stored rules, read before the TAP exists.
         let rules = self.stored_rules(vm_id).await?;

@@ -53,6 +53,8 @@ pub struct CreateImage {
     /// The golden image, and its format: as the caller named it until
     /// [`create_image`] has read it from the file.
     backing: Option<(BackingFile, Option<ImageFormat>)>,
+    /// A size below the backing image's is raised to it instead of refused.
+    raise_to_backing: bool,
 }
 
 pub(crate) fn image_path(op: Op, raw: &str) -> Result<ImagePath, StorageError> {
@@ -98,7 +100,7 @@ impl CreateImage {
                 Some((file, bformat))
             }
         };
-        Ok(CreateImage { path, size, format, cluster_size, preallocation, backing })
+        Ok(CreateImage { path, size, format, cluster_size, preallocation, backing, raise_to_backing: false })
     }
 
     /// `create -f <fmt> [-o cluster_size=…,preallocation=…] [-b <file> -F <fmt>] -- <path> [<n>G]`.
@@ -129,6 +131,13 @@ impl CreateImage {
         a.extend(["--".to_string(), self.path.arg()]);
         a.extend(self.size.map(SizeGb::arg));
         a
+    }
+
+    /// A clone asked to be smaller than its backing image gets the backing image's
+    /// size (createVM: the original ignored a clone's size altogether).
+    pub fn raising_size_to_backing(mut self) -> Self {
+        self.raise_to_backing = true;
+        self
     }
 
     pub fn path(&self) -> &ImagePath {
@@ -311,7 +320,13 @@ pub async fn create_image(req: &CreateImage, progress: Option<Arc<Progress>>) ->
             // Compared in bytes; a clone may grow past its golden image, never shrink.
             #[allow(clippy::cast_precision_loss)] // image sizes are far below 2^53
             let golden_gb = golden.virtual_size as f64 / 1_073_741_824.0;
-            if size.gb() < golden_gb {
+            if size.gb() < golden_gb && req.raise_to_backing {
+                crate::log::warn(
+                    "qemu-img",
+                    &format!("{}: {}GB is smaller than its backing image {}; created at the backing image's size", req.path.shown(), size.gb(), file.shown()),
+                );
+                req.size = None;
+            } else if size.gb() < golden_gb {
                 return Err(StorageError::InvalidSize { op, path: req.path.shown().to_string(), size: size.gb(), problem: SizeProblem::SmallerThanBacking });
             }
         }
