@@ -322,6 +322,24 @@ mod tests {
     }
 
     #[test]
+    fn a_clone_disk_may_leave_its_size_to_the_golden_image() {
+        let with = |disks: serde_json::Value| -> VmCreateConfig {
+            serde_json::from_value(json!({
+                "vmId": "v", "name": "n", "internalName": "i", "os": "ubuntu", "cpuCores": 1, "ramGB": 1,
+                "disks": disks, "bridge": "br0", "displayType": "spice", "displayPort": 5900
+            }))
+            .unwrap()
+        };
+        assert!(validate_create(&with(json!([{"backingFile": "/g/desktop.qcow2"}]))).is_ok());
+        assert!(validate_create(&with(json!([{"backingFile": "/g/desktop.qcow2", "sizeGB": 0.5}]))).is_ok());
+        assert_eq!(
+            validate_create(&with(json!([{"backingFile": "/g/d.qcow2", "sizeGB": 0}]))).unwrap_err().to_string(),
+            "Invalid VM configuration: Disk 0: size must be positive"
+        );
+        assert!(validate_create(&with(json!([{}]))).is_err(), "a plain disk still needs a size");
+    }
+
+    #[test]
     fn internal_names_are_single_components() {
         assert!(check_internal_name("vm-abc_1.2").is_ok());
         for bad in ["", "..", "a/b", "a b", "x\n"] {
