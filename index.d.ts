@@ -798,6 +798,46 @@ export declare class QemuImgService {
   checkImage(path: string): Promise<ImageCheckResult>;
   /** Live resize of a running VM's drive over QMP `block_resize` (an Infinivirt addition). */
   resizeImageLive(qmp: Pick<QMPClient, 'queryBlock' | 'blockResize'>, device: string, newSizeGB: number, options?: { allowShrink?: boolean }): Promise<void>;
+  /**
+   * Removes an image file (an Infinivirt addition). Refused with `IMAGE_IN_USE` while the
+   * image backs clones (the error's `clones` lists them) or a running QEMU holds it;
+   * `IMAGE_NOT_FOUND` when it does not exist.
+   */
+  deleteImage(path: string): Promise<void>;
+  /**
+   * The images whose backing file is `path`, sorted (an Infinivirt addition). Searched in
+   * the image's own directory, the disk directories and every directory this process made
+   * a clone in (README "Thin clones").
+   */
+  listClones(path: string): Promise<string[]>;
+  /**
+   * Makes a stopped clone standalone: its chain is copied into a new qcow2 that replaces it
+   * atomically (owner and mode kept). Resolves false when it has no backing file. Refused
+   * with `IMAGE_IN_USE` while a running QEMU holds it, `SNAPSHOT_ALREADY_EXISTS` when it
+   * has internal snapshots (an Infinivirt addition).
+   */
+  flattenImage(path: string, options?: FlattenImageOptions): Promise<boolean>;
+  /**
+   * Makes a running VM's clone standalone over QMP `block-stream` while the guest runs
+   * (an Infinivirt addition). `device` is the drive's name (`query-block` `device`) or node
+   * name. Resolves false when it has no backing file. Past `timeoutMs` (default one hour)
+   * the job is cancelled, the disk stays a working clone, and the call rejects.
+   */
+  flattenImageLive(qmp: QMPClient, device: string, options?: FlattenImageLiveOptions): Promise<boolean>;
+}
+
+/** Options of `QemuImgService.flattenImage` (an Infinivirt addition). */
+export interface FlattenImageOptions {
+  /** Progress in percent, 100 last. */
+  onProgress?: (percent: number) => void;
+}
+
+/** Options of `QemuImgService.flattenImageLive` (an Infinivirt addition). */
+export interface FlattenImageLiveOptions {
+  /** Progress in percent (from the block job's counters), 100 last. */
+  onProgress?: (percent: number) => void;
+  /** Deadline of the whole job; default 3600000 (one hour). */
+  timeoutMs?: number;
 }
 
 /** Internal (offline) qcow2 snapshots through `qemu-img snapshot`. */
@@ -824,6 +864,14 @@ export declare class SnapshotManager {
     options: LiveSnapshotOptions
   ): Promise<LiveSnapshotResult>;
   deleteLiveSnapshot(qmp: Pick<QMPClient, 'blockdevSnapshotDeleteInternalSync'>, device: string, name: string): Promise<void>;
+  /**
+   * API-next §3: writes the image as it was at snapshot `snapshotName` into a new
+   * standalone qcow2 at `destPath` (`qemu-img convert -l snapshot.name=<name>`), removed
+   * again on failure. `SNAPSHOT_NOT_FOUND`, `IMAGE_NOT_FOUND`, `IMAGE_ALREADY_EXISTS` for
+   * an existing destination, `IMAGE_IN_USE` while a running QEMU holds the source.
+   * `options.onProgress` is an Infinivirt addition.
+   */
+  materializeSnapshot(sourcePath: string, snapshotName: string, destPath: string, options?: { onProgress?: (percent: number) => void }): Promise<void>;
 }
 
 // ===========================================================================
@@ -1637,6 +1685,12 @@ export declare enum StorageErrorCode {
   PARSE_ERROR = 'PARSE_ERROR',
   /** A snapshot name that fails validation (an Infinivirt addition; the original used COMMAND_FAILED). */
   INVALID_SNAPSHOT_NAME = 'INVALID_SNAPSHOT_NAME',
+  /**
+   * A thin clone's backing file that cannot be used: relative, missing, not a regular
+   * file, unreadable, the image being created, or its chain broken or looping back (an
+   * Infinivirt addition; the error's `backingFile` names it).
+   */
+  INVALID_BACKING_FILE = 'INVALID_BACKING_FILE',
 }
 
 export interface ImageInfo {
@@ -1672,8 +1726,15 @@ export interface CreateImageOptions {
   format: ImageFormat;
   clusterSize?: number;
   preallocation?: 'off' | 'metadata' | 'falloc' | 'full';
-  /** Backing file of a qcow2 overlay; needs `backingFormat` (Infinivirt addition). */
+  /**
+   * API-next §3: make the image a thin clone, a qcow2 overlay on this golden image. The
+   * path must be absolute and name a readable regular file of format qcow2 or raw whose
+   * own chain opens; its format is read from it and recorded in the clone (`-F`).
+   * `format` must be `qcow2`. `sizeGB` may then be omitted (the golden image's size) and
+   * must not be smaller than the golden image. Bad paths: `INVALID_BACKING_FILE`.
+   */
   backingFile?: string;
+  /** The golden image's format, if the caller wants it checked (Infinivirt addition). */
   backingFormat?: ImageFormat;
   /** Progress in percent for long creations (full preallocation). */
   onProgress?: (percent: number) => void;
@@ -1699,6 +1760,10 @@ export declare class StorageError extends Error {
   readonly code: StorageErrorCode;
   readonly path?: string;
   readonly command?: string;
+  /** `INVALID_BACKING_FILE` and backing-format errors: the backing file as given (an Infinivirt addition). */
+  readonly backingFile?: string;
+  /** `IMAGE_IN_USE` of an image that backs clones: their paths, sorted (an Infinivirt addition). */
+  readonly clones?: string[];
   constructor(code: StorageErrorCode, message: string, path?: string, command?: string);
   /** Plain `{ code, message, path, command }`. */
   toInfo(): StorageErrorInfo;
@@ -2196,11 +2261,18 @@ export declare const DEFAULT_DISK_EXTENSION: '.qcow2';
 export type DisplayProtocol = 'spice' | 'vnc';
 
 export interface DiskConfig {
+  /** With `backingFile`: the clone's size, raised to the golden image's size when smaller. */
   sizeGB: number;
   format?: 'qcow2' | 'raw';
   bus?: string;
   cache?: string;
   discard?: boolean;
+  /**
+   * API-next §3: create the disk as a thin clone (a qcow2 overlay, no preallocation) of
+   * this golden image, as `CreateImageOptions.backingFile` does. The golden image must
+   * outlive the clone: the storage API refuses to delete or overwrite it while it has clones.
+   */
+  backingFile?: string;
 }
 
 /** Input of `VMLifecycle.create()` / `Infinivirt.createVM()`. */

@@ -137,21 +137,24 @@ describe('createImage (§20.6 #79)', () => {
     expect(info.virtualSize).toBe(64 * 1024 * 1024)
   })
 
-  test('a backing file with an explicit backing format', async () => {
+  test('a backing file: absolute, its format read and recorded (thin clones: __test__/clones.test.js)', async () => {
     const dir = freshDir()
     const base = await newQcow2(dir, 'base.qcow2', 0.125)
     writePattern(base, '0x5a', 0, 65536)
     const top = path.join(dir, 'top.qcow2')
-    await qemuImg.createImage({ path: top, sizeGB: 0.125, format: 'qcow2', backingFile: 'base.qcow2', backingFormat: 'qcow2' })
-    expect((await qemuImg.getImageInfo(top)).backingFile).toBe('base.qcow2')
+    await qemuImg.createImage({ path: top, format: 'qcow2', backingFile: base })
+    expect(await qemuImg.getImageInfo(top)).toMatchObject({ backingFile: base, virtualSize: 128 * 1024 * 1024 })
+    expect(JSON.parse(mustRun('qemu-img', ['info', '--output=json', top]))['backing-filename-format']).toBe('qcow2')
     expect(holdsPattern(top, '0x5a', 0, 65536)).toBe(true)
 
-    const noFormat = path.join(dir, 'nofmt.qcow2')
-    expectStorageError(await rejection(qemuImg.createImage({ path: noFormat, sizeGB: 1, format: 'qcow2', backingFile: base })), 'INVALID_FORMAT', { path: noFormat, command: 'qemu-img create' })
-    const missing = path.join(dir, 'nobase.qcow2')
-    expectStorageError(await rejection(qemuImg.createImage({ path: path.join(dir, 'o.qcow2'), sizeGB: 1, format: 'qcow2', backingFile: missing, backingFormat: 'qcow2' })),
-      'IMAGE_NOT_FOUND', { message: `Image not found: ${missing}`, path: missing })
-    expectStorageError(await rejection(qemuImg.createImage({ path: path.join(dir, 'r.raw'), sizeGB: 1, format: 'raw', backingFile: base, backingFormat: 'qcow2' })), 'INVALID_FORMAT')
+    const rel = path.join(dir, 'rel.qcow2')
+    const e = await rejection(qemuImg.createImage({ path: rel, sizeGB: 1, format: 'qcow2', backingFile: 'base.qcow2' }))
+    expectStorageError(e, 'INVALID_BACKING_FILE', { path: rel, command: 'qemu-img create', message: `Invalid backing file base.qcow2 for image ${rel}: the path must be absolute` })
+    expect(e.backingFile).toBe('base.qcow2')
+    expectStorageError(await rejection(qemuImg.createImage({ path: path.join(dir, 'r.raw'), sizeGB: 1, format: 'raw', backingFile: base })), 'INVALID_FORMAT',
+      { message: 'backingFile requires qcow2 format (got: raw)' })
+    expectStorageError(await rejection(qemuImg.createImage({ path: path.join(dir, 'w.qcow2'), format: 'qcow2', backingFile: base, backingFormat: 'raw' })), 'INVALID_FORMAT',
+      { message: `Backing file ${base} is a qcow2 image, not raw` })
     expect(fs.readdirSync(dir).sort()).toEqual(['base.qcow2', 'top.qcow2'])
   })
 
@@ -542,7 +545,7 @@ describe('bad inputs', () => {
       [{ path: ok, sizeGB: 1, format: 'qcow2', clusterSize: 3000 }, 'INVALID_SIZE'],
       [{ path: ok, sizeGB: 1, format: 'qcow2', clusterSize: -65536 }, 'INVALID_SIZE'],
       [{ path: ok, sizeGB: 1, format: 'qcow2', preallocation: 'sparse' }, 'INVALID_FORMAT'],
-      [{ path: ok, sizeGB: 1, format: 'qcow2', backingFile: 'json:{}', backingFormat: 'qcow2' }, 'IMAGE_NOT_FOUND']
+      [{ path: ok, sizeGB: 1, format: 'qcow2', backingFile: 'json:{}', backingFormat: 'qcow2' }, 'INVALID_BACKING_FILE']
     ]
     for (const [options, code, message] of cases) {
       const e = await rejection(qemuImg.createImage(options))

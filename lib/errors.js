@@ -77,7 +77,13 @@ class PrismaAdapterError extends Error {
 
 const builders = {
   DisplayError: (w) => new DisplayError(w.code, w.message, w.fields.context),
-  StorageError: (w) => new StorageError(w.code, w.message, w.fields.path, w.fields.command),
+  StorageError: (w) => {
+    const e = new StorageError(w.code, w.message, w.fields.path, w.fields.command)
+    // Thin clones: the backing file refused, the clones that keep an image in use.
+    if (w.fields.backingFile !== undefined) e.backingFile = w.fields.backingFile
+    if (w.fields.clones !== undefined) e.clones = w.fields.clones
+    return e
+  },
   LifecycleError: (w) => new LifecycleError(w.code, w.message, w.fields.vmId, w.fields.context),
   UnattendedError: (w) => new UnattendedError(w.code, w.message, w.fields.cause, w.fields.vmId, w.fields.context),
   PrismaAdapterError: (w) => new PrismaAdapterError(w.message, w.code, w.fields.vmId, w.fields.details)

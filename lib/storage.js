@@ -6,7 +6,8 @@
 // QMPClient for the live (running VM) operations.
 
 const native = require('./native')
-const { callIn, badArgument } = require('./errors')
+const { QMPClient } = require('./qmp')
+const { callIn, badArgument, StorageError } = require('./errors')
 const call = callIn('storage')
 const { Debugger } = require('./utils')
 
@@ -72,6 +73,34 @@ class QemuImgService {
     return call(() => native.qemuImgCheck(path))
   }
 
+  // Thin clones (API-next §3 and beyond). Removes an image file; refused while it
+  // backs clones (IMAGE_IN_USE, `clones` names them) or a running VM holds it.
+  async deleteImage (path) {
+    return call(() => native.qemuImgDelete(path))
+  }
+
+  // The images whose backing file is `path` (searched where README "Thin clones" says).
+  async listClones (path) {
+    return call(() => native.qemuImgListClones(path))
+  }
+
+  // Makes a stopped clone standalone (its chain copied into it; atomic). Resolves
+  // false when the image has no backing file.
+  async flattenImage (path, options) {
+    const o = options || {}
+    return call(() => native.qemuImgFlatten(path, progressCallback(o.onProgress)))
+  }
+
+  // Makes a running VM's clone standalone through its QMPClient (block-stream);
+  // the guest keeps running. `{ timeoutMs, onProgress }`.
+  async flattenImageLive (qmp, device, options) {
+    const o = options || {}
+    if (!(qmp instanceof QMPClient)) {
+      throw new StorageError('COMMAND_FAILED', 'flattenImageLive needs a QMPClient of this package (it drives the block job natively)', undefined, 'block-stream')
+    }
+    return call(() => native.qemuImgFlattenLive(qmp._n, device, o.timeoutMs ?? undefined, progressCallback(o.onProgress)))
+  }
+
   // Beyond the spec: resizes a running VM's disk through its QMP connection
   // (`block_resize`); grows only unless `{ allowShrink: true }`.
   async resizeImageLive (qmp, device, newSizeGB, options) {
@@ -106,6 +135,13 @@ class SnapshotManager {
 
   async revertSnapshot (imagePath, snapshotName) {
     return call(() => native.snapshotRevert(imagePath, snapshotName))
+  }
+
+  // API-next §3: the image as it was at `snapshotName`, written to a new standalone
+  // qcow2 at `destPath`. `{ onProgress }` is an Infinivirt addition.
+  async materializeSnapshot (sourcePath, snapshotName, destPath, options) {
+    const o = options || {}
+    return call(() => native.snapshotMaterialize(sourcePath, snapshotName, destPath, progressCallback(o.onProgress)))
   }
 
   async deleteSnapshot (imagePath, snapshotName) {

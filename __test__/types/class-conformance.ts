@@ -599,7 +599,7 @@ assertTrue<Equals<ConstructorParameters<typeof api.QemuCommandBuilder>, Construc
 assertTrue<Equals<Exclude<keyof typeof api.QemuCommandBuilder, 'prototype'>, never>>();
 // QemuImgService
 assertTrue<Equals<Pick<api.QemuImgService, keyof SpecClasses.Class_QemuImgService>, Pick<SpecClasses.Class_QemuImgService, keyof SpecClasses.Class_QemuImgService>>>();
-assertTrue<Equals<Exclude<keyof api.QemuImgService, keyof SpecClasses.Class_QemuImgService>, 'resizeImageLive'>>();
+assertTrue<Equals<Exclude<keyof api.QemuImgService, keyof SpecClasses.Class_QemuImgService>, 'resizeImageLive' | 'deleteImage' | 'listClones' | 'flattenImage' | 'flattenImageLive'>>();
 assertTrue<Equals<ConstructorParameters<typeof api.QemuImgService>, ConstructorParameters<SpecClasses.Ctor_QemuImgService>>>();
 assertTrue<Equals<Exclude<keyof typeof api.QemuImgService, 'prototype'>, never>>();
 // QemuProcess
@@ -610,7 +610,7 @@ assertTrue<Equals<ConstructorParameters<typeof api.QemuProcess>, ConstructorPara
 assertTrue<Equals<Exclude<keyof typeof api.QemuProcess, 'prototype' | keyof typeof EventEmitter>, never>>();
 // SnapshotManager
 assertTrue<Equals<Pick<api.SnapshotManager, keyof SpecClasses.Class_SnapshotManager>, Pick<SpecClasses.Class_SnapshotManager, keyof SpecClasses.Class_SnapshotManager>>>();
-assertTrue<Equals<Exclude<keyof api.SnapshotManager, keyof SpecClasses.Class_SnapshotManager>, 'createLiveSnapshot' | 'deleteLiveSnapshot'>>();
+assertTrue<Equals<Exclude<keyof api.SnapshotManager, keyof SpecClasses.Class_SnapshotManager>, 'createLiveSnapshot' | 'deleteLiveSnapshot' | 'materializeSnapshot'>>();
 assertTrue<Equals<ConstructorParameters<typeof api.SnapshotManager>, ConstructorParameters<SpecClasses.Ctor_SnapshotManager>>>();
 assertTrue<Equals<Exclude<keyof typeof api.SnapshotManager, 'prototype'>, never>>();
 // SpiceConfig
@@ -684,7 +684,7 @@ type FluentKeys =
 assertTrue<Equals<{ [K in FluentKeys]: ReturnType<FluentProbe[K]> }[FluentKeys], FluentProbe>>();
 // StorageError
 assertTrue<Equals<Pick<api.StorageError, keyof SpecClasses.Class_StorageError>, Pick<SpecClasses.Class_StorageError, keyof SpecClasses.Class_StorageError>>>();
-assertTrue<Equals<Exclude<keyof api.StorageError, keyof SpecClasses.Class_StorageError>, never>>();
+assertTrue<Equals<Exclude<keyof api.StorageError, keyof SpecClasses.Class_StorageError>, 'backingFile' | 'clones'>>();
 assertTrue<Equals<ConstructorParameters<typeof api.StorageError>, ConstructorParameters<SpecClasses.Ctor_StorageError>>>();
 assertTrue<Equals<Exclude<keyof typeof api.StorageError, 'prototype' | keyof ErrorConstructor>, never>>();
 // DisplayError

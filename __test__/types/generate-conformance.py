@@ -161,6 +161,10 @@ for e in enum_names+['PrismaAdapterError','LifecycleError','UnattendedError']: b
 body.append('')
 for d in decls:
     d=re.sub(r'[ \t]+$','',d,flags=re.M)
+    # VMCreateConfig's disks are the package's DiskConfig (checked on its own above,
+    # with its addition), so the rest of VMCreateConfig is still compared exactly.
+    if d.startswith('interface VMCreateConfig'):
+        d=d.replace('disks: DiskConfig[]','disks: api.DiskConfig[]')
     body.append(indent('export '+d)); body.append('')
 body+=['  // constants and functions of section 17']+val_body+['']
 body.append(indent('export interface UnattendedInstallerOptions { backendServicesPath?: string; monitorConfig?: Partial<MonitorConfig> }'))
@@ -173,6 +177,7 @@ additions={
  'NftablesError':[('chainName','string'),('vmId','string'),('ownerVmId','string')],
  'CreateImageOptions':[('backingFile','string'),('backingFormat','api.ImageFormat'),('onProgress','(percent: number) => void')],
  'ConvertImageOptions':[('onProgress','(percent: number) => void')],
+ 'DiskConfig':[('backingFile','string')],
  'HealthMonitorConfig':[('tapManager',"api.NetworkCleanupTargets['tapManager']"),('nftables',"api.NetworkCleanupTargets['nftables']"),('cgroups',"api.NetworkCleanupTargets['cgroups']"),('cleanupRetryBaseMs','number')],
  'EventHandlerConfig':[('tapManager',"api.NetworkCleanupTargets['tapManager']"),('nftables',"api.NetworkCleanupTargets['nftables']"),('cgroups',"api.NetworkCleanupTargets['cgroups']"),('exitWaitMs','number')],
  'CrashEvent':[('reason','api.TransitionReason')],'VMEventData':[('reason','api.TransitionReason')],
@@ -204,7 +209,7 @@ for n in names+['UnattendedInstallerOptions']:
         checks.append(f"assertTrue<Equals<api.{n}, Spec.{n}>>();")
 typeonly_enums={'CleanupResourceType','CleanupStatus'}
 # Codes Infinivirt adds to the spec's enums.
-enum_additions={'StorageErrorCode':[('INVALID_SNAPSHOT_NAME','INVALID_SNAPSHOT_NAME')],
+enum_additions={'StorageErrorCode':[('INVALID_SNAPSHOT_NAME','INVALID_SNAPSHOT_NAME'),('INVALID_BACKING_FILE','INVALID_BACKING_FILE')],
                 'NetworkErrorCode':[('INVALID_INTERFACE_NAME','INVALID_INTERFACE_NAME'),('INVALID_IP_ADDRESS','INVALID_IP_ADDRESS'),
                                     ('INVALID_ARGUMENT','INVALID_ARGUMENT')]}
 enum_checks=[]
@@ -305,8 +310,9 @@ builtins={'Promise','Record','Partial','Date','Error','T','Array','Map','EventEm
 emitters={'QMPClient','EventHandler','HealthMonitor','InstallationMonitor','QemuProcess'}
 extras={'QemuCommandBuilder':["setStrictDisplaySecurity","isStrictDisplaySecurity"],
         'QemuProcess':["attach","waitForExit"],
-        'QemuImgService':["resizeImageLive"],
-        'SnapshotManager':["createLiveSnapshot","deleteLiveSnapshot"],
+        # Thin clones (API-next §3, issue 15): deleteImage, listClones, flattening.
+        'QemuImgService':["resizeImageLive","deleteImage","listClones","flattenImage","flattenImageLive"],
+        'SnapshotManager':["createLiveSnapshot","deleteLiveSnapshot","materializeSnapshot"],
         'StateSync':["getPendingWrites"],
         'UnattendedInstaller':["generateAnswerFiles","mountAnswerMedia","prepareInstallerIso"],
         'EventHandler':["getPendingWrites"],
@@ -330,6 +336,8 @@ errors={
  'UnattendedError':('code: UnattendedErrorCode, message: string, cause?: Error, vmId?: string, context?: Record<string, unknown>',
                  ['readonly code: UnattendedErrorCode','readonly cause?: Error','readonly vmId?: string','readonly context?: Record<string, unknown>']),
 }
+# Fields Infinivirt's error classes add (thin clones: the backing file, the clones).
+error_extras={'StorageError':['backingFile','clones']}
 refs=set()
 body=[];checks=[]
 def fix(s):
@@ -338,6 +346,8 @@ def fix(s):
     s=s.replace('resizeImage(path: string, newSizeGB: number): Promise<void>','resizeImage(path: string, newSizeGB: number, options?: { allowShrink?: boolean }): Promise<void>')
     # Infinivirt addition: attachToBridge may name the VM the TAP must belong to.
     s=s.replace('attachToBridge(tapName: string, bridge: string): Promise<void>','attachToBridge(tapName: string, bridge: string, vmId?: string): Promise<void>')
+    # Infinivirt addition: multi-queue TAPs (kept here; the generated file had it by hand).
+    s=s.replace('create(vmId: string, bridge?: string): Promise<string>','create(vmId: string, bridge?: string, options?: { queues?: number }): Promise<string>')
     return s
 for name,stmts in sorted(classes_out.items()):
     ctor=None;inst=[];stat=[]
@@ -389,7 +399,8 @@ for name,(ctor,members) in errors.items():
     cls=f'api.{name}'
     checks.append(f'// {name}')
     checks.append(f'assertTrue<Equals<Pick<{cls}, keyof SpecClasses.Class_{name}>, Pick<SpecClasses.Class_{name}, keyof SpecClasses.Class_{name}>>>();')
-    checks.append(f'assertTrue<Equals<Exclude<keyof {cls}, keyof SpecClasses.Class_{name}>, never>>();')
+    extra=' | '.join(f"'{f}'" for f in error_extras.get(name,[])) or 'never'
+    checks.append(f'assertTrue<Equals<Exclude<keyof {cls}, keyof SpecClasses.Class_{name}>, {extra}>>();')
     checks.append(f'assertTrue<Equals<ConstructorParameters<typeof {cls}>, ConstructorParameters<SpecClasses.Ctor_{name}>>>();')
     checks.append(f'assertTrue<Equals<Exclude<keyof typeof {cls}, \'prototype\' | keyof ErrorConstructor>, never>>();')
 refs-=builtins

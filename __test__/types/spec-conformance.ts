@@ -299,7 +299,7 @@ declare namespace Spec {
 
   export interface VMCreateConfig {
     vmId: string; name: string; internalName: string; os: string; cpuCores: number; ramGB: number
-    disks: DiskConfig[]; bridge: string; macAddress?: string
+    disks: api.DiskConfig[]; bridge: string; macAddress?: string
     displayType: DisplayProtocol; displayPort: number; displayPassword?: string; displayAddr?: string
     gpuPciAddress?: string; gpuRomfile?: string
     machineType?: string; cpuModel?: string; diskBus?: string; diskCacheMode?: string; networkModel?: string; networkQueues?: number
@@ -624,7 +624,8 @@ assertTrue<Equals<api.FirewallRuleRecord, Spec.FirewallRuleRecord>>();
 assertTrue<Equals<api.ExtendedMachineConfigurationRecord, Spec.ExtendedMachineConfigurationRecord>>();
 assertTrue<Equals<api.VMConfigRecord, Spec.VMConfigRecord>>();
 assertTrue<Equals<api.DisplayProtocol, Spec.DisplayProtocol>>();
-assertTrue<Equals<api.DiskConfig, Spec.DiskConfig>>();
+assertTrue<Equals<Omit<api.DiskConfig, 'backingFile'>, Omit<Spec.DiskConfig, never>>>();
+assertTrue<Equals<api.DiskConfig['backingFile'], (string) | undefined>>();
 assertTrue<Equals<api.VMCreateConfig, Spec.VMCreateConfig>>();
 assertTrue<Equals<api.VMCreateResult, Spec.VMCreateResult>>();
 assertTrue<Equals<api.VMStartConfig, Spec.VMStartConfig>>();
@@ -836,8 +837,8 @@ assertTrue<Equals<`${api.NftablesErrorCode.INVALID_SUBNET_MASK}`, 'INVALID_SUBNE
 assertTrue<Equals<`${api.NftablesErrorCode.INVALID_PORT_RANGE}`, 'INVALID_PORT_RANGE'>>();
 assertTrue<Equals<`${api.NftablesErrorCode.UNSUPPORTED_PROTOCOL}`, 'UNSUPPORTED_PROTOCOL'>>();
 // enum StorageErrorCode
-assertTrue<Equals<keyof typeof api.StorageErrorCode, 'IMAGE_NOT_FOUND' | 'IMAGE_ALREADY_EXISTS' | 'SNAPSHOT_NOT_FOUND' | 'SNAPSHOT_ALREADY_EXISTS' | 'INVALID_FORMAT' | 'INVALID_SIZE' | 'IMAGE_IN_USE' | 'PERMISSION_DENIED' | 'COMMAND_FAILED' | 'PARSE_ERROR' | 'INVALID_SNAPSHOT_NAME'>>();
-assertTrue<Equals<`${api.StorageErrorCode}`, 'IMAGE_NOT_FOUND' | 'IMAGE_ALREADY_EXISTS' | 'SNAPSHOT_NOT_FOUND' | 'SNAPSHOT_ALREADY_EXISTS' | 'INVALID_FORMAT' | 'INVALID_SIZE' | 'IMAGE_IN_USE' | 'PERMISSION_DENIED' | 'COMMAND_FAILED' | 'PARSE_ERROR' | 'INVALID_SNAPSHOT_NAME'>>();
+assertTrue<Equals<keyof typeof api.StorageErrorCode, 'IMAGE_NOT_FOUND' | 'IMAGE_ALREADY_EXISTS' | 'SNAPSHOT_NOT_FOUND' | 'SNAPSHOT_ALREADY_EXISTS' | 'INVALID_FORMAT' | 'INVALID_SIZE' | 'IMAGE_IN_USE' | 'PERMISSION_DENIED' | 'COMMAND_FAILED' | 'PARSE_ERROR' | 'INVALID_SNAPSHOT_NAME' | 'INVALID_BACKING_FILE'>>();
+assertTrue<Equals<`${api.StorageErrorCode}`, 'IMAGE_NOT_FOUND' | 'IMAGE_ALREADY_EXISTS' | 'SNAPSHOT_NOT_FOUND' | 'SNAPSHOT_ALREADY_EXISTS' | 'INVALID_FORMAT' | 'INVALID_SIZE' | 'IMAGE_IN_USE' | 'PERMISSION_DENIED' | 'COMMAND_FAILED' | 'PARSE_ERROR' | 'INVALID_SNAPSHOT_NAME' | 'INVALID_BACKING_FILE'>>();
 assertTrue<Equals<`${api.StorageErrorCode.IMAGE_NOT_FOUND}`, 'IMAGE_NOT_FOUND'>>();
 assertTrue<Equals<`${api.StorageErrorCode.IMAGE_ALREADY_EXISTS}`, 'IMAGE_ALREADY_EXISTS'>>();
 assertTrue<Equals<`${api.StorageErrorCode.SNAPSHOT_NOT_FOUND}`, 'SNAPSHOT_NOT_FOUND'>>();
@@ -849,6 +850,7 @@ assertTrue<Equals<`${api.StorageErrorCode.PERMISSION_DENIED}`, 'PERMISSION_DENIE
 assertTrue<Equals<`${api.StorageErrorCode.COMMAND_FAILED}`, 'COMMAND_FAILED'>>();
 assertTrue<Equals<`${api.StorageErrorCode.PARSE_ERROR}`, 'PARSE_ERROR'>>();
 assertTrue<Equals<`${api.StorageErrorCode.INVALID_SNAPSHOT_NAME}`, 'INVALID_SNAPSHOT_NAME'>>();
+assertTrue<Equals<`${api.StorageErrorCode.INVALID_BACKING_FILE}`, 'INVALID_BACKING_FILE'>>();
 // enum DisplayErrorCode
 assertTrue<Equals<keyof typeof api.DisplayErrorCode, 'INVALID_PORT' | 'INVALID_PASSWORD' | 'INVALID_ADDRESS' | 'INVALID_DISPLAY_NUMBER' | 'PASSWORD_TOO_LONG' | 'PORT_OUT_OF_RANGE' | 'CONFLICTING_OPTIONS' | 'INVALID_COMPRESSION_MODE' | 'INVALID_STREAMING_MODE' | 'INVALID_GL_CONFIG' | 'RENDERNODE_NOT_FOUND'>>();
 assertTrue<Equals<`${api.DisplayErrorCode}`, 'INVALID_PORT' | 'INVALID_PASSWORD' | 'INVALID_ADDRESS' | 'INVALID_DISPLAY_NUMBER' | 'PASSWORD_TOO_LONG' | 'PORT_OUT_OF_RANGE' | 'CONFLICTING_OPTIONS' | 'INVALID_COMPRESSION_MODE' | 'INVALID_STREAMING_MODE' | 'INVALID_GL_CONFIG' | 'RENDERNODE_NOT_FOUND'>>();

@@ -22,6 +22,9 @@ pub struct DiskConfig {
     pub cache: Option<String>,
     #[serde(default)]
     pub discard: Option<bool>,
+    /// API-next §3: create the disk as a qcow2 overlay on this golden image.
+    #[serde(default)]
+    pub backing_file: Option<String>,
 }
 
 /// The create request as the backend sends it; optional fields accept `null`.
@@ -129,7 +132,14 @@ pub fn validate_create(c: &VmCreateConfig) -> Result<(), LifecycleError> {
         None | Some([]) => errors.push("At least one disk configuration is required".into()),
         Some(disks) => {
             for (i, d) in disks.iter().enumerate() {
-                if !at_least(d.size_gb, 1.0) {
+                // A clone's size defaults to its golden image's (which may be
+                // smaller than 1 GB); one given must be positive (and, checked when
+                // the golden image is read, no smaller than it).
+                if d.backing_file.is_some() {
+                    if d.size_gb.is_some_and(|s| !at_least(Some(s), f64::MIN_POSITIVE)) {
+                        errors.push(format!("Disk {i}: size must be positive"));
+                    }
+                } else if !at_least(d.size_gb, 1.0) {
                     errors.push(format!("Disk {i}: size must be at least 1 GB"));
                 }
             }
@@ -309,6 +319,24 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(validate_create(&c).unwrap_err().to_string(), "Invalid VM configuration: At least one disk configuration is required");
+    }
+
+    #[test]
+    fn a_clone_disk_may_leave_its_size_to_the_golden_image() {
+        let with = |disks: serde_json::Value| -> VmCreateConfig {
+            serde_json::from_value(json!({
+                "vmId": "v", "name": "n", "internalName": "i", "os": "ubuntu", "cpuCores": 1, "ramGB": 1,
+                "disks": disks, "bridge": "br0", "displayType": "spice", "displayPort": 5900
+            }))
+            .unwrap()
+        };
+        assert!(validate_create(&with(json!([{"backingFile": "/g/desktop.qcow2"}]))).is_ok());
+        assert!(validate_create(&with(json!([{"backingFile": "/g/desktop.qcow2", "sizeGB": 0.5}]))).is_ok());
+        assert_eq!(
+            validate_create(&with(json!([{"backingFile": "/g/d.qcow2", "sizeGB": 0}]))).unwrap_err().to_string(),
+            "Invalid VM configuration: Disk 0: size must be positive"
+        );
+        assert!(validate_create(&with(json!([{}]))).is_err(), "a plain disk still needs a size");
     }
 
     #[test]

@@ -270,6 +270,8 @@ impl VmLifecycle {
         // Writes the store refused survive a restart next to the pidfiles (rule 9).
         let queue = WriteQueue::with_journal(store.clone(), RetryPolicy::default(), opts.pidfile_dir.join("pending-writes"));
         let net: Arc<dyn HostNet> = Arc::new(KernelNet { taps: taps.clone(), nft: nft.clone() });
+        // Clones of golden images live here: the storage layer's clone guard looks here too.
+        crate::storage::clones::register_dir(&opts.disk_dir);
         VmLifecycle {
             store,
             opts,
@@ -499,14 +501,26 @@ impl VmLifecycle {
                     Some(json!({ "path": path_string(path) })),
                 ));
             }
-            let req = CreateImageRequest {
-                path: path_string(path),
-                size_gb: disk.size_gb.unwrap_or(0.0),
-                format: disk.format.clone().unwrap_or_else(|| "qcow2".into()),
-                preallocation: Some("metadata".into()),
-                ..Default::default()
+            // A thin clone (API-next §3) is an overlay on its golden image: no
+            // preallocation, and the golden image's size unless a larger one is given.
+            let req = match &disk.backing_file {
+                Some(b) => CreateImageRequest {
+                    path: path_string(path),
+                    size_gb: disk.size_gb,
+                    format: disk.format.clone().unwrap_or_else(|| "qcow2".into()),
+                    backing_file: Some(b.clone()),
+                    ..Default::default()
+                },
+                None => CreateImageRequest {
+                    path: path_string(path),
+                    size_gb: Some(disk.size_gb.unwrap_or(0.0)),
+                    format: disk.format.clone().unwrap_or_else(|| "qcow2".into()),
+                    preallocation: Some("metadata".into()),
+                    ..Default::default()
+                },
             };
-            images.push((path.clone(), CreateImage::parse(&req).map_err(wrap(C::DISK_ERROR, vm_id))?));
+            let img = CreateImage::parse(&req).map_err(wrap(C::DISK_ERROR, vm_id))?;
+            images.push((path.clone(), if disk.backing_file.is_some() { img.raising_size_to_backing() } else { img }));
         }
         // The VM's stored rules, read before the TAP exists.
         let rules = self.stored_rules(vm_id).await?;

@@ -64,6 +64,13 @@ pub struct NativeQmpClient {
     inner: Arc<QmpClient>,
 }
 
+impl NativeQmpClient {
+    /// The client itself, for bindings of other domains that drive QMP (live storage).
+    pub(crate) fn core(&self) -> Arc<QmpClient> {
+        self.inner.clone()
+    }
+}
+
 #[napi]
 impl NativeQmpClient {
     #[napi(constructor)]

@@ -12,10 +12,14 @@ use napi_derive::napi;
 use serde_json::Value;
 
 use super::error::{guarded, IntoNapi};
-use crate::storage::error::Op;
+use napi::bindgen_prelude::{ClassInstance, PromiseRaw};
+use napi::Env;
+
+use super::qmp::NativeQmpClient;
+use crate::storage::error::{Op, StorageError};
 use crate::storage::info::{ImageCheckResult, ImageInfo, SnapshotInfo};
 use crate::storage::progress::Progress;
-use crate::storage::{live, qemu_img, snapshot};
+use crate::storage::{backing, live, qemu_img, snapshot};
 
 // Spelled out in the #[napi] signatures: an alias would leak into binding.d.ts.
 type ProgressCallback = ThreadsafeFunction<f64, (), f64, napi::Status, false, true>;
@@ -177,7 +181,7 @@ pub async fn qemu_img_create(
 ) -> napi::Result<()> {
     let req = qemu_img::CreateImageRequest {
         path: options.path.unwrap_or_default(),
-        size_gb: options.size_gb.unwrap_or(f64::NAN),
+        size_gb: options.size_gb,
         format: options.format.unwrap_or_default(),
         cluster_size: options.cluster_size,
         preallocation: options.preallocation,
@@ -189,6 +193,63 @@ pub async fn qemu_img_create(
         qemu_img::create_image(&req, p).await.napi()
     })
     .await
+}
+
+#[napi]
+pub async fn qemu_img_delete(path: Option<String>) -> napi::Result<()> {
+    let path = path.unwrap_or_default();
+    guarded(async move { qemu_img::delete_image(&path).await.napi() }).await
+}
+
+#[napi]
+pub async fn qemu_img_list_clones(path: Option<String>) -> napi::Result<Vec<String>> {
+    let path = path.unwrap_or_default();
+    guarded(async move { backing::list_clones(&path).await.napi() }).await
+}
+
+#[napi]
+pub async fn qemu_img_flatten(path: Option<String>, on_progress: Option<ThreadsafeFunction<f64, (), f64, napi::Status, false, true>>) -> napi::Result<bool> {
+    let path = path.unwrap_or_default();
+    with_progress(on_progress, move |p| async move { backing::flatten_image(&path, p).await.napi() }).await
+}
+
+/// Flattens a running VM's clone through `qmp` (`block-stream`); `timeoutMs`
+/// defaults to an hour.
+#[napi(ts_return_type = "Promise<boolean>")]
+pub fn qemu_img_flatten_live<'e>(
+    env: &'e Env,
+    qmp: ClassInstance<'e, NativeQmpClient>,
+    device: Option<String>,
+    timeout_ms: Option<f64>,
+    on_progress: Option<ThreadsafeFunction<f64, (), f64, napi::Status, false, true>>,
+) -> napi::Result<PromiseRaw<'e, bool>> {
+    let client = qmp.core();
+    let device = device.unwrap_or_default();
+    let timeout = match timeout_ms {
+        None => Ok(live::DEFAULT_FLATTEN_TIMEOUT),
+        Some(ms) if ms.is_finite() && ms > 0.0 && ms <= 1e10 => Ok(std::time::Duration::from_secs_f64(ms / 1000.0)),
+        Some(ms) => Err(StorageError::CommandFailed {
+            op: Op::LiveFlatten,
+            path: device.clone(),
+            target: None,
+            detail: format!("timeoutMs must be a positive number of milliseconds (got {ms})"),
+        }),
+    };
+    env.spawn_future(async move {
+        let timeout = timeout.napi()?;
+        with_progress(on_progress, move |p| async move { live::flatten(&client, &device, timeout, p).await.napi() }).await
+    })
+}
+
+#[napi]
+pub async fn snapshot_materialize(
+    image_path: Option<String>,
+    name: Option<String>,
+    dest_path: Option<String>,
+    on_progress: Option<ThreadsafeFunction<f64, (), f64, napi::Status, false, true>>,
+) -> napi::Result<()> {
+    let (image_path, name, dest_path) = (image_path.unwrap_or_default(), name.unwrap_or_default(), dest_path.unwrap_or_default());
+    with_progress(on_progress, move |p| async move { snapshot::materialize_snapshot(&image_path, &name, &dest_path, p).await.napi() }).await
 }
 
 #[napi]

@@ -12,7 +12,7 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use super::snapshot::NameProblem;
-use super::values::{js_number, ImageFormat, ImagePath, SizeProblem};
+use super::values::{js_number, BackingProblem, ImageFormat, ImagePath, SizeProblem};
 use crate::error::{code_enum, fields, ErrorShape, JsClass};
 use crate::exec::ExecError;
 
@@ -30,6 +30,7 @@ code_enum! {
         COMMAND_FAILED = "COMMAND_FAILED",
         PARSE_ERROR = "PARSE_ERROR",
         INVALID_SNAPSHOT_NAME = "INVALID_SNAPSHOT_NAME",
+        INVALID_BACKING_FILE = "INVALID_BACKING_FILE",
     }
 }
 
@@ -55,6 +56,14 @@ pub enum Op {
     LiveSnapshotCreate,
     LiveSnapshotDelete,
     LiveResize,
+    /// `deleteImage`.
+    Delete,
+    /// `flattenImage`: the clone copied out of its chain into a standalone image.
+    Flatten,
+    /// `flattenImageLive`: QEMU streams the backing data into the running clone.
+    LiveFlatten,
+    /// `materializeSnapshot`.
+    Materialize,
 }
 
 impl Op {
@@ -75,6 +84,11 @@ impl Op {
             Op::LiveSnapshotCreate => "blockdev-snapshot-internal-sync",
             Op::LiveSnapshotDelete => "blockdev-snapshot-delete-internal-sync",
             Op::LiveResize => "block_resize",
+            Op::Delete => "unlink",
+            Op::Flatten => "qemu-img convert",
+            Op::LiveFlatten => "block-stream",
+            // The spec's label (API-next §3).
+            Op::Materialize => "qemu-img convert -l",
         }
     }
 }
@@ -99,10 +113,21 @@ pub enum StorageError {
     InvalidFormat { op: Op, path: String, format: String },
     #[error("Invalid preallocation mode: {mode}. Use off, metadata, falloc or full")]
     InvalidPreallocation { op: Op, path: String, mode: String },
-    #[error("A backing file needs an explicit backing format (backingFormat) for {path}")]
-    BackingFormatRequired { op: Op, path: String },
-    #[error("Image format {format} does not support backing files (use qcow2): {path}")]
+    /// API-next §3's exact message.
+    #[error("backingFile requires qcow2 format (got: {format})")]
     BackingUnsupported { op: Op, path: String, format: ImageFormat },
+    #[error("Invalid backing file {backing} for image {path}: {problem}")]
+    InvalidBackingFile { op: Op, path: String, backing: String, problem: BackingProblem },
+    /// The backing file's detected format is not one a golden image may have, or not
+    /// the one the caller named.
+    #[error("{}", backing_format_message(backing, found, *given))]
+    BackingFormat { op: Op, path: String, backing: String, found: String, given: Option<ImageFormat> },
+    /// The image backs other images (clones): changing or removing it would corrupt them.
+    #[error("Image {path} is the backing file of {} clone(s): {}. Remove or flatten them first.", clones.len(), clones.join(", "))]
+    HasClones { op: Op, path: String, clones: Vec<String> },
+    /// Flattening copies the active layer only; internal snapshots would be lost.
+    #[error("Image {path} has internal snapshots ({}); flattening would drop them. Delete them first.", names.join(", "))]
+    FlattenHasSnapshots { op: Op, path: String, names: Vec<String> },
     #[error("Invalid size: {}GB. {problem}", js_number(*size))]
     InvalidSize { op: Op, path: String, size: f64, problem: SizeProblem },
     #[error("Invalid cluster size: {}. It must be a power of two from 512 to 2097152 bytes.", js_number(*value))]
@@ -137,7 +162,17 @@ fn in_use_message(op: Op, path: &str) -> String {
         Op::Convert => format!("Cannot convert image {path}: image is in use. Stop the VM first."),
         Op::Check => format!("Cannot check image {path}: image is in use. Stop the VM first."),
         Op::Create => format!("Cannot create image over {path}: image is in use. Stop the VM first."),
+        Op::Delete => format!("Cannot delete image {path}: image is in use. Stop the VM first."),
+        Op::Flatten => format!("Cannot flatten image {path}: image is in use. Stop the VM first, or flatten it live."),
+        Op::Materialize => format!("Cannot read snapshot of image {path}: image is in use. Stop the VM first."),
         _ => format!("Image {path} is in use by another process (a running VM holds its lock)."),
+    }
+}
+
+fn backing_format_message(backing: &str, found: &str, given: Option<ImageFormat>) -> String {
+    match given {
+        Some(g) => format!("Backing file {backing} is a {found} image, not {g}"),
+        None => format!("Backing file {backing} is a {found} image; a golden image must be qcow2 or raw"),
     }
 }
 
@@ -163,6 +198,10 @@ fn failed_message(op: Op, path: &str, target: Option<&str>, detail: &str) -> Str
         Op::LiveSnapshotCreate => format!("Failed to create live snapshot '{t}' on device {path}: {detail}"),
         Op::LiveSnapshotDelete => format!("Failed to delete live snapshot '{t}' on device {path}: {detail}"),
         Op::LiveResize => format!("Failed to resize device {path}: {detail}"),
+        Op::Delete => format!("Failed to delete image {path}: {detail}"),
+        Op::Flatten => format!("Failed to flatten image {path}: {detail}"),
+        Op::LiveFlatten => format!("Failed to flatten device {path}: {detail}"),
+        Op::Materialize => format!("Failed to materialize snapshot '{t}' of image {path}: {detail}"),
     }
 }
 
@@ -186,8 +225,11 @@ impl StorageError {
             | StorageError::SnapshotAlreadyExists { op, .. }
             | StorageError::InvalidFormat { op, .. }
             | StorageError::InvalidPreallocation { op, .. }
-            | StorageError::BackingFormatRequired { op, .. }
             | StorageError::BackingUnsupported { op, .. }
+            | StorageError::InvalidBackingFile { op, .. }
+            | StorageError::BackingFormat { op, .. }
+            | StorageError::HasClones { op, .. }
+            | StorageError::FlattenHasSnapshots { op, .. }
             | StorageError::InvalidSize { op, .. }
             | StorageError::InvalidClusterSize { op, .. }
             | StorageError::ShrinkRefused { op, .. }
@@ -211,8 +253,11 @@ impl StorageError {
             | StorageError::SnapshotAlreadyExists { path, .. }
             | StorageError::InvalidFormat { path, .. }
             | StorageError::InvalidPreallocation { path, .. }
-            | StorageError::BackingFormatRequired { path, .. }
             | StorageError::BackingUnsupported { path, .. }
+            | StorageError::InvalidBackingFile { path, .. }
+            | StorageError::BackingFormat { path, .. }
+            | StorageError::HasClones { path, .. }
+            | StorageError::FlattenHasSnapshots { path, .. }
             | StorageError::InvalidSize { path, .. }
             | StorageError::InvalidClusterSize { path, .. }
             | StorageError::ShrinkRefused { path, .. }
@@ -234,8 +279,13 @@ impl StorageError {
             StorageError::SnapshotAlreadyExists { .. } => C::SNAPSHOT_ALREADY_EXISTS,
             StorageError::InvalidFormat { .. }
             | StorageError::InvalidPreallocation { .. }
-            | StorageError::BackingFormatRequired { .. }
-            | StorageError::BackingUnsupported { .. } => C::INVALID_FORMAT,
+            | StorageError::BackingUnsupported { .. }
+            | StorageError::BackingFormat { .. } => C::INVALID_FORMAT,
+            StorageError::InvalidBackingFile { .. } => C::INVALID_BACKING_FILE,
+            // Another image depends on this one, as a running VM's lock would say.
+            StorageError::HasClones { .. } => C::IMAGE_IN_USE,
+            // Existing snapshots are what stands in the way.
+            StorageError::FlattenHasSnapshots { .. } => C::SNAPSHOT_ALREADY_EXISTS,
             StorageError::InvalidSize { .. } | StorageError::InvalidClusterSize { .. } | StorageError::ShrinkRefused { .. } => C::INVALID_SIZE,
             // The original used COMMAND_FAILED; a name refused before any command runs
             // now has its own code (COMPATIBILITY.md), the message is unchanged.
@@ -261,7 +311,15 @@ impl ErrorShape for StorageError {
     }
 
     fn fields(&self) -> Map<String, Value> {
-        fields([("path", Some(Value::from(self.path()))), ("command", Some(Value::from(self.op().command())))])
+        let backing = match self {
+            StorageError::InvalidBackingFile { backing, .. } | StorageError::BackingFormat { backing, .. } => Some(Value::from(backing.as_str())),
+            _ => None,
+        };
+        let clones = match self {
+            StorageError::HasClones { clones, .. } => Some(Value::from(clones.clone())),
+            _ => None,
+        };
+        fields([("path", Some(Value::from(self.path()))), ("command", Some(Value::from(self.op().command()))), ("backingFile", backing), ("clones", clones)])
     }
 }
 

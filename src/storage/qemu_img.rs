@@ -12,16 +12,17 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::backing;
 use super::error::{Op, StorageError, Subject};
 use super::info::{parse_check, parse_image_info, ImageCheckResult, ImageInfo};
 use super::lock::{self, Access};
 use super::progress::{Progress, ProgressParser};
-use super::values::{BackingFile, ClusterSize, DriverName, ImageFormat, ImagePath, Preallocation, SizeGb};
+use super::values::{BackingFile, ClusterSize, DriverName, ImageFormat, ImagePath, Preallocation, SizeGb, SizeProblem};
 use crate::exec::{ExecError, HostCommand, Output, OutputObserver};
 
 pub const QEMU_IMG: &str = "qemu-img";
 /// Deadline of metadata reads (`info`).
-const READ_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const READ_TIMEOUT: Duration = Duration::from_secs(60);
 /// Deadline of `check`, resize, snapshot operations and plain creation: these touch
 /// metadata only, but metadata of a large, fragmented image takes a while.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(600);
@@ -32,7 +33,8 @@ const ALLOCATION_POLL: Duration = Duration::from_millis(250);
 #[derive(Debug, Clone, Default)]
 pub struct CreateImageRequest {
     pub path: String,
-    pub size_gb: f64,
+    /// Optional only with a backing file (the clone then has the backing image's size).
+    pub size_gb: Option<f64>,
     pub format: String,
     pub cluster_size: Option<f64>,
     pub preallocation: Option<String>,
@@ -44,11 +46,15 @@ pub struct CreateImageRequest {
 #[derive(Debug, Clone)]
 pub struct CreateImage {
     path: ImagePath,
-    size: SizeGb,
+    size: Option<SizeGb>,
     format: ImageFormat,
     cluster_size: Option<ClusterSize>,
     preallocation: Option<Preallocation>,
-    backing: Option<(BackingFile, ImageFormat)>,
+    /// The golden image, and its format: as the caller named it until
+    /// [`create_image`] has read it from the file.
+    backing: Option<(BackingFile, Option<ImageFormat>)>,
+    /// A size below the backing image's is raised to it instead of refused.
+    raise_to_backing: bool,
 }
 
 pub(crate) fn image_path(op: Op, raw: &str) -> Result<ImagePath, StorageError> {
@@ -70,7 +76,10 @@ impl CreateImage {
         let path = image_path(op, &r.path)?;
         let shown = path.shown();
         let format = image_format(op, shown, &r.format)?;
-        let size = size(op, shown, r.size_gb)?;
+        let size = match (r.size_gb, &r.backing_file) {
+            (None, Some(_)) => None,
+            (gb, _) => Some(size(op, shown, gb.unwrap_or(f64::NAN))?),
+        };
         let cluster_size =
             r.cluster_size.map(|v| ClusterSize::new(v).ok_or(StorageError::InvalidClusterSize { op, path: shown.to_string(), value: v })).transpose()?;
         let preallocation = r
@@ -78,27 +87,27 @@ impl CreateImage {
             .as_deref()
             .map(|m| Preallocation::parse(m).ok_or_else(|| StorageError::InvalidPreallocation { op, path: shown.to_string(), mode: m.to_string() }))
             .transpose()?;
-        let backing = match (&r.backing_file, &r.backing_format) {
-            (None, None) => None,
-            (None, Some(f)) => {
-                image_format(op, shown, f)?; // a stray backingFormat must at least be a format
-                None
-            }
-            (Some(_), None) => return Err(StorageError::BackingFormatRequired { op, path: shown.to_string() }),
-            (Some(b), Some(f)) => {
-                let file = BackingFile::new(b).map_err(|reason| StorageError::invalid_path(op, b, reason))?;
-                let bformat = image_format(op, b, f)?;
+        // A stray backingFormat must at least be a format.
+        let bformat = r.backing_format.as_deref().map(|f| image_format(op, shown, f)).transpose()?;
+        let backing = match &r.backing_file {
+            None => None,
+            Some(b) => {
                 if format != ImageFormat::Qcow2 {
                     return Err(StorageError::BackingUnsupported { op, path: shown.to_string(), format });
                 }
+                let file =
+                    BackingFile::new(b).map_err(|problem| StorageError::InvalidBackingFile { op, path: shown.to_string(), backing: b.clone(), problem })?;
                 Some((file, bformat))
             }
         };
-        Ok(CreateImage { path, size, format, cluster_size, preallocation, backing })
+        Ok(CreateImage { path, size, format, cluster_size, preallocation, backing, raise_to_backing: false })
     }
 
-    /// `create -f <fmt> [-o cluster_size=…,preallocation=…] [-b <file> -F <fmt>] -- <path> <n>G`.
-    /// As in the spec, `-o` is for qcow2 only; other formats ignore both options.
+    /// `create -f <fmt> [-o cluster_size=…,preallocation=…] [-b <file> -F <fmt>] -- <path> [<n>G]`.
+    /// As in the spec, `-o` is for qcow2 only; other formats ignore both options. The
+    /// backing format is always explicit (`-F`): QEMU then never probes the golden
+    /// image's content for a format when it opens the clone. Without a size the
+    /// clone has its backing image's size.
     pub fn argv(&self) -> Vec<String> {
         let mut a = vec!["create".to_string(), "-f".into(), self.format.to_string()];
         if self.format == ImageFormat::Qcow2 {
@@ -114,10 +123,30 @@ impl CreateImage {
             }
         }
         if let Some((file, f)) = &self.backing {
-            a.extend(["-b".to_string(), file.shown().to_string(), "-F".into(), f.to_string()]);
+            a.extend(["-b".to_string(), file.shown().to_string()]);
+            if let Some(f) = f {
+                a.extend(["-F".to_string(), f.to_string()]);
+            }
         }
-        a.extend(["--".to_string(), self.path.arg(), self.size.arg()]);
+        a.extend(["--".to_string(), self.path.arg()]);
+        a.extend(self.size.map(SizeGb::arg));
         a
+    }
+
+    /// A clone asked to be smaller than its backing image gets the backing image's
+    /// size (createVM: the original ignored a clone's size altogether).
+    pub fn raising_size_to_backing(mut self) -> Self {
+        self.raise_to_backing = true;
+        self
+    }
+
+    pub fn path(&self) -> &ImagePath {
+        &self.path
+    }
+
+    /// The size in GiB, when one was given (messages).
+    fn size_gb(&self) -> f64 {
+        self.size.map_or(f64::NAN, SizeGb::gb)
     }
 
     /// True when creation writes the whole image (no deadline; progress is reported).
@@ -225,7 +254,7 @@ pub(crate) async fn read_info(path: &ImagePath, op: Op) -> Result<ImageInfo, Sto
 
 /// A file this operation created and still owns: removed again unless the
 /// operation succeeds, so a failed create or convert leaves nothing behind.
-struct NewFile {
+pub(crate) struct NewFile {
     path: PathBuf,
     keep: bool,
 }
@@ -233,7 +262,7 @@ struct NewFile {
 impl NewFile {
     /// Creates `path` exclusively (`O_CREAT|O_EXCL`, 0644): an existing file, even one
     /// a running VM uses, is never overwritten.
-    async fn create(op: Op, path: &ImagePath) -> Result<Self, StorageError> {
+    pub(crate) async fn create(op: Op, path: &ImagePath) -> Result<Self, StorageError> {
         let abs = path.abs().to_path_buf();
         let shown = || path.shown().to_string();
         let made = tokio::task::spawn_blocking({
@@ -253,7 +282,7 @@ impl NewFile {
         }
     }
 
-    fn keep(mut self) {
+    pub(crate) fn keep(mut self) {
         self.keep = true;
     }
 }
@@ -273,35 +302,85 @@ impl Drop for NewFile {
 }
 
 /// `createImage`. The file is created exclusively first (qemu-img would silently
-/// overwrite an existing image) and removed again if qemu-img fails.
+/// overwrite an existing image) and removed again if qemu-img fails. An existing
+/// image that backs clones is reported as such. A backing file is checked and its
+/// format read from it ([`backing::check`]) before anything is made.
 pub async fn create_image(req: &CreateImage, progress: Option<Arc<Progress>>) -> Result<(), StorageError> {
     let op = Op::Create;
-    let _g = lock::acquire(&[(req.path.abs(), Access::Write)]).await;
-    let resolved = req.backing.as_ref().map(|(b, _)| (b.resolve(&req.path), b.shown().to_string()));
-    if let Some((abs, shown)) = &resolved {
-        if tokio::fs::metadata(abs).await.is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) {
-            return Err(StorageError::ImageNotFound { op, path: shown.clone() });
+    let mut locks = vec![(req.path.abs(), Access::Write)];
+    if let Some((b, _)) = &req.backing {
+        locks.push((b.path(), Access::Read));
+    }
+    let _g = lock::acquire(&locks).await;
+    backing::refuse_if_cloned(op, &req.path).await?;
+    let mut req = req.clone();
+    if let Some((file, given)) = &req.backing {
+        let golden = backing::check(op, &req.path, file, *given).await?;
+        if let Some(size) = req.size {
+            // Compared in bytes; a clone may grow past its golden image, never shrink.
+            #[allow(clippy::cast_precision_loss)] // image sizes are far below 2^53
+            let golden_gb = golden.virtual_size as f64 / 1_073_741_824.0;
+            if size.gb() < golden_gb && req.raise_to_backing {
+                crate::log::warn(
+                    "qemu-img",
+                    &format!("{}: {}GB is smaller than its backing image {}; created at the backing image's size", req.path.shown(), size.gb(), file.shown()),
+                );
+                req.size = None;
+            } else if size.gb() < golden_gb {
+                return Err(StorageError::InvalidSize { op, path: req.path.shown().to_string(), size: size.gb(), problem: SizeProblem::SmallerThanBacking });
+            }
         }
+        req.backing = Some((file.clone(), Some(golden.format)));
     }
     let file = NewFile::create(op, &req.path).await?;
-    let others: Vec<(&Path, &str)> = resolved.iter().map(|(a, s)| (a.as_path(), s.as_str())).collect();
-    let subject = Subject::new(op, &req.path).size(req.size.gb()).others(&others);
+    let backing_abs = req.backing.as_ref().map(|(b, _)| (b.path().to_path_buf(), b.shown().to_string()));
+    let others: Vec<(&Path, &str)> = backing_abs.iter().map(|(a, s)| (a.as_path(), s.as_str())).collect();
+    let subject = Subject::new(op, &req.path).size(req.size_gb()).others(&others);
     let long = req.is_long();
     let cmd = qemu_img(req.argv(), if long { None } else { Some(METADATA_TIMEOUT) });
     match (&progress, long) {
         (Some(p), true) => {
             p.report(0.0);
-            run_sampling_allocation(&cmd, &subject, req.path.abs(), req.size.gb(), p).await?;
+            run_sampling_allocation(&cmd, &subject, req.path.abs(), req.size_gb(), p).await?;
         }
         _ => {
             run(&cmd, &subject).await?;
         }
     }
     file.keep();
+    if req.backing.is_some() {
+        if let Some(dir) = req.path.abs().parent() {
+            super::clones::register_dir(dir);
+        }
+    }
     if let Some(p) = progress {
         p.finish();
     }
     Ok(())
+}
+
+/// `deleteImage`: removes an image file, unless it backs clones, a running QEMU
+/// holds it, or it is not a regular file.
+pub async fn delete_image(path: &str) -> Result<(), StorageError> {
+    let op = Op::Delete;
+    let path = image_path(op, path)?;
+    let _g = lock::acquire(&[(path.abs(), Access::Write)]).await;
+    let shown = || path.shown().to_string();
+    match tokio::fs::metadata(path.abs()).await {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => return Err(StorageError::CommandFailed { op, path: shown(), target: None, detail: "it is not a regular file".into() }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(StorageError::ImageNotFound { op, path: shown() }),
+        Err(e) => return Err(StorageError::CommandFailed { op, path: shown(), target: None, detail: e.to_string() }),
+    }
+    backing::refuse_if_cloned(op, &path).await?;
+    // Opening it without sharing takes QEMU's lock: a running VM's disk is refused.
+    let probe = vec!["info".into(), "--output=json".into(), "--".into(), path.arg()];
+    run(&qemu_img(probe, Some(READ_TIMEOUT)), &Subject::new(op, &path)).await?;
+    tokio::fs::remove_file(path.abs()).await.map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => StorageError::ImageNotFound { op, path: shown() },
+        std::io::ErrorKind::PermissionDenied => StorageError::PermissionDenied { op, path: shown() },
+        _ => StorageError::CommandFailed { op, path: shown(), target: None, detail: e.to_string() },
+    })
 }
 
 /// Runs a preallocating creation, reporting how much of the image is allocated.
@@ -336,6 +415,10 @@ pub async fn image_info(path: &str) -> Result<ImageInfo, StorageError> {
 /// `resizeImage`.
 pub async fn resize_image(req: &ResizeImage) -> Result<(), StorageError> {
     let _g = lock::acquire(&[(req.path.abs(), Access::Write)]).await;
+    if req.allow_shrink {
+        // Cutting a golden image short would change what its clones read.
+        backing::refuse_if_cloned(Op::Resize, &req.path).await?;
+    }
     let subject = Subject::new(Op::Resize, &req.path).size(req.size.gb());
     run(&qemu_img(req.argv(), Some(METADATA_TIMEOUT)), &subject).await.map(drop)
 }
@@ -348,19 +431,13 @@ pub async fn convert_image(req: &ConvertImage, progress: Option<Arc<Progress>>) 
     let _g = lock::acquire(&[(req.source.abs(), Access::Read), (req.dest.abs(), Access::Write)]).await;
     let info = read_info(&req.source, Op::Info).await?;
     let source_format = DriverName::new(&info.format).ok_or_else(|| StorageError::Parse { op: Op::Info, path: req.source.shown().to_string() })?;
+    backing::refuse_if_cloned(op, &req.dest).await?;
     let file = NewFile::create(op, &req.dest).await?;
     let others = [(req.dest.abs(), req.dest.shown())];
     let subject = Subject::new(op, &req.source).target(req.dest.shown()).others(&others);
     let mut cmd = qemu_img(req.argv(&source_format, progress.is_some()), None);
     if let Some(p) = &progress {
-        let p = p.clone();
-        let parser = Mutex::new(ProgressParser::default());
-        cmd = cmd.observe_stdout(OutputObserver::new(move |chunk| {
-            let values = parser.lock().unwrap_or_else(std::sync::PoisonError::into_inner).feed(chunk);
-            for v in values {
-                p.report(v);
-            }
-        }));
+        cmd = observe_progress(cmd, p.clone());
     }
     run(&cmd, &subject).await?;
     file.keep();
@@ -368,6 +445,17 @@ pub async fn convert_image(req: &ConvertImage, progress: Option<Arc<Progress>>) 
         p.finish();
     }
     Ok(())
+}
+
+/// Feeds `qemu-img -p` output on stdout to `progress`.
+pub(crate) fn observe_progress(cmd: HostCommand, progress: Arc<Progress>) -> HostCommand {
+    let parser = Mutex::new(ProgressParser::default());
+    cmd.observe_stdout(OutputObserver::new(move |chunk| {
+        let values = parser.lock().unwrap_or_else(std::sync::PoisonError::into_inner).feed(chunk);
+        for v in values {
+            progress.report(v);
+        }
+    }))
 }
 
 /// `checkImage`. qemu-img exits 2 (corruptions) or 3 (leaks) with its JSON report
@@ -395,9 +483,10 @@ pub async fn check_image(path: &str) -> Result<ImageCheckResult, StorageError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorShape;
 
     fn create(path: &str, size_gb: f64, format: &str) -> CreateImageRequest {
-        CreateImageRequest { path: path.into(), size_gb, format: format.into(), ..Default::default() }
+        CreateImageRequest { path: path.into(), size_gb: Some(size_gb), format: format.into(), ..Default::default() }
     }
 
     fn argv(r: &CreateImageRequest) -> String {
@@ -419,19 +508,29 @@ mod tests {
     #[test]
     fn create_with_backing_file_names_its_format() {
         let mut r = create("/i/top.qcow2", 20.0, "qcow2");
-        r.backing_file = Some("base.qcow2".into());
+        r.backing_file = Some("/g/base.raw".into());
         r.backing_format = Some("raw".into());
-        assert_eq!(argv(&r), "create -f qcow2 -b base.qcow2 -F raw -- /i/top.qcow2 20G");
-        r.backing_format = None;
-        assert_eq!(CreateImage::parse(&r).unwrap_err().code_enum().as_str(), "INVALID_FORMAT");
-        r.backing_format = Some("qcow2".into());
+        assert_eq!(argv(&r), "create -f qcow2 -b /g/base.raw -F raw -- /i/top.qcow2 20G");
+        r.size_gb = None;
+        assert_eq!(argv(&r), "create -f qcow2 -b /g/base.raw -F raw -- /i/top.qcow2", "the golden image's size");
+        r.backing_file = Some("base.qcow2".into());
+        let e = CreateImage::parse(&r).unwrap_err();
+        assert_eq!(
+            (e.code(), e.to_string().as_str()),
+            ("INVALID_BACKING_FILE", "Invalid backing file base.qcow2 for image /i/top.qcow2: the path must be absolute")
+        );
+        assert_eq!(e.fields()["backingFile"], "base.qcow2");
+        r.backing_file = Some("/g/base.qcow2".into());
         r.format = "raw".into();
-        assert!(matches!(CreateImage::parse(&r), Err(StorageError::BackingUnsupported { .. })));
+        let e = CreateImage::parse(&r).unwrap_err();
+        assert_eq!((e.code(), e.to_string().as_str()), ("INVALID_FORMAT", "backingFile requires qcow2 format (got: raw)"));
+        r.backing_file = None;
+        r.size_gb = None;
+        assert_eq!(CreateImage::parse(&r).unwrap_err().code(), "INVALID_SIZE", "a size is needed without a backing file");
     }
 
     #[test]
     fn create_rejects_bad_input_before_running_anything() {
-        use crate::error::ErrorShape;
         let cases: Vec<(CreateImageRequest, &str, &str)> = vec![
             (create("", 1.0, "qcow2"), "IMAGE_NOT_FOUND", "Invalid image path \"\": the path is empty"),
             (create("/a\0b", 1.0, "qcow2"), "IMAGE_NOT_FOUND", "Invalid image path \"/a\\0b\": the path contains a NUL byte"),
@@ -461,7 +560,6 @@ mod tests {
 
     #[test]
     fn spec_20_6_80_resize_argv_and_refusal() {
-        use crate::error::ErrorShape;
         assert_eq!(ResizeImage::parse("/d.qcow2", 100.0, false).unwrap().argv().join(" "), "resize -- /d.qcow2 100G");
         assert_eq!(ResizeImage::parse("/d.qcow2", 10.0, true).unwrap().argv().join(" "), "resize --shrink -- /d.qcow2 10G");
         let e = ResizeImage::parse("/d", 0.0, false).unwrap_err();
@@ -510,7 +608,7 @@ mod real {
         let p = dir.join("a.qcow2").display().to_string();
         rt().block_on(async {
             let req = |path: &str, gb: f64| {
-                CreateImage::parse(&CreateImageRequest { path: path.into(), size_gb: gb, format: "qcow2".into(), ..Default::default() }).unwrap()
+                CreateImage::parse(&CreateImageRequest { path: path.into(), size_gb: Some(gb), format: "qcow2".into(), ..Default::default() }).unwrap()
             };
             create_image(&req(&p, 1.0), None).await.unwrap();
             let e = create_image(&req(&p, 2.0), None).await.unwrap_err();
@@ -520,7 +618,7 @@ mod real {
             let q = dir.join("b.qcow2").display().to_string();
             let bad = CreateImage::parse(&CreateImageRequest {
                 path: q.clone(),
-                size_gb: 1_000_000.0,
+                size_gb: Some(1_000_000.0),
                 format: "qcow2".into(),
                 cluster_size: Some(512.0),
                 ..Default::default()
@@ -541,7 +639,7 @@ mod real {
         let p = dir.join("a.qcow2").display().to_string();
         rt().block_on(async {
             create_image(
-                &CreateImage::parse(&CreateImageRequest { path: p.clone(), size_gb: 1.0, format: "qcow2".into(), ..Default::default() }).unwrap(),
+                &CreateImage::parse(&CreateImageRequest { path: p.clone(), size_gb: Some(1.0), format: "qcow2".into(), ..Default::default() }).unwrap(),
                 None,
             )
             .await

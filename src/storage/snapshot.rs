@@ -114,6 +114,8 @@ pub async fn revert_snapshot(image: &str, name: &str) -> Result<(), StorageError
     let op = Op::SnapshotApply;
     let image = image_path(op, image)?;
     let _g = lock::acquire(&[(image.abs(), Access::Write)]).await;
+    // Reverting a golden image would change the data under every clone.
+    super::backing::refuse_if_cloned(op, &image).await?;
     let all = snapshots_of(&image, op).await?;
     let Some(target) = all.iter().find(|s| s.name == name.as_str()) else {
         return Err(StorageError::SnapshotNotFound { op, path: image.shown().to_string(), name: name.0 });
@@ -121,6 +123,48 @@ pub async fn revert_snapshot(image: &str, name: &str) -> Result<(), StorageError
     let ambiguous = all.iter().any(|s| s.id == name.as_str() && s.id != target.id);
     let arg = if ambiguous { target.id.as_str() } else { name.as_str() };
     run_snapshot(op, "-a", arg, &name, &image).await
+}
+
+/// `materializeSnapshot` (API-next §3): writes the image as it was at snapshot `name`
+/// into a new standalone qcow2 at `dest` (`qemu-img convert -l`), which is removed
+/// again if the conversion fails. The snapshot is named as `snapshot.name=`, so a
+/// name that looks like another snapshot's ID still selects by name. The source is
+/// read without sharing: a running VM's disk is refused as in use.
+pub async fn materialize_snapshot(
+    image: &str,
+    name: &str,
+    dest: &str,
+    progress: Option<std::sync::Arc<super::progress::Progress>>,
+) -> Result<(), StorageError> {
+    let op = Op::Materialize;
+    let name = snapshot_name(op, image, name)?;
+    let image = image_path(op, image)?;
+    let dest = image_path(op, dest)?;
+    let _g = lock::acquire(&[(image.abs(), Access::Read), (dest.abs(), Access::Write)]).await;
+    let info = read_info(&image, op).await?;
+    if !info.snapshots.unwrap_or_default().iter().any(|s| s.name == name.as_str()) {
+        return Err(StorageError::SnapshotNotFound { op, path: image.shown().to_string(), name: name.0 });
+    }
+    let format = super::values::DriverName::new(&info.format).ok_or_else(|| StorageError::Parse { op, path: image.shown().to_string() })?;
+    super::backing::refuse_if_cloned(op, &dest).await?;
+    let file = super::qemu_img::NewFile::create(op, &dest).await?;
+    let mut argv = vec!["convert".to_string(), "-f".into(), format.as_str().to_string(), "-O".into(), "qcow2".into()];
+    argv.extend(["-l".to_string(), format!("snapshot.name={}", name.as_str())]);
+    if progress.is_some() {
+        argv.push("-p".into());
+    }
+    argv.extend(["--".to_string(), image.arg(), dest.arg()]);
+    let mut cmd = qemu_img(argv, None);
+    if let Some(p) = &progress {
+        cmd = super::qemu_img::observe_progress(cmd, p.clone());
+    }
+    let others = [(dest.abs(), dest.shown())];
+    run(&cmd, &Subject::new(op, &image).target(name.as_str()).others(&others)).await?;
+    file.keep();
+    if let Some(p) = progress {
+        p.finish();
+    }
+    Ok(())
 }
 
 /// `deleteSnapshot`: a snapshot that does not exist is already deleted (spec §9.2).
@@ -314,7 +358,7 @@ mod real {
         let p = dir.join("a.qcow2").display().to_string();
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         rt.block_on(async {
-            let req = CreateImageRequest { path: p.clone(), size_gb: 0.01, format: "qcow2".into(), ..Default::default() };
+            let req = CreateImageRequest { path: p.clone(), size_gb: Some(0.01), format: "qcow2".into(), ..Default::default() };
             create_image(&CreateImage::parse(&req).unwrap(), None).await.unwrap();
             assert!(list_snapshots(&p).await.unwrap().is_empty());
             create_snapshot(&p, "s1").await.unwrap();

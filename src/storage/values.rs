@@ -47,41 +47,69 @@ impl ImagePath {
     }
 }
 
-/// A backing file reference as stored in a qcow2 header. Relative references are
-/// kept relative (qemu resolves them against the overlay's directory, which keeps
-/// image chains relocatable); a reference qemu would read as a protocol is refused.
+/// Why a backing file cannot back a clone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackingProblem {
+    Empty,
+    NulByte,
+    /// A relative reference would be resolved against the clone's directory by
+    /// QEMU, so the same string could name another file once the clone moves.
+    Relative,
+    Missing,
+    NotRegularFile,
+    Unreadable,
+    /// The backing file is the image being created.
+    IsTarget,
+    /// The backing file's own chain cannot be opened or loops back (qemu-img's words).
+    BrokenChain(String),
+    /// The backing file's chain already contains the image being created.
+    Loop,
+}
+
+impl std::fmt::Display for BackingProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BackingProblem::Empty => f.write_str("the path is empty"),
+            BackingProblem::NulByte => f.write_str("the path contains a NUL byte"),
+            BackingProblem::Relative => f.write_str("the path must be absolute"),
+            BackingProblem::Missing => f.write_str("it does not exist"),
+            BackingProblem::NotRegularFile => f.write_str("it is not a regular file"),
+            BackingProblem::Unreadable => f.write_str("it cannot be read"),
+            BackingProblem::IsTarget => f.write_str("it is the image being created"),
+            BackingProblem::BrokenChain(d) => write!(f, "its backing chain cannot be opened ({d})"),
+            BackingProblem::Loop => f.write_str("its backing chain already contains the image being created"),
+        }
+    }
+}
+
+/// A backing file (golden image) reference as a clone's qcow2 header records it:
+/// absolute, so it names the same file wherever the clone is and can never be read
+/// as a protocol (`nbd:`, `json:`) or an option.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackingFile {
-    shown: String,
+    raw: String,
 }
 
 impl BackingFile {
-    pub fn new(raw: &str) -> Result<Self, &'static str> {
+    pub fn new(raw: &str) -> Result<Self, BackingProblem> {
         if raw.is_empty() {
-            return Err("the backing file path is empty");
+            return Err(BackingProblem::Empty);
         }
         if raw.contains('\0') {
-            return Err("the backing file path contains a NUL byte");
+            return Err(BackingProblem::NulByte);
         }
-        // qemu's path_has_protocol(): a ':' before the first '/' selects a protocol
-        // driver (nbd:, json:, …) instead of a file.
-        if raw.find([':', '/']).is_some_and(|i| raw.as_bytes()[i] == b':') {
-            return Err("the backing file path would be read as a protocol (write it as ./name)");
+        if !raw.starts_with('/') {
+            return Err(BackingProblem::Relative);
         }
-        Ok(BackingFile { shown: raw.to_string() })
+        Ok(BackingFile { raw: raw.to_string() })
     }
 
     pub fn shown(&self) -> &str {
-        &self.shown
+        &self.raw
     }
 
-    /// Where the file lives: relative references are relative to the overlay's directory.
-    pub fn resolve(&self, overlay: &ImagePath) -> PathBuf {
-        let p = Path::new(&self.shown);
-        if p.is_absolute() {
-            return p.to_path_buf();
-        }
-        overlay.abs().parent().map_or_else(|| p.to_path_buf(), |dir| dir.join(p))
+    pub fn path(&self) -> &Path {
+        Path::new(&self.raw)
     }
 }
 
@@ -172,6 +200,8 @@ pub enum SizeProblem {
     NotPositive,
     TooLarge,
     NotSectorMultiple,
+    /// A clone is at least as large as its backing image.
+    SmallerThanBacking,
 }
 
 impl std::fmt::Display for SizeProblem {
@@ -182,6 +212,7 @@ impl std::fmt::Display for SizeProblem {
             SizeProblem::NotPositive => f.write_str("Size must be positive."),
             SizeProblem::TooLarge => write!(f, "Size must be at most {}GB.", js_number(MAX_IMAGE_SIZE_GB)),
             SizeProblem::NotSectorMultiple => f.write_str("Size must be a whole multiple of 512 bytes."),
+            SizeProblem::SmallerThanBacking => f.write_str("A clone cannot be smaller than its backing image."),
         }
     }
 }
@@ -285,16 +316,19 @@ mod tests {
     }
 
     #[test]
-    fn backing_files_refuse_protocols() {
-        assert!(BackingFile::new("base.qcow2").is_ok());
-        assert!(BackingFile::new("./nbd:x").is_ok());
+    fn backing_files_are_absolute() {
         assert!(BackingFile::new("/abs/with:colon").is_ok());
-        for bad in ["", "nbd://host/x", "json:{}", "file:base", "a\0b"] {
-            assert!(BackingFile::new(bad).is_err(), "{bad:?}");
+        assert_eq!(BackingFile::new("/b/base.qcow2").unwrap().path(), Path::new("/b/base.qcow2"));
+        for (bad, why) in [
+            ("", BackingProblem::Empty),
+            ("base.qcow2", BackingProblem::Relative),
+            ("./base.qcow2", BackingProblem::Relative),
+            ("nbd://host/x", BackingProblem::Relative),
+            ("json:{}", BackingProblem::Relative),
+            ("/a\0b", BackingProblem::NulByte),
+        ] {
+            assert_eq!(BackingFile::new(bad), Err(why), "{bad:?}");
         }
-        let overlay = ImagePath::new("/imgs/top.qcow2").unwrap();
-        assert_eq!(BackingFile::new("base.qcow2").unwrap().resolve(&overlay), PathBuf::from("/imgs/base.qcow2"));
-        assert_eq!(BackingFile::new("/b/base.qcow2").unwrap().resolve(&overlay), PathBuf::from("/b/base.qcow2"));
     }
 
     #[test]
