@@ -34,6 +34,11 @@ class StorageError extends Error {
     this.code = code
     this.path = path
     this.command = command
+    // Set only by thin-clone errors (declared for the checker, not assigned here).
+    /** @type {string | undefined} */
+    this.backingFile
+    /** @type {string[] | undefined} */
+    this.clones
   }
 
   toInfo () {
