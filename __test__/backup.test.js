@@ -137,6 +137,10 @@ test('validation errors keep their specific codes', async () => {
   await expectCode(svc.createBackup({ vmId: 'vm1', diskPaths: [disk], type: 'INCREMENTAL' }), 'PARENT_NOT_FOUND')
   await expectCode(svc.createBackup({ vmId: 'vm1', diskPaths: [path.join(dir, 'none.qcow2')], type: 'FULL' }), 'DISK_NOT_FOUND')
   await expectCode(svc.getBackupMetadata('00000000-0000-4000-8000-000000000000', 'vm1'), 'BACKUP_NOT_FOUND')
+  const ac = new AbortController()
+  ac.abort()
+  await expectCode(svc.createBackup({ vmId: 'vm1', diskPaths: [disk], type: 'FULL' }, { signal: ac.signal }), 'CANCELLED')
+  await expectCode(svc.createBackup({ vmId: 'vm1', diskPaths: [disk], type: 'FULL', signal: 'x' }), 'INVALID_CONFIG')
   expect(await svc.listBackups('vm1')).toEqual([])
 })
 

@@ -70,6 +70,9 @@ class BackupService extends EventEmitter {
   async createBackup (config, options) {
     const c = config || {}
     const signal = (options && options.signal) || c.signal
+    if (signal !== undefined && signal !== null && (typeof signal !== 'object' || typeof signal.addEventListener !== 'function')) {
+      throw new BackupError('INVALID_CONFIG', 'Invalid argument: signal must be an AbortSignal', { vmId: c.vmId })
+    }
     if (signal && signal.aborted) throw new BackupError('CANCELLED', 'Backup cancelled', { vmId: c.vmId })
     const running = await ask(this._opts.isVmRunning, c.vmId, 'isVmRunning')
     let qmpSocketPath = c.qmpSocketPath
