@@ -2,6 +2,7 @@
 //! run the same block jobs (and keep the same persistent bitmaps) as a running
 //! VM's. The daemon is ours: started here, stopped here by its own handle.
 
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -60,9 +61,10 @@ pub fn argv(sources: &[Source], socket: &Path) -> Result<Vec<String>, BackupErro
 impl Daemon {
     pub async fn start(sources: &[Source]) -> Result<Daemon, BackupError> {
         let dir = std::env::temp_dir().join(format!("ivbk-{}", super::layout::new_backup_id()?.get(..8).unwrap_or("0")));
-        std::fs::create_dir(&dir).map_err(|e| BackupError::io("create", &dir, e))?;
         let socket = dir.join("qmp.sock");
         let args = argv(sources, &socket)?;
+        // Private to us: the socket inside gives control of the images.
+        std::fs::DirBuilder::new().mode(0o700).create(&dir).map_err(|e| BackupError::io("create", &dir, e))?;
         crate::log::log("infinivirt:backup", &format!("starting {QEMU_STORAGE_DAEMON} {}", args.join(" ")));
         let spawned = Command::new(QEMU_STORAGE_DAEMON)
             .args(&args)
