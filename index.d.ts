@@ -3106,3 +3106,191 @@ export declare class CommandExecutor {
   constructor();
   execute(command: string, args: string[]): Promise<string>;
 }
+
+// ===========================================================================
+// backup/BackupService (API-next §2, issue 15)
+// ===========================================================================
+
+export declare const BackupType: { readonly FULL: 'FULL'; readonly INCREMENTAL: 'INCREMENTAL'; readonly SNAPSHOT: 'SNAPSHOT' };
+export type BackupType = (typeof BackupType)[keyof typeof BackupType];
+export declare const BackupStatus: {
+  readonly PENDING: 'PENDING'; readonly IN_PROGRESS: 'IN_PROGRESS'; readonly COMPLETED: 'COMPLETED';
+  readonly FAILED: 'FAILED'; readonly CANCELLED: 'CANCELLED';
+};
+export type BackupStatus = (typeof BackupStatus)[keyof typeof BackupStatus];
+export declare const BackupCompression: { readonly NONE: 'NONE'; readonly QCOW2: 'QCOW2'; readonly GZIP: 'GZIP' };
+export type BackupCompression = (typeof BackupCompression)[keyof typeof BackupCompression];
+export declare const BackupErrorCode: {
+  readonly VM_NOT_FOUND: 'VM_NOT_FOUND'; readonly BACKUP_NOT_FOUND: 'BACKUP_NOT_FOUND';
+  readonly INVALID_DESTINATION: 'INVALID_DESTINATION'; readonly DISK_NOT_FOUND: 'DISK_NOT_FOUND';
+  readonly VM_RUNNING: 'VM_RUNNING'; readonly INSUFFICIENT_SPACE: 'INSUFFICIENT_SPACE';
+  readonly PARENT_NOT_FOUND: 'PARENT_NOT_FOUND'; readonly BACKUP_EXISTS: 'BACKUP_EXISTS';
+  readonly TARGET_EXISTS: 'TARGET_EXISTS'; readonly OPERATION_FAILED: 'OPERATION_FAILED';
+  readonly CANCELLED: 'CANCELLED'; readonly INVALID_CONFIG: 'INVALID_CONFIG';
+  readonly CORRUPT_BACKUP: 'CORRUPT_BACKUP'; readonly DEPENDENCY: 'DEPENDENCY';
+};
+export type BackupErrorCode = (typeof BackupErrorCode)[keyof typeof BackupErrorCode];
+
+/** Infinivirt's default: `/var/lib/infinivirt/backups`. */
+export declare const DEFAULT_BACKUP_DIR: string;
+export declare const DEFAULT_BACKUP_TYPE: BackupType;
+export declare const DEFAULT_BACKUP_COMPRESSION: BackupCompression;
+export declare const DEFAULT_RETENTION_COUNT: number;
+/** Per `BackupService` instance. */
+export declare const MAX_CONCURRENT_BACKUPS: number;
+export declare const BACKUP_MANIFEST_FILENAME: string;
+
+export interface BackupConfig {
+  vmId: string;
+  diskPaths: string[];
+  /** Must be `<backupRootDir>/<vmId>` (omitted: that directory); anything else → INVALID_DESTINATION. */
+  destinationDir?: string;
+  type: BackupType;
+  /** NONE or QCOW2 (compressed clusters); GZIP → INVALID_CONFIG. */
+  compression?: BackupCompression;
+  description?: string;
+  /** Required for INCREMENTAL. */
+  parentBackupId?: string;
+  tags?: string[];
+  /** Infinivirt: the running VM's QMP socket; the backup then runs through QEMU's block jobs. */
+  qmpSocketPath?: string;
+  /** Infinivirt: cancels the backup (the VM keeps running; the manifest says CANCELLED). */
+  signal?: AbortSignal;
+}
+
+export interface BackupRestoreOptions {
+  backupId: string;
+  vmId: string;
+  diskPaths: string[];
+  overwriteExisting?: boolean;
+  /** Declared by the original; not read. */
+  autoStopStart?: boolean;
+  /** SNAPSHOT only; SNAPSHOT backups are not supported yet. */
+  allowInPlaceSnapshotRevert?: boolean;
+}
+
+export interface BackupSchedule {
+  id: string; vmId: string; diskPaths?: string[]; type: BackupType; cronExpression: string;
+  retentionCount: number; destinationDir: string; compression?: BackupCompression; enabled: boolean;
+  label?: string; lastRunAt?: string; nextRunAt?: string;
+}
+
+export interface BackupDiskInfo {
+  sourcePath: string;
+  backupPath: string;
+  originalSize: number;
+  backupSize: number;
+  format: string;
+  /** INCREMENTAL: the parent backup's image. */
+  backingFile?: string;
+  /** Infinivirt: the persistent dirty bitmap this backup left on the source disk. */
+  bitmap?: string;
+}
+
+export interface BackupMetadata {
+  id: string;
+  vmId: string;
+  type: BackupType;
+  status: BackupStatus;
+  createdAt: string;
+  completedAt?: string;
+  durationMs?: number;
+  disks: BackupDiskInfo[];
+  totalSize: number;
+  totalOriginalSize: number;
+  compression: BackupCompression;
+  description?: string;
+  tags?: string[];
+  parentBackupId?: string;
+  errorMessage?: string;
+  runningAtBackup?: boolean;
+  crashConsistent?: boolean;
+  /** Infinivirt: INCREMENTAL was asked for, a FULL was taken; `fullReason` says why. */
+  requestedType?: BackupType;
+  fullReason?: string;
+}
+
+export interface BackupResult {
+  success: boolean; backupId: string; vmId: string; type: BackupType; disks: BackupDiskInfo[];
+  totalSize: number; durationMs: number; error?: string;
+}
+
+export interface BackupRestoreResult {
+  success: boolean; backupId: string; vmId: string; restoredDiskPaths: string[]; durationMs: number; error?: string;
+}
+
+export interface BackupProgress {
+  backupId: string;
+  vmId: string;
+  currentDisk: number;
+  totalDisks: number;
+  diskProgress: number;
+  overallProgress: number;
+  /** From the block jobs' byte counts. */
+  estimatedTimeRemainingMs?: number;
+}
+
+export interface BackupErrorInfo {
+  code: BackupErrorCode; message: string; backupId?: string; vmId?: string; diskPath?: string; command?: string;
+}
+
+/** Infinivirt: the result of `verifyBackup`. */
+export interface BackupVerifyResult {
+  backupId: string;
+  valid: boolean;
+  problems: string[];
+  checkedImages: string[];
+}
+
+export declare class BackupError extends Error {
+  constructor(code: BackupErrorCode, message: string, options?: { backupId?: string; vmId?: string; diskPath?: string; command?: string });
+  readonly name: 'BackupError';
+  readonly code: BackupErrorCode;
+  readonly backupId?: string;
+  readonly vmId?: string;
+  readonly diskPath?: string;
+  readonly command?: string;
+  toInfo(): BackupErrorInfo;
+}
+
+export declare function isValidBackupType(s: string): s is BackupType;
+export declare function isValidBackupStatus(s: string): s is BackupStatus;
+export declare function isBackupError(e: unknown): e is BackupError;
+
+export type IsVmRunningProbe = (vmId: string) => Promise<boolean | null> | boolean | null;
+export interface GuestQuiesce {
+  fsFreeze(): Promise<number>; fsThaw(): Promise<number>;
+  isConnected?(): boolean; connect?(): Promise<void>; disconnect?(): Promise<void>;
+}
+export type GuestAgentFactory = (vmId: string) => Promise<GuestQuiesce | null> | GuestQuiesce | null;
+
+export interface BackupServiceOptions {
+  /** Default DEFAULT_BACKUP_DIR. */
+  backupRootDir?: string;
+  /** `true` (or `null`: unknown) with no answering QMP socket refuses the backup (VM_RUNNING). */
+  isVmRunning?: IsVmRunningProbe;
+  /** Accepted; not used yet (backups are crash-consistent). */
+  guestAgentFactory?: GuestAgentFactory;
+  /** Infinivirt: resolves a VM's QMP socket when `BackupConfig.qmpSocketPath` is not given. */
+  qmpSocketPath?: (vmId: string) => Promise<string | null> | string | null;
+}
+
+export interface BackupServiceEvents {
+  progress: (p: BackupProgress) => void;
+  completed: (m: BackupMetadata) => void;
+  restored: (r: BackupRestoreResult) => void;
+}
+
+export declare class BackupService extends TypedEventEmitter<{ progress: [BackupProgress]; completed: [BackupMetadata]; restored: [BackupRestoreResult] }> {
+  constructor(options?: BackupServiceOptions);
+  createBackup(config: BackupConfig, options?: { signal?: AbortSignal }): Promise<BackupResult>;
+  restoreBackup(options: BackupRestoreOptions): Promise<BackupRestoreResult>;
+  listBackups(vmId: string): Promise<BackupMetadata[]>;
+  deleteBackup(backupId: string, vmId: string): Promise<void>;
+  getBackupMetadata(backupId: string, vmIdHint?: string): Promise<BackupMetadata>;
+  /** Infinivirt: `qemu-img check` of every image of the chain, and the manifest against the files. */
+  verifyBackup(backupId: string, vmIdHint?: string): Promise<BackupVerifyResult>;
+  readonly activeBackupCount: number;
+  /** Infinivirt: the resolved root directory. */
+  readonly backupRootDir: string;
+}

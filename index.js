@@ -21,6 +21,7 @@ const { UnattendedInstaller } = require('./lib/unattended')
 const { InstallationMonitor } = require('./lib/unattended-monitor')
 // Its own module (API-next §0.3): a test may replace lib/guest-agent by path.
 const { GuestAgentClient } = require('./lib/guest-agent')
+const backup = require('./lib/backup')
 
 const C = native.specConstants()
 
@@ -152,5 +153,7 @@ module.exports = {
   writeDisplaySecretFile,
   detectAccelerator: () => native.detectAccelerator(),
   createStore,
-  GuestAgentClient
+  GuestAgentClient,
+  // Backups (API-next §2)
+  ...backup
 }

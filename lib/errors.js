@@ -80,7 +80,27 @@ class PrismaAdapterError extends Error {
   }
 }
 
+// API-next §2.3: `new BackupError(code, message, { backupId, vmId, diskPath, command })`;
+// no captureStackTrace (as the original); its fields are read-only.
+class BackupError extends Error {
+  constructor (code, message, options) {
+    super(messageText(message))
+    this.name = 'BackupError'
+    const o = options || {}
+    for (const [k, v] of [['code', code], ['backupId', o.backupId], ['vmId', o.vmId], ['diskPath', o.diskPath], ['command', o.command]]) {
+      Object.defineProperty(this, k, { value: v, enumerable: true, writable: false, configurable: true })
+    }
+  }
+
+  toInfo () {
+    const info = { code: this.code, message: this.message }
+    for (const k of ['backupId', 'vmId', 'diskPath', 'command']) if (this[k] !== undefined) info[k] = this[k]
+    return info
+  }
+}
+
 const builders = {
+  BackupError: (w) => new BackupError(w.code, w.message, w.fields),
   DisplayError: (w) => new DisplayError(w.code, w.message, w.fields.context),
   StorageError: (w) => {
     const e = new StorageError(w.code, w.message, w.fields.path, w.fields.command)
@@ -157,6 +177,7 @@ const BAD_ARGUMENT = {
   unattended: (m) => new UnattendedError('INVALID_CONFIG', m),
   exec: (m) => codeError('INVALID_ARGUMENT', m),
   agent: (m) => codeError('AGENT_INVALID_ARGUMENT', m),
+  backup: (m) => new BackupError('INVALID_CONFIG', m),
   'display-port': (m) => new DisplayError('INVALID_PORT', m),
   'display-number': (m) => new DisplayError('INVALID_DISPLAY_NUMBER', m),
   'display-password': (m) => new DisplayError('INVALID_PASSWORD', m)
@@ -218,6 +239,7 @@ module.exports = {
   LifecycleError,
   UnattendedError,
   PrismaAdapterError,
+  BackupError,
   adopt,
   call,
   callIn,
@@ -226,6 +248,7 @@ module.exports = {
   isLifecycleError: (e) => e instanceof LifecycleError,
   isUnattendedError: (e) => e instanceof UnattendedError,
   isPrismaAdapterError: (e) => e instanceof PrismaAdapterError,
+  isBackupError: (e) => e instanceof BackupError,
   createLifecycleError: (code, message, vmId, context) => new LifecycleError(code, message, vmId, context),
   createUnattendedError: (code, message, cause, vmId, context) => new UnattendedError(code, message, cause, vmId, context)
 }

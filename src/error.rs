@@ -22,6 +22,7 @@ pub enum JsClass {
     LifecycleError,
     UnattendedError,
     PrismaAdapterError,
+    BackupError,
     /// An error thrown by a caller's own JS object (a `DatabaseAdapter`, a hook):
     /// the facade rethrows that very object (`fields.ref`).
     Foreign,

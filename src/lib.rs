@@ -5,6 +5,7 @@
 //! and errors; the JS facade (`index.js`) rebuilds the public classes on top of it.
 
 pub mod agent;
+pub mod backup;
 pub mod consts;
 pub mod display;
 pub mod error;

@@ -62,8 +62,12 @@ type RuntimeName = (typeof RUNTIME_EXPORT_NAMES)[number];
 const runtimeKeys: readonly (keyof typeof api)[] = RUNTIME_EXPORT_NAMES;
 void runtimeKeys;
 // ... and the only value exports beyond them are Infinivirt's `writeDisplaySecretFile`, `detectAccelerator` and `createStore`,
-// and `GuestAgentClient` (API-next §1).
-assertTrue<Equals<Exclude<keyof typeof api, RuntimeName>, 'writeDisplaySecretFile' | 'detectAccelerator' | 'createStore' | 'GuestAgentClient'>>();
+// `GuestAgentClient` (API-next §1) and the backup set (API-next §2).
+type BackupRuntimeName =
+  | 'BackupService' | 'BackupError' | 'BackupType' | 'BackupStatus' | 'BackupCompression' | 'BackupErrorCode'
+  | 'DEFAULT_BACKUP_DIR' | 'DEFAULT_BACKUP_TYPE' | 'DEFAULT_BACKUP_COMPRESSION' | 'DEFAULT_RETENTION_COUNT'
+  | 'MAX_CONCURRENT_BACKUPS' | 'BACKUP_MANIFEST_FILENAME' | 'isValidBackupType' | 'isValidBackupStatus' | 'isBackupError';
+assertTrue<Equals<Exclude<keyof typeof api, RuntimeName>, 'writeDisplaySecretFile' | 'detectAccelerator' | 'createStore' | 'GuestAgentClient' | BackupRuntimeName>>();
 
 // Type-level reference of each runtime export (fails if one is missing).
 export type RuntimeExportCheck = [

@@ -6,6 +6,7 @@
 #![cfg_attr(test, allow(dead_code))]
 
 mod agent;
+mod backup;
 mod builder;
 mod display;
 mod error;
