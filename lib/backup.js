@@ -47,13 +47,18 @@ async function ask (fn, arg, what) {
 
 class BackupService extends EventEmitter {
   /**
-   * @param options { backupRootDir = DEFAULT_BACKUP_DIR, isVmRunning?, guestAgentFactory? (accepted,
-   *                not used yet: backups are crash-consistent), qmpSocketPath?: (vmId) => path | null }
+   * options: { backupRootDir = DEFAULT_BACKUP_DIR, isVmRunning?, guestAgentFactory? (accepted,
+   * not used yet: backups are crash-consistent), qmpSocketPath?: (vmId) => path | null }
+   * @param {any} [options]
    */
   constructor (options) {
     super()
     const o = options || {}
+    /** @type {import('../binding').NativeBackupService} */
+    this._n // declared for the checker; defined below, non-enumerable
     Object.defineProperty(this, '_n', { value: call(() => new native.NativeBackupService(o.backupRootDir || undefined)) })
+    /** @type {{ isVmRunning?: Function, qmpSocketPath?: Function, guestAgentFactory?: Function }} */
+    this._opts // declared for the checker; defined below, non-enumerable
     Object.defineProperty(this, '_opts', { value: { isVmRunning: o.isVmRunning, qmpSocketPath: o.qmpSocketPath, guestAgentFactory: o.guestAgentFactory } })
   }
 

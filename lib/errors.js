@@ -87,6 +87,17 @@ class BackupError extends Error {
     super(messageText(message))
     this.name = 'BackupError'
     const o = options || {}
+    // Read-only own properties (defined below), declared for the checker.
+    /** @type {string} */
+    this.code
+    /** @type {string | undefined} */
+    this.backupId
+    /** @type {string | undefined} */
+    this.vmId
+    /** @type {string | undefined} */
+    this.diskPath
+    /** @type {string | undefined} */
+    this.command
     for (const [k, v] of [['code', code], ['backupId', o.backupId], ['vmId', o.vmId], ['diskPath', o.diskPath], ['command', o.command]]) {
       Object.defineProperty(this, k, { value: v, enumerable: true, writable: false, configurable: true })
     }
