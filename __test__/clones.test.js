@@ -7,10 +7,9 @@
 // SnapshotManager.materializeSnapshot. A VM booting from a golden image through
 // createVM({ disks: [{ backingFile }] }) is in __test__/net/clones.test.js.
 
-const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
-const os = require('node:os')
 const path = require('node:path')
+const { tool, mustRun, writePattern, holdsPattern, tempRoot } = require('./helpers/images')
 const util = require('node:util')
 
 const { QemuImgService, SnapshotManager, StorageError, StorageErrorCode, QemuCommandBuilder, QemuProcess, QMPClient } = require('..')
@@ -20,43 +19,7 @@ jest.setTimeout(60000)
 const MIB = 1024 * 1024
 const qemuImg = new QemuImgService()
 const snapshots = new SnapshotManager()
-let root
-
-beforeAll(() => {
-  root = fs.mkdtempSync(path.join(os.tmpdir(), 'iv-clones-'))
-})
-
-afterAll(() => {
-  fs.rmSync(root, { recursive: true, force: true })
-})
-
-let seq = 0
-function freshDir () {
-  const d = path.join(root, `t${++seq}`)
-  fs.mkdirSync(d)
-  return d
-}
-
-function tool (cmd, args) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } })
-  if (r.error) throw r.error
-  return r
-}
-
-function mustRun (cmd, args) {
-  const r = tool(cmd, args)
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}${r.stdout}`)
-  return r.stdout
-}
-
-function writePattern (img, pattern, offset, len, format = 'qcow2') {
-  mustRun('qemu-io', ['-f', format, '-c', `write -P ${pattern} ${offset} ${len}`, img])
-}
-
-function holdsPattern (img, pattern, offset, len, format = 'qcow2') {
-  const r = tool('qemu-io', ['-r', '-U', '-f', format, '-c', `read -P ${pattern} ${offset} ${len}`, img])
-  return r.status === 0 && !/verification failed/i.test(r.stdout + r.stderr)
-}
+const { freshDir } = tempRoot('iv-clones-')
 
 /** `qemu-img compare` exit status: 0 identical, 1 different. */
 function compare (a, b) {

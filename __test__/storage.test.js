@@ -5,10 +5,9 @@
 // API.md §9, §17.5 and every §20.6 behaviour (79–87; the snapshot table parser
 // of #86 is covered by the Rust tests, listing here uses qemu-img's JSON).
 
-const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
-const os = require('node:os')
 const path = require('node:path')
+const { tool, mustRun, writePattern, holdsPattern, tempRoot } = require('./helpers/images')
 const util = require('node:util')
 const api = require('..')
 
@@ -17,46 +16,7 @@ const { QemuImgService, SnapshotManager, StorageError, QemuCommandBuilder, QemuP
 const GIB = 1024 * 1024 * 1024
 const qemuImg = new QemuImgService()
 const snapshots = new SnapshotManager()
-let root
-
-beforeAll(() => {
-  root = fs.mkdtempSync(path.join(os.tmpdir(), 'iv-storage-'))
-})
-
-afterAll(() => {
-  fs.rmSync(root, { recursive: true, force: true })
-})
-
-let seq = 0
-/** A fresh empty directory under the suite's temp dir. */
-function freshDir () {
-  const d = path.join(root, `t${++seq}`)
-  fs.mkdirSync(d)
-  return d
-}
-
-function tool (cmd, args) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } })
-  if (r.error) throw r.error
-  return r
-}
-
-function mustRun (cmd, args) {
-  const r = tool(cmd, args)
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}${r.stdout}`)
-  return r.stdout
-}
-
-/** Writes `len` bytes of `pattern` at `offset` into a qcow2 image with qemu-io. */
-function writePattern (img, pattern, offset, len, format = 'qcow2') {
-  mustRun('qemu-io', ['-f', format, '-c', `write -P ${pattern} ${offset} ${len}`, img])
-}
-
-/** True when the image reads back `pattern` over the whole range. */
-function holdsPattern (img, pattern, offset, len, format = 'qcow2') {
-  const r = tool('qemu-io', ['-f', format, '-c', `read -P ${pattern} ${offset} ${len}`, img])
-  return r.status === 0 && !/verification failed/i.test(r.stdout + r.stderr)
-}
+const { freshDir } = tempRoot('iv-storage-')
 
 async function rejection (promise) {
   try {
