@@ -88,8 +88,10 @@ describe('VMs on thin clones of one golden image', () => {
     // In use: neither deleted nor overwritten; the error names both clones.
     const clones = [diskA, diskB].sort()
     expect(await qemuImg.listClones(golden)).toEqual(clones)
-    for (const p of [qemuImg.deleteImage(golden), qemuImg.createImage({ path: golden, sizeGB: 0.0625, format: 'qcow2' })]) {
-      const e = await rejection(p)
+    // One after the other: two calls started together would leave the second's
+    // rejection unhandled while the first is awaited.
+    for (const call of [() => qemuImg.deleteImage(golden), () => qemuImg.createImage({ path: golden, sizeGB: 0.0625, format: 'qcow2' })]) {
+      const e = await rejection(call())
       expect(e).toBeInstanceOf(StorageError)
       expect(e).toMatchObject({ code: 'IMAGE_IN_USE', path: golden, clones })
     }
