@@ -263,6 +263,8 @@ async fn an_exit_is_released_while_the_store_is_down_and_recorded_when_it_is_bac
     assert_eq!(process.attach(None).await.unwrap(), Some(pid_of(&qemu)));
     let hold = HostHold { tap: Some("vnet-550e8400e2".into()), pidfile: Some(pidfile.clone()), pid: Some(pid_of(&qemu)), ..HostHold::default() };
     f.lifecycle.register_live(VM, process, None, hold, Arc::default());
+    let conf = MachineConfigUpdate::from_json(&serde_json::json!({ "qemuPid": pid_of(&qemu) })).unwrap();
+    f.store.update_machine_configuration(VM, &conf).await.unwrap();
 
     f.store.down.store(true, Ordering::SeqCst);
     qemu.kill().unwrap();
@@ -296,6 +298,30 @@ async fn an_exit_is_released_while_the_store_is_down_and_recorded_when_it_is_bac
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     assert_eq!(f.store.status(VM).as_deref(), Some("error"), "a kill is recorded as error once the store is back");
+
+    // A QEMU killed by another manager's stop or destroy, which recorded `off` first
+    // (or whose row names another process by now): its exit does not overwrite that.
+    for (status, row_pid) in [("off", None), ("running", Some(1))] {
+        let mut qemu = fake_qemu(&pidfile, VM);
+        let process = Arc::new(QemuProcess::new(VM));
+        process.set_pidfile(&pidfile);
+        assert_eq!(process.attach(None).await.unwrap(), Some(pid_of(&qemu)));
+        let hold = HostHold { pidfile: Some(pidfile.clone()), pid: Some(pid_of(&qemu)), ..HostHold::default() };
+        f.lifecycle.register_live(VM, process, None, hold, Arc::default());
+        let conf = MachineConfigUpdate::from_json(&serde_json::json!({ "qemuPid": row_pid.unwrap_or(pid_of(&qemu)) })).unwrap();
+        f.store.update_machine_configuration(VM, &conf).await.unwrap();
+        f.store.set(VM, status);
+        qemu.kill().unwrap();
+        let _ = qemu.wait();
+        for _ in 0..300 {
+            if f.lifecycle.active_vms().is_empty() && f.lifecycle.pending_writes(VM) == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(f.lifecycle.active_vms().is_empty());
+        assert_eq!(f.store.status(VM).as_deref(), Some(status), "row {status} with PID {row_pid:?} left standing");
+    }
     let _ = std::fs::remove_dir_all(&f.dir);
 }
 

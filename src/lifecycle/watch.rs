@@ -407,7 +407,7 @@ fn watch_exit(
         // it dies next) but held back, the host is released without waiting for the
         // database, then the writes land (queued while the database is away): a reader
         // who sees the row `off` finds the host already released.
-        let writes = vec![PendingWrite::Automatic { status: status.clone(), reason: reason.clone() }, PendingWrite::ClearVolatile];
+        let writes = vec![PendingWrite::Exited { status: status.clone(), reason: reason.clone(), pid: hold.pid }];
         let lane_hold = releaser.queue.hold(&vm_id);
         releaser.queue.submit_durably(&vm_id, writes);
         releaser.release_host(&vm_id, &hold).await;

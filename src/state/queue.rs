@@ -51,6 +51,11 @@ pub enum PendingWrite {
     Direct { status: VmStatus, reason: Reason },
     /// An automatic transition: never demotes `error` (`Store::set_status_automatic`).
     Automatic { status: VmStatus, reason: Reason },
+    /// The QEMU with PID `pid` exited: status `status` (as `Automatic`) and the
+    /// volatile runtime columns cleared, but only while the row still describes that
+    /// process (a status that may have one, and its PID when both are known). A stop,
+    /// destroy or start of another manager that came first is left standing.
+    Exited { status: VmStatus, reason: Reason, pid: Option<i32> },
     /// `clearVolatileMachineConfiguration`.
     ClearVolatile,
     /// `clearMachineConfiguration` (PID, TAP device and QMP socket).
@@ -69,7 +74,7 @@ impl PendingWrite {
     }
 
     fn writes_status(&self) -> bool {
-        matches!(self, PendingWrite::Direct { .. } | PendingWrite::Automatic { .. } | PendingWrite::Status { .. })
+        matches!(self, PendingWrite::Direct { .. } | PendingWrite::Automatic { .. } | PendingWrite::Exited { .. } | PendingWrite::Status { .. })
     }
 
     /// Whether applying `self` and then `later` leaves the store as applying `later`
@@ -498,6 +503,21 @@ impl WriteQueue {
                 Ok(StatusChange::Written { previous: m.status })
             }
             PendingWrite::Automatic { status, reason } => self.store.set_status_automatic(vm, status, reason).await,
+            PendingWrite::Exited { status, reason, pid } => {
+                let Some(row) = self.store.find_runtime(vm).await? else { return Ok(StatusChange::NotFound) };
+                let row_pid = row.configuration.as_ref().and_then(|c| c.qemu_pid);
+                let other_process = matches!((pid, row_pid), (Some(p), Some(r)) if i64::from(*p) != r);
+                if !row.status.may_have_process() || other_process {
+                    crate::log::log(
+                        LOG,
+                        &format!("VM {vm}: exit of PID {pid:?} not recorded: the row ({}, PID {row_pid:?}) no longer describes it", row.status),
+                    );
+                    return Ok(StatusChange::Refused { current: row.status });
+                }
+                let change = self.store.set_status_automatic(vm, status, reason).await?;
+                self.store.clear_volatile_machine_configuration(vm).await?;
+                Ok(change)
+            }
             PendingWrite::ClearVolatile => {
                 self.store.clear_volatile_machine_configuration(vm).await?;
                 Ok(StatusChange::Unchanged)

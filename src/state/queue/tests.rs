@@ -112,6 +112,10 @@ impl Store for MemStore {
         Box::pin(async move {
             lock(&self.log).push(format!("updateMachineConfiguration {id} {}", update.to_json()));
             self.check("update machine configuration")?;
+            // Only the PID is kept (what the exit handling compares).
+            if let (Some(pid), Some((_, c))) = (update.to_json().get("qemuPid").and_then(serde_json::Value::as_i64), lock(&self.machines).get_mut(id)) {
+                c.get_or_insert_with(MachineConfigurationRecord::default).qemu_pid = Some(pid);
+            }
             Ok(())
         })
     }
