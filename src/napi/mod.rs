@@ -18,6 +18,7 @@ mod network;
 mod process;
 mod qmp;
 mod quiesce;
+mod records;
 mod state;
 mod storage;
 mod system;
